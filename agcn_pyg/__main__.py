@@ -1,0 +1,50 @@
+"""`python -m agcn_pyg <command>` and the `agcn` console script."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from agcn_pyg.errors import AgcnError
+
+# Each module exposes get_args_parser() and main(args), as torchvision's references do.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("agcn_pyg.commands.train", "train a model from a YAML config"),
+    "evaluate": ("agcn_pyg.commands.evaluate", "evaluate a checkpoint, tune thresholds"),
+    "predict": ("agcn_pyg.commands.predict", "label images, folders or a list file"),
+    "embed-labels": ("agcn_pyg.commands.embed_labels", "write label embeddings E to .npz"),
+    "prepare": ("agcn_pyg.commands.prepare", "write label statistics and embeddings"),
+    "demo": ("agcn_pyg.commands.demo", "build the demo data set, train, write a report"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: agcn <command> [options]", "", "commands:"]
+    lines += [f"  {name:<14}{help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"agcn: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    parser: argparse.ArgumentParser = module.get_args_parser()
+    parser.prog = f"agcn {name}"
+    args = parser.parse_args(rest)
+    try:
+        return int(module.main(args) or 0)
+    except AgcnError as err:
+        print(f"agcn {name}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
