@@ -1,0 +1,194 @@
+"""Dataclass configs, YAML loading and `key=value` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from agcn_pyg.errors import ConfigError
+
+POOLS = ("max", "avg", "avgmax")
+
+C = TypeVar("C")
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model; stored in every checkpoint.
+
+    Attributes:
+        backbone: any timm model name.
+        num_classes: C, the number of labels.
+        graph: label-graph module (`agcn_pyg.list_graphs()`); ``"none"`` is the baseline.
+        gnn: GNN layer over the label graph (`agcn_pyg.list_gnns()`).
+        pretrained: ``False``, ``True`` (timm hub) or a path to a local weights file.
+        pool: global pooling of the backbone's feature map: ``max`` (ML-GCN's GMP), ``avg``,
+            ``avgmax``.
+        guard: how a learned, possibly negative A enters Eq. 4 (see `agcn_pyg.graph.GUARDS`).
+        alpha: weight of the sparse correlation constraint L_A (Eq. 6).
+        num_layers: GNN depth; ML-GCN uses 2 (d_e → hidden_dim → D).
+        hidden_dim: width of every hidden GNN layer.
+        negative_slope: LeakyReLU slope between GNN layers (ML-GCN: 0.2).
+        gnn_bias: whether GNN layers carry a bias (ML-GCN's layers do not).
+        heads: attention heads for attention layers (averaged, so widths are unchanged).
+        lg_dim: output channels of the LG module's 1×1 convolutions; ``None`` keeps d_e.
+        t: ML-GCN's binarisation threshold for the static graph.
+        p: ML-GCN's re-weighting mass for the static graph.
+        reweight: re-weighted (``True``) or binary (``False``) static graph.
+        backbone_kwargs: extra keyword arguments for ``timm.create_model``.
+    """
+
+    backbone: str = "resnet101"
+    num_classes: int = 80
+    graph: str = "conv"
+    gnn: str = "gcn"
+    pretrained: bool | str = False
+    pool: str = "max"
+    guard: str = "relu"
+    alpha: float = 1.0
+    num_layers: int = 2
+    hidden_dim: int = 1024
+    negative_slope: float = 0.2
+    gnn_bias: bool = False
+    heads: int = 1
+    lg_dim: int | None = None
+    t: float = 0.4
+    p: float = 0.25
+    reweight: bool = True
+    backbone_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        # Imported here: the registries live in `models`, which imports this module.
+        from agcn_pyg.graph import GUARDS
+        from agcn_pyg.models.gnn import GNN_LAYERS
+        from agcn_pyg.models.label_graph import list_graphs
+
+        _require(isinstance(self.backbone, str) and self.backbone, "backbone", "a timm model name")
+        _require(_is_int(self.num_classes) and self.num_classes >= 1, "num_classes", "an int ≥ 1")
+        _require(self.graph in list_graphs(), "graph", f"one of {list_graphs()}")
+        _require(self.gnn in GNN_LAYERS, "gnn", f"one of {GNN_LAYERS.names()}")
+        _require(self.guard in GUARDS, "guard", f"one of {GUARDS.names()}")
+        _require(self.pool in POOLS, "pool", f"one of {list(POOLS)}")
+        _require(isinstance(self.pretrained, bool | str), "pretrained", "true, false or a path")
+        _require(_is_number(self.alpha) and self.alpha >= 0, "alpha", "a number ≥ 0")
+        _require(_is_int(self.num_layers) and self.num_layers >= 1, "num_layers", "an int ≥ 1")
+        _require(_is_int(self.hidden_dim) and self.hidden_dim >= 1, "hidden_dim", "an int ≥ 1")
+        _require(_is_int(self.heads) and self.heads >= 1, "heads", "an int ≥ 1")
+        _require(
+            self.lg_dim is None or (_is_int(self.lg_dim) and self.lg_dim >= 1),
+            "lg_dim",
+            "null or an int ≥ 1",
+        )
+        _require(_is_number(self.t) and 0 < self.t <= 1, "t", "a number in (0, 1]")
+        _require(_is_number(self.p) and 0 < self.p <= 1, "p", "a number in (0, 1]")
+        _require(isinstance(self.reweight, bool), "reweight", "true or false")
+        _require(isinstance(self.backbone_kwargs, dict), "backbone_kwargs", "a mapping")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _require(ok: bool, name: str, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"model.{name}: expected {expected}")
+
+
+def from_dict(cls: type[C], data: Mapping[str, Any], where: str = "") -> C:
+    """Build dataclass ``cls`` from a mapping, naming unknown keys and nested sections."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise ConfigError(
+            f"unknown config key {prefix}{unknown[0]}; valid keys: {', '.join(sorted(known))}"
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        sub = _dataclass_of(hints[name])
+        path = f"{where}.{name}" if where else name
+        kwargs[name] = from_dict(sub, value, path) if sub and value is not None else value
+    return cls(**kwargs)
+
+
+def _dataclass_of(hint: Any) -> type | None:
+    if dataclasses.is_dataclass(hint):
+        return hint
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        for arg in typing.get_args(hint):
+            if dataclasses.is_dataclass(arg):
+                return arg
+    return None
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A plain, YAML- and checkpoint-safe dict of a (nested) dataclass."""
+    return dataclasses.asdict(config)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; ``_base_: other.yaml`` (relative to the file) is merged underneath."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} invalid YAML ({getattr(err, 'problem', err)})") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    base = data.pop("_base_", None)
+    if base is not None:
+        data = merge(load_yaml(path.parent / base), data)
+    return data
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge; ``override`` wins."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` strings; values are parsed as YAML (``1e-3``, ``[1, 2]``)."""
+    out = dict(data)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected key=value, e.g. train.epochs=10")
+        dotted, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"override {item!r}: value is not valid YAML") from err
+        keys = dotted.strip().split(".")
+        node = out
+        for key in keys[:-1]:
+            child = node.get(key)
+            node[key] = dict(child) if isinstance(child, Mapping) else {}
+            node = node[key]
+        node[keys[-1]] = value
+    return out

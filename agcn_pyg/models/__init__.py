@@ -1,0 +1,24 @@
+"""Models: the timm backbone, label-graph modules, GNN layers and the A-GCN model."""
+
+from agcn_pyg.models.agcn import AGCN, GraphHead, LinearHead
+from agcn_pyg.models.backbone import Backbone, convert_by_position, efficientnet_lite0_weights
+from agcn_pyg.models.factory import create_model
+from agcn_pyg.models.gnn import GNN_LAYERS, LabelGNN, list_gnns, register_gnn
+from agcn_pyg.models.label_graph import LABEL_GRAPHS, LabelGraph, list_graphs
+
+__all__ = [
+    "AGCN",
+    "GNN_LAYERS",
+    "LABEL_GRAPHS",
+    "Backbone",
+    "GraphHead",
+    "LabelGNN",
+    "LabelGraph",
+    "LinearHead",
+    "convert_by_position",
+    "create_model",
+    "efficientnet_lite0_weights",
+    "list_gnns",
+    "list_graphs",
+    "register_gnn",
+]

@@ -1,0 +1,210 @@
+r"""The A-GCN model family: timm backbone + label graph + PyG GNN → per-label classifiers.
+
+.. math::
+    x = \mathrm{pool}(f_{CNN}(I)) \in R^{D},\quad
+    (A, \hat{A}) = \mathrm{LG}(E),\quad
+    \bar{W} = \mathrm{GNN}(E, \hat{A}) \in R^{C \times D},\quad
+    \text{logits} = \bar{W} x \;\; \text{(Eq. 1)}
+
+The loss is BCE (Eq. 2) plus :math:`\alpha L_A` (Eq. 6); ``model(images,
+return_graph_loss=True)`` returns :math:`L_A` beside the logits and the trainer weighs it.
+With ``graph='none'`` the head is a plain linear classifier: the baseline.
+
+:math:`\bar{W}` does not depend on the image. In eval mode without autograd it is computed once
+and reused until a parameter or buffer changes (tracked by the tensors' version counters, which
+every in-place update, optimiser step and ``load_state_dict`` bumps), so inference costs what
+the baseline costs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from agcn_pyg.config import ModelConfig
+from agcn_pyg.errors import ConfigError
+from agcn_pyg.graph import complete_edge_index, sparsity_loss
+from agcn_pyg.models.backbone import Backbone
+from agcn_pyg.models.gnn import LabelGNN
+from agcn_pyg.models.label_graph import BASELINE, LABEL_GRAPHS, Cooccurrence, LabelGraph
+
+
+class LinearHead(nn.Module):
+    """The baseline classifier: ``logits = x Wᵀ + b``; no label graph."""
+
+    def __init__(self, in_dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(in_dim, num_classes)
+
+    def classifier(self) -> tuple[Tensor, Tensor | None]:
+        return self.fc.weight, self.fc.bias
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.fc(x), x.new_zeros(())
+
+
+class GraphHead(nn.Module):
+    r"""Label embeddings → ``(A, Â)`` → GNN → :math:`\bar{W}`; ``logits = x \bar{W}^\top``.
+
+    Â is computed once per forward pass and shared by every GNN layer. The head runs with
+    autocast disabled: it is tiny next to the backbone, and Eq. 4's degree normalisation is
+    the kind of reduction that loses accuracy in half precision.
+
+    Shapes:
+        embeddings: ``C × d_e`` (a buffer: stored in the state dict and checkpoints).
+        input ``x``: ``B × D``; output: ``B × C``.
+    """
+
+    def __init__(self, label_graph: LabelGraph, gnn: LabelGNN, embeddings: Tensor) -> None:
+        super().__init__()
+        self.label_graph = label_graph
+        self.gnn = gnn
+        self.register_buffer("embeddings", embeddings)
+        self.register_buffer(
+            "edge_index", complete_edge_index(embeddings.size(0)), persistent=False
+        )
+        self._cache: tuple[tuple[Any, ...], Tensor] | None = None
+
+    def graph(self) -> tuple[Tensor, Tensor, Tensor]:
+        r"""Fresh ``(W̄, A, Â)``: ``C × D``, ``C × C``, ``C × C``."""
+        with torch.autocast(self.embeddings.device.type, enabled=False):
+            adj, adj_hat = self.label_graph(self.embeddings)
+            weight = self.gnn(self.embeddings, self.edge_index, adj_hat)
+        return weight, adj, adj_hat
+
+    def _state_key(self) -> tuple[Any, ...]:
+        tensors = itertools.chain(self.parameters(), self.buffers())
+        return tuple((t.data_ptr(), t._version) for t in tensors)
+
+    def classifier(self) -> tuple[Tensor, Tensor | None]:
+        """W̄ (``C × D``) and no bias; cached in eval mode when autograd is off."""
+        if self.training or torch.is_grad_enabled():
+            self._cache = None
+            return self.graph()[0], None
+        key = self._state_key()
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self.graph()[0])
+        return self._cache[1], None
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        if self.training or torch.is_grad_enabled():
+            weight, _, adj_hat = self.graph()
+            return F.linear(x, weight), sparsity_loss(adj_hat)
+        weight, _ = self.classifier()
+        return F.linear(x, weight), x.new_zeros(())
+
+
+class AGCN(nn.Module):
+    """Backbone + head. Build it with `agcn_pyg.create_model`.
+
+    Args:
+        cfg: the model config.
+        label_embeddings: E, ``C × d_e``; ``None`` falls back to one-hot embeddings.
+        cooccurrence: ``(adj, nums)`` counts, needed by ``graph='static'``.
+
+    Shapes:
+        input: ``B × 3 × H × W``; output: logits ``B × C``.
+    """
+
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        label_embeddings: Tensor | None = None,
+        cooccurrence: Cooccurrence | None = None,
+    ) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = Backbone(cfg.backbone, cfg.pretrained, cfg.pool, **cfg.backbone_kwargs)
+        self.num_features = self.backbone.num_features
+        self.num_classes = cfg.num_classes
+        self.head: LinearHead | GraphHead
+        if cfg.graph == BASELINE:
+            self.head = LinearHead(self.num_features, cfg.num_classes)
+            return
+        embeddings = _check_embeddings(label_embeddings, cfg.num_classes)
+        label_graph = LABEL_GRAPHS.get(cfg.graph).from_config(cfg, embeddings.size(1), cooccurrence)
+        gnn = LabelGNN(
+            cfg.gnn,
+            in_dim=embeddings.size(1),
+            out_dim=self.num_features,
+            hidden_dims=[cfg.hidden_dim] * (cfg.num_layers - 1),
+            negative_slope=cfg.negative_slope,
+            bias=cfg.gnn_bias,
+            heads=cfg.heads,
+        )
+        self.head = GraphHead(label_graph, gnn, embeddings)
+
+    @property
+    def has_graph(self) -> bool:
+        return isinstance(self.head, GraphHead)
+
+    def forward_features(self, images: Tensor) -> Tensor:
+        """Pooled image features ``x``, ``B × D``."""
+        return self.backbone(images)
+
+    def forward_head(self, x: Tensor, return_graph_loss: bool = False) -> Any:
+        logits, graph_loss = self.head(x)
+        return (logits, graph_loss) if return_graph_loss else logits
+
+    def forward(self, images: Tensor, return_graph_loss: bool = False) -> Any:
+        """Logits ``B × C``; with ``return_graph_loss`` also L_A (Eq. 6, unweighted).
+
+        L_A is 0 for the baseline and for eval passes without autograd.
+        """
+        return self.forward_head(self.forward_features(images), return_graph_loss)
+
+    def classifier(self) -> tuple[Tensor, Tensor | None]:
+        """The per-label classifiers ``C × D`` and bias (the baseline's only)."""
+        return self.head.classifier()
+
+    @torch.no_grad()
+    def adjacency(self) -> tuple[Tensor, Tensor] | None:
+        """``(A, Â)`` as ``C × C`` tensors; ``None`` for the baseline."""
+        if not isinstance(self.head, GraphHead):
+            return None
+        _, adj, adj_hat = self.head.graph()
+        return adj, adj_hat
+
+    @torch.no_grad()
+    def attention_maps(self) -> list[Tensor]:
+        """``C × C`` attention per attention layer (heads averaged); empty otherwise."""
+        if not isinstance(self.head, GraphHead):
+            return []
+        head = self.head
+        with torch.autocast(head.embeddings.device.type, enabled=False):
+            _, adj_hat = head.label_graph(head.embeddings)
+            return head.gnn.attention_maps(head.embeddings, head.edge_index, adj_hat)
+
+    def param_groups(self, lr: float, lrp: float = 0.1) -> list[dict[str, Any]]:
+        """Optimiser groups: the backbone at ``lr · lrp``, the head at ``lr`` (ML-GCN)."""
+        return [
+            {"name": "backbone", "params": list(self.backbone.parameters()), "lr": lr * lrp},
+            {"name": "head", "params": list(self.head.parameters()), "lr": lr},
+        ]
+
+    def extra_repr(self) -> str:
+        cfg = self.cfg
+        return f"graph={cfg.graph!r}, gnn={cfg.gnn!r}, C={cfg.num_classes}, D={self.num_features}"
+
+
+def _check_embeddings(embeddings: Any, num_classes: int) -> Tensor:
+    if embeddings is None:
+        warnings.warn(
+            "no label_embeddings given: using one-hot embeddings (the 'onehot' ablation)",
+            stacklevel=3,
+        )
+        return torch.eye(num_classes)
+    tensor = torch.as_tensor(embeddings).detach().float().clone()
+    if tensor.dim() != 2 or tensor.size(0) != num_classes:
+        raise ConfigError(
+            f"label_embeddings: expected a {num_classes} × d_e matrix (one row per label), "
+            f"got shape {tuple(tensor.shape)}"
+        )
+    if not torch.isfinite(tensor).all():
+        raise ConfigError("label_embeddings: found NaN or inf")
+    return tensor

@@ -1,0 +1,74 @@
+"""`create_model`: every model variant from keyword arguments or a `ModelConfig`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+from torch import Tensor
+
+from agcn_pyg.config import ModelConfig
+from agcn_pyg.errors import ConfigError
+from agcn_pyg.models.agcn import AGCN
+from agcn_pyg.models.label_graph import Cooccurrence
+
+
+def create_model(
+    backbone: str | ModelConfig,
+    num_classes: int | None = None,
+    label_embeddings: Tensor | np.ndarray | None = None,
+    graph: str = "conv",
+    gnn: str = "gcn",
+    pretrained: bool | str = False,
+    pool: str = "max",
+    cooccurrence: Cooccurrence | None = None,
+    **options: Any,
+) -> AGCN:
+    """Build A-GCN, an alternative label graph, ML-GCN or the baseline.
+
+    Args:
+        backbone: a timm model name, or a complete `ModelConfig` (then ``num_classes``,
+            ``graph``, ``gnn``, ``pretrained`` and ``pool`` come from it and ``options``
+            override its fields).
+        num_classes: C.
+        label_embeddings: E, ``C × d_e`` tensor or array (rows in label order).
+        graph: ``conv`` (A-GCN), ``dot``, ``fc``, ``cos``, ``static`` (ML-GCN), ``identity``
+            or ``none`` (baseline); see `agcn_pyg.list_graphs`.
+        gnn: ``gcn``, ``gat``, ``gatv2``, ``graphconv``, ``transformer``; see
+            `agcn_pyg.list_gnns`.
+        pretrained: ``False``, ``True`` (timm hub) or a local weights file.
+        pool: ``max``, ``avg`` or ``avgmax``.
+        cooccurrence: ``(adj, nums)`` for ``graph='static'``.
+        **options: any other `ModelConfig` field: ``guard``, ``alpha``, ``num_layers``,
+            ``hidden_dim``, ``t``, ``p``, ``reweight``, ``heads``, ``lg_dim``, ...
+
+    >>> model = create_model("resnet101", 80, label_embeddings=E, graph="conv")
+    >>> logits = model(images)                     # B × 80
+    >>> A, A_hat = model.adjacency()               # 80 × 80 each
+    """
+    if isinstance(backbone, ModelConfig):
+        cfg = _replace(backbone, options)
+    else:
+        if num_classes is None:
+            raise ConfigError("create_model: num_classes is required with a backbone name")
+        fields = {
+            "backbone": backbone,
+            "num_classes": num_classes,
+            "graph": graph,
+            "gnn": gnn,
+            "pretrained": pretrained,
+            "pool": pool,
+        }
+        cfg = _replace(ModelConfig(**fields), options)
+    return AGCN(cfg, label_embeddings=label_embeddings, cooccurrence=cooccurrence)
+
+
+def _replace(cfg: ModelConfig, options: dict[str, Any]) -> ModelConfig:
+    valid = {f.name for f in dataclasses.fields(ModelConfig)}
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        raise ConfigError(
+            f"create_model: unknown option {unknown[0]!r}; valid: {', '.join(sorted(valid))}"
+        )
+    return dataclasses.replace(cfg, **options) if options else cfg

@@ -1,0 +1,206 @@
+r"""Label-graph (LG) modules: label embeddings E (``C × d_e``) → correlation A (``C × C``).
+
+The paper writes E as ``d_e × C`` (channels × label positions, the convolution layout), so a
+1×1 convolution over the C positions is a linear map applied to each label's embedding
+``e_i``. In that reading, with ``[i, j]`` the weight label j sends to label i:
+
+============  ==================================================  ===========================
+name          A[i, j]                                             paper
+============  ==================================================  ===========================
+``conv``      :math:`\langle W_\phi e_i, W_\theta e_j\rangle / C`   Eq. 5, the A-GCN default
+``dot``       :math:`\langle W_\phi e_i, W_\phi e_j\rangle / C`     Eq. 9, Dot-A
+``fc``        :math:`w_i^\top e_j`, :math:`W_l = [w_1 … w_C]`       Eq. 8, FC-A
+``cos``       :math:`\cos(e_i, e_j)`                                Eq. 7, Cos-A
+``static``    ML-GCN's ``gen_A`` from co-occurrence counts          ML-GCN (binary/re-weighted)
+``identity``  0, so Â = I                                           ablation
+============  ==================================================  ===========================
+
+For FC-A, :math:`A = W_l^\top E` with :math:`W_l \in R^{d_e \times C}`: column j of A is
+:math:`W_l^\top e_j`, one linear layer ``d_e → C`` applied to label j's embedding. The 1×1
+convolutions carry no bias (Eq. 5 has none). Every module returns ``(A, Â)``; the learned
+ones normalise with Eq. 4 (`agcn_pyg.graph.normalize_adjacency`), ``static`` with ML-GCN's
+own ``gen_adj``. ``none`` (the baseline) has no label graph and is handled by the model.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from agcn_pyg.config import ModelConfig
+from agcn_pyg.errors import ConfigError
+from agcn_pyg.graph import mlgcn_correlation, mlgcn_normalize, normalize_adjacency
+from agcn_pyg.registry import Registry
+
+Cooccurrence = tuple[np.ndarray, np.ndarray]
+
+#: the ``graph`` name of the baseline: a linear classifier, no label graph
+BASELINE = "none"
+
+
+class LabelGraph(nn.Module, ABC):
+    """Maps label embeddings ``E`` (``C × d_e``) to ``(A, Â)``, both ``C × C``."""
+
+    #: whether the module has parameters the loss can train
+    learnable: ClassVar[bool] = True
+
+    def __init__(self, guard: str = "relu") -> None:
+        super().__init__()
+        self.guard = guard
+
+    @classmethod
+    def from_config(
+        cls, cfg: ModelConfig, embed_dim: int, cooccurrence: Cooccurrence | None
+    ) -> LabelGraph:
+        return cls(guard=cfg.guard)
+
+    @abstractmethod
+    def correlation(self, embeddings: Tensor) -> Tensor:
+        """A, ``C × C``."""
+
+    def forward(self, embeddings: Tensor) -> tuple[Tensor, Tensor]:
+        adj = self.correlation(embeddings)
+        return adj, normalize_adjacency(adj, self.guard)
+
+    def extra_repr(self) -> str:
+        return f"guard={self.guard!r}"
+
+
+LABEL_GRAPHS: Registry[type[LabelGraph]] = Registry("label graph")
+
+
+@LABEL_GRAPHS.register("conv")
+class ConvGraph(LabelGraph):
+    r"""Eq. 5: :math:`A = \frac{1}{C}(W_\phi * E)^\top (W_\theta * E)`."""
+
+    def __init__(self, embed_dim: int, lg_dim: int | None = None, guard: str = "relu") -> None:
+        super().__init__(guard)
+        out = lg_dim or embed_dim
+        self.phi = nn.Linear(embed_dim, out, bias=False)
+        self.theta = nn.Linear(embed_dim, out, bias=False)
+
+    @classmethod
+    def from_config(
+        cls, cfg: ModelConfig, embed_dim: int, cooccurrence: Cooccurrence | None
+    ) -> LabelGraph:
+        return cls(embed_dim, cfg.lg_dim, cfg.guard)
+
+    def correlation(self, embeddings: Tensor) -> Tensor:
+        return self.phi(embeddings) @ self.theta(embeddings).t() / embeddings.size(0)
+
+
+@LABEL_GRAPHS.register("dot")
+class DotGraph(LabelGraph):
+    r"""Eq. 9, Dot-A: :math:`A = \frac{1}{C}(W_\phi * E)^\top (W_\phi * E)`, symmetric."""
+
+    def __init__(self, embed_dim: int, lg_dim: int | None = None, guard: str = "relu") -> None:
+        super().__init__(guard)
+        self.phi = nn.Linear(embed_dim, lg_dim or embed_dim, bias=False)
+
+    @classmethod
+    def from_config(
+        cls, cfg: ModelConfig, embed_dim: int, cooccurrence: Cooccurrence | None
+    ) -> LabelGraph:
+        return cls(embed_dim, cfg.lg_dim, cfg.guard)
+
+    def correlation(self, embeddings: Tensor) -> Tensor:
+        feat = self.phi(embeddings)
+        return feat @ feat.t() / embeddings.size(0)
+
+
+@LABEL_GRAPHS.register("fc")
+class FCGraph(LabelGraph):
+    r"""Eq. 8, FC-A: :math:`A = W_l^\top E`, :math:`W_l \in R^{d_e \times C}`."""
+
+    def __init__(self, embed_dim: int, num_classes: int, guard: str = "relu") -> None:
+        super().__init__(guard)
+        self.fc = nn.Linear(embed_dim, num_classes, bias=False)
+
+    @classmethod
+    def from_config(
+        cls, cfg: ModelConfig, embed_dim: int, cooccurrence: Cooccurrence | None
+    ) -> LabelGraph:
+        return cls(embed_dim, cfg.num_classes, cfg.guard)
+
+    def correlation(self, embeddings: Tensor) -> Tensor:
+        # Row j of fc(E) is W_l^T e_j, which is column j of A.
+        return self.fc(embeddings).t()
+
+
+@LABEL_GRAPHS.register("cos")
+class CosGraph(LabelGraph):
+    """Eq. 7, Cos-A: pairwise cosine similarity of the embeddings; no parameters."""
+
+    learnable = False
+
+    def correlation(self, embeddings: Tensor) -> Tensor:
+        unit = F.normalize(embeddings, dim=-1)
+        return unit @ unit.t()
+
+
+@LABEL_GRAPHS.register("identity")
+class IdentityGraph(LabelGraph):
+    """No correlations: A = 0, so Eq. 4 gives Â = I and the GCN is a per-label MLP."""
+
+    learnable = False
+
+    def correlation(self, embeddings: Tensor) -> Tensor:
+        num_nodes = embeddings.size(0)
+        return embeddings.new_zeros(num_nodes, num_nodes)
+
+
+@LABEL_GRAPHS.register("static")
+class StaticGraph(LabelGraph):
+    """ML-GCN's fixed graph from co-occurrence counts, binary or re-weighted.
+
+    A is ``gen_A``'s output and Â is ``gen_adj(A)``; both are buffers computed once. See
+    `agcn_pyg.graph` for the reference quirks this reproduces.
+    """
+
+    learnable = False
+
+    def __init__(
+        self, cooccurrence: Cooccurrence, t: float = 0.4, p: float = 0.25, reweight: bool = True
+    ) -> None:
+        super().__init__(guard="static")
+        adj, nums = cooccurrence
+        corr = torch.from_numpy(mlgcn_correlation(adj, nums, t, p, reweight)).float()
+        self.register_buffer("adj", corr)
+        self.register_buffer("adj_hat", mlgcn_normalize(corr))
+        self.t, self.p, self.reweight = t, p, reweight
+
+    @classmethod
+    def from_config(
+        cls, cfg: ModelConfig, embed_dim: int, cooccurrence: Cooccurrence | None
+    ) -> LabelGraph:
+        if cooccurrence is None:
+            raise ConfigError(
+                "graph 'static' needs co-occurrence counts: pass cooccurrence=(adj, nums) "
+                "(see `agcn prepare`)"
+            )
+        if len(cooccurrence[1]) != cfg.num_classes:
+            raise ConfigError(
+                f"cooccurrence: counts for {len(cooccurrence[1])} labels, "
+                f"model.num_classes is {cfg.num_classes}"
+            )
+        return cls(cooccurrence, cfg.t, cfg.p, cfg.reweight)
+
+    def correlation(self, embeddings: Tensor) -> Tensor:
+        return self.adj
+
+    def forward(self, embeddings: Tensor) -> tuple[Tensor, Tensor]:
+        return self.adj, self.adj_hat
+
+    def extra_repr(self) -> str:
+        kind = f"re-weighted, p={self.p}" if self.reweight else "binary"
+        return f"t={self.t}, {kind}"
+
+
+def list_graphs() -> list[str]:
+    """Names accepted by ``create_model(graph=...)``, the baseline ``'none'`` included."""
+    return sorted([*LABEL_GRAPHS.names(), BASELINE])

@@ -1,0 +1,275 @@
+"""The model family: every label graph × every GNN layer, gradients, caching, dense equivalence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import agcn_pyg
+from agcn_pyg import ModelConfig, create_model
+from agcn_pyg.errors import ConfigError
+from agcn_pyg.graph import GUARDS, sparsity_loss
+from agcn_pyg.models.label_graph import LABEL_GRAPHS
+
+C = 6
+D_E = 24
+GRAPHS = agcn_pyg.list_graphs()
+GNNS = agcn_pyg.list_gnns()
+LEARNABLE = [name for name in LABEL_GRAPHS.names() if LABEL_GRAPHS.get(name).learnable]
+
+
+def _cooccurrence() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    labels = (rng.random((200, C)) < 0.4).astype(np.float64)
+    adj = labels.T @ labels
+    nums = np.diagonal(adj).copy()
+    np.fill_diagonal(adj, 0)
+    return adj, nums
+
+
+def _model(backbone: str, embeddings: torch.Tensor, graph: str, gnn: str = "gcn", **kw):
+    kw.setdefault("hidden_dim", 16)
+    return create_model(
+        backbone,
+        C,
+        label_embeddings=embeddings,
+        graph=graph,
+        gnn=gnn,
+        cooccurrence=_cooccurrence(),
+        **kw,
+    )
+
+
+def test_registries_list_the_paper_variants() -> None:
+    assert {"conv", "dot", "fc", "cos", "static", "identity", "none"} <= set(GRAPHS)
+    assert {"gcn", "gat", "gatv2", "graphconv"} <= set(GNNS)
+    assert set(LEARNABLE) == {"conv", "dot", "fc"}
+
+
+@pytest.mark.parametrize("gnn", GNNS)
+@pytest.mark.parametrize("graph", GRAPHS)
+def test_forward_shapes_and_finite(tiny_backbone, unit_embeddings, graph: str, gnn: str) -> None:
+    model = _model(tiny_backbone, unit_embeddings(C, D_E), graph, gnn)
+    images = torch.randn(3, 3, 32, 32)
+    logits, graph_loss = model(images, return_graph_loss=True)
+    assert logits.shape == (3, C)
+    assert torch.isfinite(logits).all() and torch.isfinite(graph_loss)
+    adjacency = model.adjacency()
+    if graph == "none":
+        assert adjacency is None and graph_loss.item() == 0.0
+        return
+    adj, adj_hat = adjacency
+    assert adj.shape == adj_hat.shape == (C, C)
+    assert torch.isfinite(adj_hat).all()
+    assert graph_loss.item() == pytest.approx(sparsity_loss(adj_hat).item())
+    weight, bias = model.classifier()
+    assert weight.shape == (C, model.num_features) and bias is None
+
+
+@pytest.mark.parametrize("gnn", GNNS)
+@pytest.mark.parametrize("graph", LEARNABLE)
+def test_learnable_graph_gets_gradient_from_classification_loss_alone(
+    tiny_backbone, unit_embeddings, graph: str, gnn: str
+) -> None:
+    model = _model(tiny_backbone, unit_embeddings(C, D_E), graph, gnn, alpha=0.0)
+    logits = model(torch.randn(4, 3, 32, 32))
+    targets = torch.randint(0, 2, (4, C)).float()
+    F.binary_cross_entropy_with_logits(logits, targets).backward()
+    grads = [p.grad for p in model.head.label_graph.parameters()]
+    assert grads and all(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_pyg_gcn_equals_dense_formula(tiny_backbone, unit_embeddings) -> None:
+    model = _model(tiny_backbone, unit_embeddings(C, D_E), "conv", "gcn")
+    head = model.head
+    with torch.no_grad():  # make A large and clearly asymmetric, so a transposed Â fails
+        head.label_graph.phi.weight.mul_(40)
+        head.label_graph.theta.weight.normal_().mul_(40)
+    weight, _adj, adj_hat = head.graph()
+    assert (adj_hat - adj_hat.t()).abs().max() > 0.05
+    assert (adj_hat - torch.eye(C)).abs().max() > 0.1
+    w1 = head.gnn.convs[0].lin.weight.t()
+    w2 = head.gnn.convs[1].lin.weight.t()
+    emb = head.embeddings
+    dense = adj_hat @ F.leaky_relu(adj_hat @ emb @ w1, 0.2) @ w2
+    torch.testing.assert_close(weight, dense, rtol=0, atol=1e-5)
+    transposed = adj_hat.t() @ F.leaky_relu(adj_hat.t() @ emb @ w1, 0.2) @ w2
+    assert not torch.allclose(weight, transposed, atol=1e-3)
+
+
+def test_pyg_graphconv_equals_dense_formula(tiny_backbone, unit_embeddings) -> None:
+    model = _model(tiny_backbone, unit_embeddings(C, D_E), "fc", "graphconv", num_layers=1)
+    head = model.head
+    weight, _, adj_hat = head.graph()
+    conv = head.gnn.convs[0]
+    emb = head.embeddings
+    dense = emb @ conv.lin_root.weight.t() + adj_hat @ emb @ conv.lin_rel.weight.t()
+    torch.testing.assert_close(weight, dense, rtol=0, atol=1e-5)
+
+
+def test_static_graph_uses_mlgcn_adjacency(tiny_backbone, unit_embeddings) -> None:
+    from agcn_pyg.graph import mlgcn_adjacency
+
+    adj, nums = _cooccurrence()
+    for reweight in (True, False):
+        model = _model(tiny_backbone, unit_embeddings(C, D_E), "static", reweight=reweight)
+        torch.testing.assert_close(
+            model.adjacency()[1], mlgcn_adjacency(adj, nums, reweight=reweight)
+        )
+
+
+@pytest.mark.parametrize("graph", ["conv", "dot"])
+def test_adjacency_near_identity_at_initialisation(graph: str, unit_embeddings) -> None:
+    # Eq. 5 divides by C: with the relu guard Â starts close to I (a per-label MLP), while the
+    # dense guards mix every label with every other from the first step.
+    num_classes = 80
+    emb = unit_embeddings(num_classes, 300)
+    off_diagonal = {}
+    for guard in ("relu", "softplus", "softmax"):
+        model = create_model(
+            "test_resnet", num_classes, label_embeddings=emb, graph=graph, guard=guard
+        )
+        _, adj_hat = model.adjacency()
+        off_diagonal[guard] = (adj_hat - torch.diag(adj_hat.diag())).sum(1).mean().item()
+    assert off_diagonal["relu"] < 0.05  # ≥ 95 % of each row stays on its own label
+    assert off_diagonal["softplus"] > 0.4 and off_diagonal["softmax"] > 0.4
+
+
+@pytest.mark.parametrize("guard", GUARDS.names())
+def test_no_nan_over_random_inits_and_training_steps(tiny_backbone, guard: str) -> None:
+    for seed in range(5):
+        torch.manual_seed(seed)
+        emb = torch.randn(C, D_E) * 10  # large embeddings: A far from 0, often negative
+        model = _model(tiny_backbone, emb, "conv", guard=guard)
+        opt = torch.optim.SGD(model.parameters(), lr=0.5)
+        for _ in range(3):
+            logits, graph_loss = model(torch.randn(4, 3, 32, 32), return_graph_loss=True)
+            loss = F.binary_cross_entropy_with_logits(logits, torch.ones(4, C)) + graph_loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            assert torch.isfinite(loss)
+        assert all(torch.isfinite(t).all() for t in model.adjacency())
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "sgd_foreach", "adamw"])
+def test_cached_classifier_matches_fresh_and_refreshes(
+    tiny_backbone, unit_embeddings, optimizer: str
+) -> None:
+    model = _model(tiny_backbone, unit_embeddings(C, D_E), "conv")
+    model.eval()
+    with torch.no_grad():
+        cached, _ = model.classifier()
+        assert model.classifier()[0] is cached  # reused, not recomputed
+    torch.testing.assert_close(cached, model.head.graph()[0])
+
+    params = model.parameters()
+    opt = {
+        "sgd": lambda: torch.optim.SGD(params, lr=0.1, foreach=False),
+        "sgd_foreach": lambda: torch.optim.SGD(params, lr=0.1, foreach=True),
+        "adamw": lambda: torch.optim.AdamW(params, lr=0.1),
+    }[optimizer]()
+    model.train()
+    logits = model(torch.randn(4, 3, 32, 32))
+    F.binary_cross_entropy_with_logits(logits, torch.ones(4, C)).backward()
+    opt.step()
+    model.eval()
+    with torch.no_grad():
+        refreshed, _ = model.classifier()
+        fresh = model.head.graph()[0]
+    assert not torch.allclose(refreshed, cached)
+    torch.testing.assert_close(refreshed, fresh)
+
+
+def test_cached_classifier_refreshes_after_load_state_dict(tiny_backbone, unit_embeddings) -> None:
+    model = _model(tiny_backbone, unit_embeddings(C, D_E), "conv").eval()
+    other = _model(tiny_backbone, unit_embeddings(C, D_E), "conv").eval()
+    with torch.no_grad():
+        other.head.label_graph.phi.weight.add_(1.0)
+        before = model.classifier()[0]
+        model.load_state_dict(other.state_dict())
+        after = model.classifier()[0]
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, other.head.graph()[0])
+
+
+def test_eval_logits_equal_train_mode_logits(tiny_backbone, unit_embeddings) -> None:
+    model = _model(tiny_backbone, unit_embeddings(C, D_E), "conv").eval()
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        cached = model(images)
+    fresh = model(images)  # grad enabled: no cache
+    torch.testing.assert_close(cached, fresh)
+
+
+@pytest.mark.parametrize("gnn", ["gat", "gatv2", "transformer"])
+def test_attention_maps_are_row_stochastic(tiny_backbone, unit_embeddings, gnn: str) -> None:
+    model = _model(tiny_backbone, unit_embeddings(C, D_E), "conv", gnn, heads=2)
+    maps = model.attention_maps()
+    assert len(maps) == 2
+    for att in maps:
+        assert att.shape == (C, C)
+        torch.testing.assert_close(att.sum(1), torch.ones(C))
+
+
+def test_attention_maps_empty_for_gcn(tiny_backbone, unit_embeddings) -> None:
+    assert _model(tiny_backbone, unit_embeddings(C, D_E), "conv", "gcn").attention_maps() == []
+
+
+def test_depth_and_width_follow_config(tiny_backbone, unit_embeddings) -> None:
+    model = _model(tiny_backbone, unit_embeddings(C, D_E), "conv", num_layers=3, hidden_dim=20)
+    convs = model.head.gnn.convs
+    assert [(c.in_channels, c.out_channels) for c in convs] == [
+        (D_E, 20),
+        (20, 20),
+        (20, model.num_features),
+    ]
+
+
+def test_param_groups_use_lrp_for_backbone(tiny_backbone, unit_embeddings) -> None:
+    model = _model(tiny_backbone, unit_embeddings(C, D_E), "conv")
+    groups = {g["name"]: g for g in model.param_groups(lr=0.01, lrp=0.1)}
+    assert groups["backbone"]["lr"] == pytest.approx(0.001)
+    assert groups["head"]["lr"] == pytest.approx(0.01)
+    n_all = sum(p.numel() for p in model.parameters())
+    assert sum(p.numel() for g in groups.values() for p in g["params"]) == n_all
+
+
+def test_create_model_accepts_a_config(tiny_backbone, unit_embeddings) -> None:
+    cfg = ModelConfig(backbone=tiny_backbone, num_classes=C, graph="dot", hidden_dim=8)
+    model = create_model(cfg, label_embeddings=unit_embeddings(C, D_E), alpha=0.5)
+    assert model.cfg.graph == "dot" and model.cfg.alpha == 0.5
+    assert model.head.gnn.convs[0].out_channels == 8
+
+
+def test_missing_embeddings_fall_back_to_one_hot(tiny_backbone) -> None:
+    with pytest.warns(UserWarning, match="one-hot"):
+        model = create_model(tiny_backbone, C)
+    torch.testing.assert_close(model.head.embeddings, torch.eye(C))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"graph": "nope"}, "model.graph"),
+        ({"gnn": "nope"}, "model.gnn"),
+        ({"guard": "nope"}, "model.guard"),
+        ({"pool": "min"}, "model.pool"),
+        ({"alpha": -1.0}, "model.alpha"),
+        ({"num_layers": 0}, "model.num_layers"),
+        ({"t": 1.5}, "model.t"),
+        ({"colour": "red"}, "unknown option 'colour'"),
+        ({"graph": "static"}, "cooccurrence"),
+        ({"label_embeddings": torch.randn(C + 1, 4)}, "label_embeddings"),
+    ],
+)
+def test_bad_options_raise_config_errors(tiny_backbone, kwargs: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        create_model(tiny_backbone, C, **kwargs)
+
+
+def test_unknown_backbone_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="no_such_net"):
+        create_model("no_such_net", C, graph="none")
