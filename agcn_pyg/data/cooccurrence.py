@@ -1,0 +1,145 @@
+"""Label co-occurrence statistics for ML-GCN's static graph and the analysis plots.
+
+For a training target matrix `Y` (N×C, 1 present / 0 absent / -1 ignored), with
+`B = [Y == 1]` (only positives count; -1 is neither a co-occurrence nor an occurrence):
+
+    nums[i]   = sum_n B[n, i]                       (C,)
+    adj[i, j] = sum_n B[n, i] * B[n, j],  i != j     (C×C, symmetric, zero diagonal)
+
+ML-GCN's conditional probability graph is then `P = adj / nums[:, None]`
+(`P[i, j] = P(label j | label i)`). Files are `.npz` (`adj`, `nums`, `label_names`,
+`num_images`), never pickle; ML-GCN's `*_adj.pkl` files are read through the restricted
+unpickler.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agcn_pyg.data._io import atomic_savez
+from agcn_pyg.data.labels import check_label_order, validate_label_names
+from agcn_pyg.data.safe_pickle import load_numpy_pickle
+from agcn_pyg.errors import DataError
+
+
+def cooccurrence_counts(targets: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Count label occurrences and pairwise co-occurrences (see module doc).
+
+    Args:
+        targets: N×C array or tensor of {1, 0, -1}.
+
+    Returns:
+        `(adj, nums)`: int64 arrays of shape C×C (zero diagonal) and C.
+    """
+    matrix = targets.numpy() if isinstance(targets, torch.Tensor) else np.asarray(targets)
+    if matrix.ndim != 2:
+        raise DataError(f"targets must be N×C, got shape {matrix.shape}")
+    positive = (matrix == 1).astype(np.int64)
+    adj = positive.T @ positive
+    nums = np.diagonal(adj).copy()
+    np.fill_diagonal(adj, 0)
+    return adj, nums
+
+
+def _check_counts(adj: np.ndarray, nums: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
+    adj = np.asarray(adj)
+    nums = np.asarray(nums)
+    if nums.ndim == 2 and 1 in nums.shape:
+        nums = nums.reshape(-1)
+    if adj.ndim != 2 or adj.shape[0] != adj.shape[1]:
+        raise DataError(f"{where}: adj has shape {adj.shape}, expected C×C")
+    if nums.shape != (adj.shape[0],):
+        raise DataError(f"{where}: nums has shape {nums.shape}, expected ({adj.shape[0]},)")
+    for key, value in (("adj", adj), ("nums", nums)):
+        if not np.issubdtype(value.dtype, np.number):
+            raise DataError(f"{where}: {key} has non-numeric dtype {value.dtype}")
+        if not np.all(np.isfinite(value)) or np.any(value < 0):
+            raise DataError(f"{where}: {key} has negative or non-finite counts")
+    adj = adj.astype(np.float64)
+    if np.any(np.diagonal(adj) != 0):
+        warnings.warn(f"{where}: adj has a non-zero diagonal; it was set to zero", stacklevel=3)
+        adj = adj.copy()
+        np.fill_diagonal(adj, 0)
+    return adj, nums.astype(np.float64)
+
+
+def save_cooccurrence(
+    path: str | os.PathLike[str],
+    adj: np.ndarray,
+    nums: np.ndarray,
+    label_names: Sequence[str],
+    *,
+    num_images: int | None = None,
+) -> None:
+    """Write `adj`, `nums` and the label order to an `.npz` file, atomically."""
+    names = validate_label_names(label_names, where=str(path))
+    adj_checked, nums_checked = _check_counts(adj, nums, str(path))
+    if adj_checked.shape[0] != len(names):
+        raise DataError(f"{path}: {len(names)} label names for a {adj_checked.shape[0]}-label adj")
+    if not np.array_equal(adj_checked, adj_checked.T):
+        raise DataError(f"{path}: adj is not symmetric")
+    atomic_savez(
+        path,
+        adj=np.asarray(adj, dtype=np.int64) if _integral(adj) else adj_checked,
+        nums=np.asarray(nums, dtype=np.int64) if _integral(nums) else nums_checked,
+        label_names=np.array(names, dtype=np.str_),
+        num_images=np.array(-1 if num_images is None else int(num_images), dtype=np.int64),
+    )
+
+
+def _integral(values: np.ndarray) -> bool:
+    array = np.asarray(values)
+    return bool(np.all(np.equal(np.mod(array, 1), 0)))
+
+
+def load_cooccurrence(
+    path: str | os.PathLike[str], label_names: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read `(adj, nums)` as float64 arrays from our `.npz` or ML-GCN's `*_adj.pkl`.
+
+    With `label_names`, a `.npz` must store the same names in the same order, and a `.pkl`
+    (which stores no names) must have the same label count; ML-GCN's COCO file is in
+    alphabetical name order, the default order of `agcn_pyg.data.coco`.
+    """
+    file = Path(path)
+    if file.suffix == ".pkl":
+        data = load_numpy_pickle(file)
+        if not isinstance(data, dict) or not {"adj", "nums"} <= set(data):
+            raise DataError(f"{file}: expected a dict with 'adj' and 'nums' (ML-GCN *_adj.pkl)")
+        adj, nums = _check_counts(data["adj"], data["nums"], str(file))
+        stored_names = None
+    else:
+        try:
+            with np.load(file, allow_pickle=False) as archive:
+                missing = {"adj", "nums"} - set(archive.files)
+                if missing:
+                    raise DataError(f"{file}: missing array(s) {sorted(missing)}")
+                adj, nums = _check_counts(archive["adj"], archive["nums"], str(file))
+                stored_names = (
+                    [str(n) for n in archive["label_names"]]
+                    if "label_names" in archive.files
+                    else None
+                )
+        except DataError:
+            raise
+        except FileNotFoundError:
+            raise DataError(f"{file}: file not found") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise DataError(f"{file}: not a readable .npz file ({err})") from None
+    if label_names is not None:
+        wanted = list(label_names)
+        if stored_names is not None:
+            check_label_order(wanted, stored_names, where=str(file))
+        elif len(wanted) != adj.shape[0]:
+            raise DataError(f"{file}: {adj.shape[0]} labels, the dataset has {len(wanted)}")
+    if stored_names is not None and len(stored_names) != adj.shape[0]:
+        raise DataError(f"{file}: {len(stored_names)} label names for a {adj.shape[0]}-label adj")
+    return adj, nums

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import pickle
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agcn_pyg.data import embed_labels, load_embeddings, save_embeddings
+from agcn_pyg.data.embeddings import _glove50_index
+from agcn_pyg.errors import ConfigError, DataError
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
+def test_minilm_vectors():
+    names = ["cat", "dog", "car", "traffic light", "t-shirt"]
+    vectors = embed_labels(names, "minilm")
+    assert vectors.shape == (5, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    cat, dog, car = vectors[:3]
+    assert _cos(cat, dog) > _cos(cat, car)
+    # deterministic, and independent of the batch a name is embedded in
+    again = embed_labels(names[::-1], "minilm", batch_size=2)[::-1]
+    assert np.allclose(vectors, again, atol=1e-5)
+
+
+def test_glove50_averages_words_and_uses_whole_tokens():
+    index, matrix = _glove50_index()
+    vectors, info = embed_labels(["Traffic Light", "t-shirt", "cat"], "glove50", return_info=True)
+    assert vectors.shape == (3, 50)
+    expected = (matrix[index["traffic"]] + matrix[index["light"]]) / 2
+    assert np.allclose(vectors[0], expected, atol=1e-6)
+    assert np.allclose(vectors[1], matrix[index["t-shirt"]])  # a GloVe token of its own
+    assert info["oov"] == {} and info["compounds"] == {}
+    dog, car = embed_labels(["dog", "car"], "glove50")
+    assert _cos(vectors[2], dog) > _cos(vectors[2], car)
+
+
+def test_glove50_reports_oov_and_splits_closed_compounds():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vectors, info = embed_labels(["zqxv cat", "diningtable"], "glove50", return_info=True)
+    messages = [str(w.message) for w in caught]
+    assert "glove50: out-of-vocabulary words skipped: 'zqxv cat': zqxv" in messages
+    assert "glove50: compound names split into known words: 'diningtable' -> dining + table" in (
+        messages
+    )
+    index, matrix = _glove50_index()
+    assert info["oov"] == {"zqxv cat": ["zqxv"]}
+    assert np.allclose(vectors[0], matrix[index["cat"]])
+    assert info["compounds"] == {"diningtable": ["dining", "table"]}
+    assert np.allclose(vectors[1], (matrix[index["dining"]] + matrix[index["table"]]) / 2)
+    with pytest.raises(DataError, match=r"glove50: label 'qqzx-vvkw' has no word .* minilm"):
+        embed_labels(["cat", "qqzx-vvkw"], "glove50")
+
+
+def test_file_sources(tmp_path: Path):
+    names = ["cat", "hot dog"]
+    glove = tmp_path / "vectors.txt"
+    glove.write_text("2 3\ncat 1 0 0\nhot 0 2 0\ndog 0 0 4\nhot dog 9 9 9\n")
+    vectors = embed_labels(names, "file", path=glove)
+    # "hot dog" as one token (GloVe 840B writes some multi-word tokens) wins over averaging
+    assert vectors.tolist() == [[1, 0, 0], [9, 9, 9]]
+    glove.write_text("cat 1 0 0\nhot 0 2 0\ndog 0 0 4\n")
+    assert embed_labels(names, "file", path=glove).tolist() == [[1, 0, 0], [0, 1, 2]]
+
+    npy = tmp_path / "e.npy"
+    np.save(npy, np.arange(6, dtype=np.float64).reshape(2, 3))
+    assert embed_labels(names, "file", path=npy).tolist() == [[0, 1, 2], [3, 4, 5]]
+    np.save(npy, np.zeros((3, 3)))
+    with pytest.raises(DataError, match=r"e\.npy: 3 rows, the label list has 2"):
+        embed_labels(names, "file", path=npy)
+
+    mlgcn = tmp_path / "voc_glove_word2vec.pkl"
+    mlgcn.write_bytes(pickle.dumps(np.ones((2, 300), dtype=np.float32), protocol=2))
+    assert embed_labels(names, "file", path=mlgcn).shape == (2, 300)
+
+    with pytest.raises(ConfigError, match="needs a path"):
+        embed_labels(names, "file")
+    with pytest.raises(ConfigError, match=r"unsupported embedding file '\.bin'"):
+        embed_labels(names, "file", path=tmp_path / "x.bin")
+
+
+def test_onehot_and_unknown_source():
+    assert embed_labels(["a", "b", "c"], "onehot").tolist() == np.eye(3).tolist()
+    with pytest.raises(ConfigError, match="unknown embedding source 'word2vec'"):
+        embed_labels(["a"], "word2vec")
+    with pytest.raises(ConfigError, match="unexpected keyword"):
+        embed_labels(["a"], "onehot", path="x")
+
+
+def test_save_load_round_trip_and_order_checks(tmp_path: Path):
+    names = ["person", "bicycle", "car"]
+    vectors = np.random.default_rng(0).normal(size=(3, 8)).astype(np.float32)
+    path = tmp_path / "embeddings_test.npz"
+    save_embeddings(path, vectors, names, "test")
+    loaded = load_embeddings(path, names)
+    assert loaded.label_names == names and loaded.source == "test"
+    assert np.array_equal(loaded.vectors, vectors)
+    with np.load(path, allow_pickle=False) as archive:  # plain arrays, no pickle needed
+        assert sorted(archive.files) == ["label_names", "source", "vectors"]
+    with pytest.raises(
+        DataError, match=r"first difference at position 1: 'bicycle', expected 'car'"
+    ):
+        load_embeddings(path, ["person", "car", "bicycle"])
+    with pytest.raises(DataError, match=r"3 labels, expected 4; missing label .dog. at position 3"):
+        load_embeddings(path, [*names, "dog"])
+    assert embed_labels(names, "file", path=path).tolist() == vectors.tolist()
+    with pytest.raises(DataError, match="vectors of shape"):
+        save_embeddings(tmp_path / "bad.npz", vectors[:2], names, "test")
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(DataError, match=r"broken\.npz: not a readable \.npz"):
+        load_embeddings(tmp_path / "broken.npz")
