@@ -1,0 +1,131 @@
+"""Shared helpers for the analysis scripts: reading ``metrics.json`` and writing figures."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from agcn_pyg.errors import DataError
+
+METRICS_FILE = "metrics.json"
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """One ``metrics.json`` written by ``agcn evaluate``.
+
+    ``per_class_ap`` has shape ``(C,)`` in percent; classes without positives are NaN.
+    """
+
+    path: Path
+    name: str
+    label_names: list[str]
+    metrics: dict[str, float | None]
+    per_class_ap: np.ndarray
+
+
+def resolve_metrics_path(path: str | os.PathLike[str]) -> Path:
+    """Return the ``metrics.json`` that ``path`` names: the file itself or inside a folder."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / METRICS_FILE
+    if not p.is_file():
+        raise DataError(f"{p}: no such metrics file (pass a metrics.json or its folder)")
+    return p
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from err
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected a JSON object at the top level")
+    return data
+
+
+def _as_float(value: object, where: str) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DataError(f"{where}: expected a number or null, got {value!r}")
+    return float(value)
+
+
+def load_metrics(path: str | os.PathLike[str], *, need_per_class: bool = False) -> EvalResult:
+    """Read one evaluation output; a missing or malformed field raises ``DataError``."""
+    p = resolve_metrics_path(path)
+    data = _read_json(p)
+    metrics = data.get("metrics")
+    if not isinstance(metrics, dict):
+        raise DataError(f"{p}: field 'metrics' is missing or not an object")
+    clean = {str(k): _as_float(v, f"{p}: field 'metrics.{k}'") for k, v in metrics.items()}
+    labels = data.get("label_names", [])
+    if not isinstance(labels, list) or not all(isinstance(s, str) for s in labels):
+        raise DataError(f"{p}: field 'label_names' must be a list of strings")
+    ap_raw = data.get("per_class_AP")
+    if ap_raw is None:
+        if need_per_class:
+            raise DataError(f"{p}: field 'per_class_AP' is missing")
+        ap = np.full(len(labels), np.nan)
+    else:
+        if not isinstance(ap_raw, list):
+            raise DataError(f"{p}: field 'per_class_AP' must be a list")
+        ap = np.array(
+            [_as_float(v, f"{p}: field 'per_class_AP[{i}]'") for i, v in enumerate(ap_raw)],
+            dtype=np.float64,
+        )
+        if need_per_class and len(ap) != len(labels):
+            raise DataError(
+                f"{p}: 'per_class_AP' has {len(ap)} entries but 'label_names' has {len(labels)}"
+            )
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        name = p.parent.name or p.stem
+    return EvalResult(path=p, name=name, label_names=labels, metrics=clean, per_class_ap=ap)
+
+
+def slug(text: str) -> str:
+    """A file-name-safe version of a run name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "run"
+
+
+def _temp_sibling(out: Path) -> Path:
+    # A plain open() (not mkstemp) so the final file gets the usual umask permissions.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` through a temp file in the same folder, then rename."""
+    out = Path(path)
+    tmp = _temp_sibling(out)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: float) -> Path:
+    """Save ``fig`` as PNG atomically; the size is exactly ``figsize * dpi`` (no tight bbox)."""
+    out = Path(path)
+    tmp = _temp_sibling(out)
+    try:
+        fig.savefig(tmp, format="png", dpi=dpi)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
