@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from agcn_pyg.errors import AgcnError
@@ -35,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"agcn: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
+    # PyG scripts a helper at import time; the notice is not actionable for users.
+    warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated")
     module = importlib.import_module(COMMANDS[name][0])
     parser: argparse.ArgumentParser = module.get_args_parser()
     parser.prog = f"agcn {name}"

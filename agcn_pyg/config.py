@@ -124,8 +124,42 @@ def from_dict(cls: type[C], data: Mapping[str, Any], where: str = "") -> C:
     for name, value in data.items():
         sub = _dataclass_of(hints[name])
         path = f"{where}.{name}" if where else name
-        kwargs[name] = from_dict(sub, value, path) if sub and value is not None else value
+        if sub and value is not None:
+            kwargs[name] = from_dict(sub, value, path)
+        else:
+            kwargs[name] = _coerce(value, hints[name], path)
     return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, path: str) -> Any:
+    """Check ``value`` against a field's type; YAML's ``1e-3`` (a string in YAML 1.1) → float."""
+    args = (
+        typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else ()
+    )
+    options = args or (hint,)
+    if value is None:
+        if type(None) in options:
+            return None
+        raise ConfigError(f"{path}: a value is required")
+    for option in options:
+        origin = typing.get_origin(option) or option
+        if origin is bool and isinstance(value, bool):
+            return value
+        if origin is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if origin is str and isinstance(value, str):
+            return value
+        if origin in (dict, list) and isinstance(value, origin):
+            return value
+    if float in options and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    names = " or ".join(getattr(o, "__name__", str(o)) for o in options)
+    raise ConfigError(f"{path}: expected {names}, got {value!r}")
 
 
 def _dataclass_of(hint: Any) -> type | None:
@@ -192,3 +226,88 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
             node = node[key]
         node[keys[-1]] = value
     return out
+
+
+@dataclass
+class DataConfig:
+    """Where the images and labels come from and how they are augmented.
+
+    Attributes:
+        dataset: builder name in `agcn_pyg.data.DATASETS` (``coco``, ``voc2007``,
+            ``fashion550k``, ``csv``).
+        train: keyword arguments of the builder for the training split.
+        val: keyword arguments of the builder for the evaluation split.
+        transforms: recipe in `agcn_pyg.data.TRANSFORM_RECIPES` (``paper``, ``mlgcn``).
+        image_size: crop size for training, resize size for testing (paper: 448).
+        resize_size: training resize before the crop (paper: 512); ``None`` lets the recipe
+            choose.
+        normalization: ``imagenet`` or ``backbone`` (the timm model's own mean and std).
+        embeddings: a ``.npz`` written by ``agcn embed-labels``, or a source name (``minilm``,
+            ``glove50``, ``onehot``) to compute them for the dataset's labels.
+        cooccurrence: a ``.npz`` (or ML-GCN ``*_adj.pkl``); ``None`` counts the training split.
+        difficult: how ``-1`` (difficult) targets enter the loss: ``ignore`` (masked),
+            ``positive`` (ML-GCN) or ``negative``.
+        workers: DataLoader worker processes.
+    """
+
+    dataset: str = "csv"
+    train: dict[str, Any] = field(default_factory=dict)
+    val: dict[str, Any] = field(default_factory=dict)
+    transforms: str = "paper"
+    image_size: int = 448
+    resize_size: int | None = None
+    normalization: str = "imagenet"
+    embeddings: str | None = "minilm"
+    cooccurrence: str | None = None
+    difficult: str = "ignore"
+    workers: int = 4
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation recipe; the defaults are the paper's (SGD, lr 0.01, ÷10 every 30)."""
+
+    epochs: int = 65
+    batch_size: int = 32
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    lrp: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    scheduler: str = "step"
+    step_epochs: int = 30
+    gamma: float = 0.1
+    warmup_epochs: float = 0.0
+    loss: str = "bce"
+    loss_kwargs: dict[str, Any] = field(default_factory=dict)
+    clip_grad_norm: float | None = None
+    amp: str = "auto"
+    channels_last: bool = True
+    compile: bool = False
+    ema_decay: float | None = None
+    seed: int = 0
+    deterministic: bool = False
+    eval_every: int = 1
+    max_steps_per_epoch: int | None = None
+    device: str = "auto"
+
+
+@dataclass
+class RunConfig:
+    """One experiment: model, data and training, plus where its outputs go."""
+
+    name: str = "run"
+    output_dir: str = "runs"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.name
+
+
+def load_run_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> RunConfig:
+    """A `RunConfig` from a YAML file (or the defaults) with ``key=value`` overrides."""
+    data = load_yaml(path) if path is not None else {}
+    return from_dict(RunConfig, apply_overrides(data, overrides))

@@ -1,0 +1,183 @@
+"""Self-describing checkpoints, written atomically and loaded with ``weights_only=True``.
+
+A checkpoint is a dict of tensors and plain Python values only, so ``torch.load(...,
+weights_only=True)`` reads it without unpickling code:
+
+* ``format``: `FORMAT`;
+* ``model_config``: the `ModelConfig` as a dict (backbone name included);
+* ``label_names``: the label order of the logits;
+* ``cooccurrence``: ``{"adj", "nums"}`` tensors or ``None`` (the static graph's counts);
+* ``state_dict``: the model's weights, label embeddings included (``head.embeddings``);
+* ``run_config``: the resolved run config, ``versions``, ``git_commit``;
+* ``epoch``, ``metrics`` and, in ``last.pt`` only, ``training_state``: optimiser, scheduler,
+  AMP scaler, EMA weights and RNG states for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agcn_pyg.config import ModelConfig, from_dict
+from agcn_pyg.errors import CheckpointError
+from agcn_pyg.io import save_torch
+from agcn_pyg.models import AGCN, create_model
+
+FORMAT = "agcn_pyg.checkpoint/1"
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that decide a run's numbers."""
+    import timm
+    import torch_geometric
+    import torchvision
+
+    import agcn_pyg
+
+    versions = {
+        "agcn_pyg": agcn_pyg.__version__,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "torch_geometric": torch_geometric.__version__,
+        "timm": timm.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "cuda": torch.version.cuda,
+    }
+    # str(): torch's version is a str subclass that weights_only loading refuses.
+    return {name: str(version) for name, version in versions.items()}
+
+
+def git_commit(path: str | Path | None = None) -> str | None:
+    """The commit of the source tree (with ``+dirty`` when modified), or ``None`` outside git."""
+    cwd = Path(path) if path else Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
+        )
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def build_checkpoint(
+    model: AGCN,
+    label_names: list[str],
+    cooccurrence: tuple[np.ndarray, np.ndarray] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The checkpoint dict for ``model``; ``extra`` adds run-specific entries."""
+    unwrapped = getattr(model, "module", model)
+    cfg = dataclasses.asdict(unwrapped.cfg)
+    if len(label_names) != unwrapped.num_classes:
+        raise CheckpointError(
+            f"{len(label_names)} label names for a model with {unwrapped.num_classes} labels"
+        )
+    counts = None
+    if cooccurrence is not None:
+        adj, nums = cooccurrence
+        counts = {"adj": torch.as_tensor(adj).double(), "nums": torch.as_tensor(nums).double()}
+    return {
+        "format": FORMAT,
+        "model_config": cfg,
+        "label_names": list(label_names),
+        "cooccurrence": counts,
+        "state_dict": {k: v.detach().cpu() for k, v in unwrapped.state_dict().items()},
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        **extra,
+    }
+
+
+def save_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> None:
+    """Write atomically: a crash mid-write leaves the previous file intact."""
+    save_torch(dict(checkpoint), path)
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint dict safely (``weights_only=True``) and check its format."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_reason(err)})") from err
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an agcn_pyg checkpoint (expected format {FORMAT})")
+    return checkpoint
+
+
+def _reason(err: Exception) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    # torch's weights_only refusal puts the cause on a line of its own
+    markers = ("unsupported global", "error:", "blocked")
+    specific = [line for line in lines if any(m in line.lower() for m in markers)]
+    return ((specific or lines or [type(err).__name__])[0])[:240]
+
+
+def model_from_checkpoint(checkpoint: Mapping[str, Any]) -> AGCN:
+    """Rebuild the model a checkpoint describes and load its weights (no download)."""
+    cfg_dict = dict(checkpoint["model_config"])
+    cfg_dict["pretrained"] = False  # the weights come from the checkpoint
+    cfg = from_dict(ModelConfig, cfg_dict, "model")
+    state = checkpoint["state_dict"]
+    counts = checkpoint.get("cooccurrence")
+    cooccurrence = (
+        None if counts is None else (counts["adj"].cpu().numpy(), counts["nums"].cpu().numpy())
+    )
+    model = create_model(
+        cfg, label_embeddings=state.get("head.embeddings"), cooccurrence=cooccurrence
+    )
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()
+        raise CheckpointError(
+            f"checkpoint weights do not fit {cfg.backbone}/{cfg.graph}: {' '.join(first[:2])[:300]}"
+        ) from err
+    return model
+
+
+def load_model(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[AGCN, dict[str, Any]]:
+    """``(model, meta)`` from a checkpoint file; the model is in eval mode.
+
+    ``meta`` holds ``label_names``, ``config`` (the model config dict), ``cooccurrence``
+    (``{"adj", "nums"}`` as numpy arrays, or ``None``), ``run_config``, ``epoch``,
+    ``metrics``, ``versions`` and ``git_commit``.
+    """
+    checkpoint = read_checkpoint(path, map_location)
+    model = model_from_checkpoint(checkpoint).to(map_location).eval()
+    counts = checkpoint.get("cooccurrence")
+    meta = {
+        "label_names": list(checkpoint["label_names"]),
+        "config": dict(checkpoint["model_config"]),
+        "cooccurrence": None
+        if counts is None
+        else {"adj": counts["adj"].cpu().numpy(), "nums": counts["nums"].cpu().numpy()},
+        "run_config": checkpoint.get("run_config"),
+        "epoch": checkpoint.get("epoch"),
+        "metrics": checkpoint.get("metrics"),
+        "versions": checkpoint.get("versions"),
+        "git_commit": checkpoint.get("git_commit"),
+        "path": str(path),
+    }
+    return model, meta

@@ -1,0 +1,195 @@
+"""Scoring a data set with a model, and writing evaluation outputs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from agcn_pyg.engine.distributed import gather_objects, is_main_process
+from agcn_pyg.io import atomic_path, write_json, write_text
+from agcn_pyg.metrics import compute_metrics, format_table_header, format_table_row
+
+
+class IndexedDataset(Dataset):
+    """Yields ``(*dataset[i], i)`` so results gathered from DDP ranks can be put in order."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
+        return (*self.dataset[index], index)
+
+
+def autocast_context(device: torch.device, dtype: torch.dtype | None) -> Any:
+    if dtype is None:
+        return nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+@torch.no_grad()
+def collect_scores(
+    model: nn.Module,
+    loader: DataLoader,
+    device: torch.device,
+    amp_dtype: torch.dtype | None = None,
+    channels_last: bool = False,
+    progress: bool = True,
+    desc: str = "eval",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sigmoid scores and targets (``N × C``) for a loader over an `IndexedDataset`.
+
+    Under DDP every rank scores its shard; the shards are gathered, the DistributedSampler's
+    padding duplicates dropped and the rows put back in data-set order, so every rank returns
+    what a single process would.
+    """
+    model.eval()
+    scores, targets, indices = [], [], []
+    bar = tqdm(loader, desc=desc, leave=False, disable=not (progress and is_main_process()))
+    for images, target, index in bar:
+        images = images.to(device, non_blocking=True)
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with autocast_context(device, amp_dtype):
+            logits = model(images)
+        scores.append(torch.sigmoid(logits.float()).cpu())
+        targets.append(target.cpu())
+        indices.append(index.cpu())
+    local = (
+        torch.cat(scores).numpy() if scores else np.zeros((0, 0), np.float32),
+        torch.cat(targets).numpy() if targets else np.zeros((0, 0), np.int64),
+        torch.cat(indices).numpy() if indices else np.zeros(0, np.int64),
+    )
+    parts = [p for p in gather_objects(local) if p[2].size]
+    all_scores = np.concatenate([p[0] for p in parts])
+    all_targets = np.concatenate([p[1] for p in parts])
+    all_indices = np.concatenate([p[2] for p in parts])
+    _, first = np.unique(all_indices, return_index=True)  # sorted by index, duplicates dropped
+    return all_scores[first], all_targets[first].astype(np.int64)
+
+
+def per_class_rows(
+    scores: np.ndarray,
+    targets: np.ndarray,
+    label_names: list[str],
+    per_class_ap: np.ndarray,
+    threshold: float | np.ndarray = 0.5,
+) -> list[dict[str, Any]]:
+    """Per-label AP (as given, in %), positives, precision, recall and F1 at the threshold."""
+    thresholds = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (scores.shape[1],))
+    predicted = scores >= thresholds
+    positive = targets == 1
+    correct = (predicted & positive).sum(0)
+    n_pred, n_pos = predicted.sum(0), positive.sum(0)
+    rows = []
+    for c, name in enumerate(label_names):
+        precision = 100.0 * correct[c] / n_pred[c] if n_pred[c] else 0.0
+        recall = 100.0 * correct[c] / n_pos[c] if n_pos[c] else math.nan
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+        rows.append(
+            {
+                "label": name,
+                "AP": float(per_class_ap[c]),
+                "positives": int(n_pos[c]),
+                "ignored": int((targets[:, c] < 0).sum()),
+                "threshold": float(thresholds[c]),
+                "precision": float(precision),
+                "recall": float(recall),
+                "F1": float(f1),
+            }
+        )
+    return rows
+
+
+def _nan_to_none(values: Any) -> list[float | None]:
+    return [
+        None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+        for v in np.asarray(values, dtype=np.float64).tolist()
+    ]
+
+
+def write_evaluation(
+    out_dir: str | Path,
+    name: str,
+    scores: np.ndarray,
+    targets: np.ndarray,
+    label_names: list[str],
+    threshold: float | np.ndarray = 0.5,
+    checkpoint: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Compute the metrics and write ``metrics.json``, ``per_class.csv`` and ``scores.npz``."""
+    out_dir = Path(out_dir)
+    metrics = compute_metrics(scores, targets, threshold=threshold)
+    per_class_ap = np.asarray(metrics.pop("per_class_AP"), dtype=np.float64)
+    scalars = {k: float(v) for k, v in metrics.items()}
+    report = {
+        "name": name,
+        "label_names": list(label_names),
+        "metrics": {k: (None if math.isnan(v) else v) for k, v in scalars.items()},
+        "per_class_AP": _nan_to_none(per_class_ap),
+        "threshold": threshold if np.isscalar(threshold) else _nan_to_none(threshold),
+        "num_images": int(scores.shape[0]),
+        "checkpoint": checkpoint,
+        "config": config,
+    }
+    write_json(out_dir / "metrics.json", report)
+    rows = per_class_rows(scores, targets, label_names, per_class_ap, threshold)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(out_dir / "per_class.csv", buffer.getvalue())
+    with atomic_path(out_dir / "scores.npz") as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(
+            handle, scores=scores, targets=targets, label_names=np.array(label_names)
+        )
+    return report
+
+
+def table_row(report: dict[str, Any]) -> str:
+    """A Table-1-style Markdown row (header included) for a `write_evaluation` report."""
+    metrics = {k: math.nan if v is None else v for k, v in report["metrics"].items()}
+    return format_table_header() + "\n" + format_table_row(metrics, report["name"])
+
+
+def save_thresholds(path: str | Path, thresholds: np.ndarray, label_names: list[str]) -> None:
+    """Per-class thresholds as JSON: ``{"label_names": [...], "thresholds": [...]}``."""
+    write_json(
+        path,
+        {"label_names": list(label_names), "thresholds": [float(t) for t in thresholds]},
+    )
+
+
+def load_thresholds(path: str | Path, label_names: list[str]) -> np.ndarray:
+    """Read `save_thresholds` output; the label order must match the model's."""
+    import json
+
+    from agcn_pyg.errors import DataError
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        names, values = data["label_names"], data["thresholds"]
+    except FileNotFoundError:
+        raise DataError(f"{path}: thresholds file not found") from None
+    except (ValueError, KeyError, TypeError) as err:
+        raise DataError(f"{path}: expected {{'label_names': [...], 'thresholds': [...]}}") from err
+    if list(names) != list(label_names):
+        raise DataError(f"{path}: thresholds are for another label list or order")
+    thresholds = np.asarray(values, dtype=np.float64)
+    if thresholds.shape != (len(label_names),) or not np.isfinite(thresholds).all():
+        raise DataError(f"{path}: expected {len(label_names)} finite thresholds")
+    return thresholds

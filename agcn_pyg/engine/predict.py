@@ -1,0 +1,103 @@
+"""Batched inference on image files; unreadable files are skipped and reported."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from agcn_pyg.data import load_image
+from agcn_pyg.engine.evaluate import autocast_context
+from agcn_pyg.errors import AgcnError, DataError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
+
+
+def gather_images(inputs: Iterable[str | Path], list_file: str | Path | None = None) -> list[Path]:
+    """Image paths from files, folders (recursively, by suffix) and a list file (one per line).
+
+    Paths that do not exist are kept: they are reported as skipped, not silently dropped.
+    """
+    paths: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            paths.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            paths.append(path)
+    if list_file is not None:
+        list_path = Path(list_file)
+        if not list_path.is_file():
+            raise DataError(f"{list_path}: list file not found")
+        base = list_path.parent
+        for line in list_path.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                path = Path(line)
+                paths.append(path if path.is_absolute() else base / path)
+    return paths
+
+
+class _ImageFiles(Dataset):
+    def __init__(self, paths: Sequence[Path], transform: Callable[[Any], Any]) -> None:
+        self.paths = list(paths)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[Any, int, str]:
+        try:
+            image = self.transform(load_image(self.paths[index]))
+            return image, index, ""
+        except (AgcnError, OSError) as err:
+            return torch.zeros(0), index, str(err).splitlines()[0] if str(err) else "unreadable"
+
+
+def _collate(batch: list[tuple[Any, int, str]]) -> tuple[Any, list[int], list[tuple[int, str]]]:
+    good = [(img, i) for img, i, err in batch if not err]
+    bad = [(i, err) for _, i, err in batch if err]
+    images = torch.stack([img for img, _ in good]) if good else None
+    return images, [i for _, i in good], bad
+
+
+@torch.no_grad()
+def predict_files(
+    model: nn.Module,
+    paths: Sequence[Path],
+    transform: Callable[[Any], Any],
+    batch_size: int = 32,
+    workers: int = 0,
+    device: torch.device | str = "cpu",
+    amp_dtype: torch.dtype | None = None,
+    progress: bool = True,
+) -> tuple[np.ndarray, list[Path], list[tuple[Path, str]]]:
+    """Probabilities ``N_ok × C`` for the readable files, those files, and the skipped ones."""
+    device = torch.device(device)
+    model.eval()
+    loader = DataLoader(
+        _ImageFiles(paths, transform),
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=_collate,
+    )
+    probs: list[torch.Tensor] = []
+    kept: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for images, indices, bad in tqdm(loader, desc="predict", leave=False, disable=not progress):
+        skipped.extend((paths[i], err) for i, err in bad)
+        if images is None:
+            continue
+        with autocast_context(device, amp_dtype):
+            logits = model(images.to(device, non_blocking=True))
+        probs.append(torch.sigmoid(logits.float()).cpu())
+        kept.extend(paths[i] for i in indices)
+    num_classes = getattr(model, "num_classes", 0)
+    out = torch.cat(probs).numpy() if probs else np.zeros((0, num_classes), np.float32)
+    return out, kept, skipped

@@ -1,0 +1,560 @@
+"""The training loop: the paper's recipe by default, AMP, EMA, DDP, exact resume.
+
+Every run writes into ``<output_dir>/<name>/``: ``config.yaml`` (the resolved config),
+``env.json`` (seed, versions, git commit, command, device), ``log.csv`` (one row per epoch),
+``last.pt`` (everything ``--resume`` needs), ``best.pt`` (best validation mAP) and ``eval/``
+(the metrics of ``best.pt``). Only rank 0 writes.
+
+Determinism: each epoch re-seeds torch, numpy, Python and the data-order generator from
+``seed + epoch``, workers are not persistent, and ``last.pt`` holds the optimiser, scheduler,
+AMP scaler, EMA weights and RNG states. A run killed at any point and resumed from
+``last.pt`` repeats the unfinished epoch with the same batches and augmentations, so on the
+CPU it ends with the metrics of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import random
+import socket
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from timm.utils import ModelEmaV3
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from agcn_pyg.config import RunConfig, to_dict
+from agcn_pyg.engine.checkpoint import (
+    build_checkpoint,
+    git_commit,
+    package_versions,
+    read_checkpoint,
+    save_checkpoint,
+)
+from agcn_pyg.engine.distributed import (
+    all_reduce_mean,
+    barrier,
+    broadcast_buffers,
+    cleanup_distributed,
+    init_distributed,
+    is_main_process,
+)
+from agcn_pyg.engine.evaluate import autocast_context, collect_scores, write_evaluation
+from agcn_pyg.engine.inputs import (
+    load_splits,
+    make_loader,
+    resolve_cooccurrence,
+    resolve_embeddings,
+    with_transforms,
+)
+from agcn_pyg.engine.losses import LOSSES, build_loss, targets_and_mask
+from agcn_pyg.engine.optim import OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler
+from agcn_pyg.errors import AgcnError, CheckpointError, ConfigError
+from agcn_pyg.io import write_json, write_text
+from agcn_pyg.metrics import compute_metrics
+from agcn_pyg.models import AGCN, create_model
+from agcn_pyg.models.label_graph import BASELINE
+
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+LOG_COLUMNS = [
+    "epoch",
+    "lr",
+    "loss",
+    "bce",
+    "graph_loss",
+    "images_per_s",
+    "seconds",
+    "mAP",
+    "CF1",
+    "OF1",
+    "best_mAP",
+]
+
+
+class TrainingDiverged(AgcnError):
+    """The loss became NaN or inf; training stopped without writing the bad state."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device: {name!r} requested but CUDA is not available")
+    return device
+
+
+def resolve_amp(mode: str, device: torch.device) -> tuple[torch.dtype | None, bool]:
+    """``(autocast dtype or None, use GradScaler)``: bf16 where supported, else fp16+scaler."""
+    if mode not in AMP_MODES:
+        raise ConfigError(f"train.amp: expected one of {list(AMP_MODES)}, got {mode!r}")
+    if mode == "off" or (mode == "auto" and device.type != "cuda"):
+        return None, False
+    if mode == "auto":
+        mode = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if mode == "fp16":
+        if device.type != "cuda":
+            raise ConfigError("train.amp: fp16 autocast needs CUDA; use bf16 or off on the CPU")
+        return torch.float16, True
+    return torch.bfloat16, False
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """All RNG states as tensors and plain values (loadable with ``weights_only=True``)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
+        "python": [version, list(internal), gauss],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    np_state = state["numpy"]
+    np.random.set_state(
+        (
+            np_state["kind"],
+            np_state["keys"].numpy().astype(np.uint32),
+            np_state["pos"],
+            np_state["has_gauss"],
+            np_state["cached"],
+        )
+    )
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+def validate_train_config(cfg: RunConfig) -> None:
+    t = cfg.train
+    checks = [
+        (t.epochs >= 1, "epochs", "an int ≥ 1"),
+        (t.batch_size >= 1, "batch_size", "an int ≥ 1"),
+        (t.lr > 0, "lr", "a number > 0"),
+        (t.lrp >= 0, "lrp", "a number ≥ 0"),
+        (t.weight_decay >= 0, "weight_decay", "a number ≥ 0"),
+        (t.step_epochs >= 1, "step_epochs", "an int ≥ 1"),
+        (t.eval_every >= 1, "eval_every", "an int ≥ 1"),
+        (t.clip_grad_norm is None or t.clip_grad_norm > 0, "clip_grad_norm", "null or > 0"),
+        (t.ema_decay is None or 0 < t.ema_decay < 1, "ema_decay", "null or in (0, 1)"),
+        (t.max_steps_per_epoch is None or t.max_steps_per_epoch >= 1, "max_steps_per_epoch", "≥ 1"),
+        (t.optimizer in OPTIMIZERS, "optimizer", f"one of {OPTIMIZERS.names()}"),
+        (t.scheduler in SCHEDULERS, "scheduler", f"one of {SCHEDULERS.names()}"),
+        (t.loss in LOSSES, "loss", f"one of {LOSSES.names()}"),
+        (t.amp in AMP_MODES, "amp", f"one of {list(AMP_MODES)}"),
+    ]
+    for ok, name, expected in checks:
+        if not ok:
+            raise ConfigError(f"train.{name}: expected {expected}, got {getattr(t, name)!r}")
+    if cfg.data.workers < 0:
+        raise ConfigError("data.workers: expected an int ≥ 0")
+
+
+def environment(cfg: RunConfig, device: torch.device, world: int) -> dict[str, Any]:
+    return {
+        "seed": cfg.train.seed,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "command": sys.argv,
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "world_size": world,
+        "torch_threads": torch.get_num_threads(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+class Trainer:
+    """Trains one `RunConfig`; `fit` returns the final and best validation metrics.
+
+    Args:
+        cfg: the run.
+        resume: ``None``, ``True`` (``<run_dir>/last.pt``) or a checkpoint path.
+        overwrite: allow starting afresh in a run folder that already holds ``last.pt``.
+        progress: show tqdm bars.
+    """
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        resume: bool | str | Path | None = None,
+        overwrite: bool = False,
+        progress: bool = True,
+    ) -> None:
+        validate_train_config(cfg)
+        self.progress = progress
+        self.run_dir = cfg.run_dir
+        self.device = resolve_device(cfg.train.device)
+        self.rank, self.local_rank, self.world = init_distributed(self.device.type)
+        if self.device.type == "cuda" and self.world > 1:
+            self.device = torch.device("cuda", self.local_rank)
+        self.main = is_main_process()
+        self.amp_dtype, use_scaler = resolve_amp(cfg.train.amp, self.device)
+        if cfg.train.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = self.device.type == "cuda" and not cfg.train.deterministic
+        resume_path = self._resume_path(resume, overwrite)
+        seed_everything(cfg.train.seed)
+
+        splits = load_splits(cfg.data)
+        self.label_names = splits.label_names
+        model_cfg = replace(cfg.model, num_classes=len(self.label_names))
+        self.cfg = cfg = replace(cfg, model=model_cfg)
+        needs_embeddings = model_cfg.graph != BASELINE
+        embeddings = resolve_embeddings(
+            cfg.data.embeddings if needs_embeddings else None, self.label_names
+        )
+        self.cooccurrence = resolve_cooccurrence(cfg.data.cooccurrence, splits.train)
+        model = create_model(model_cfg, label_embeddings=embeddings, cooccurrence=self.cooccurrence)
+        data = with_transforms(splits, cfg.data, model.backbone.body)
+
+        model.to(self.device)
+        self.channels_last = cfg.train.channels_last and self.device.type == "cuda"
+        if self.channels_last:
+            model.backbone.to(memory_format=torch.channels_last)
+        self.unwrapped: AGCN = model
+        self.ema = ModelEmaV3(model, decay=cfg.train.ema_decay) if cfg.train.ema_decay else None
+        if cfg.train.compile:
+            model.backbone.compile()
+        self.model: nn.Module = model
+        if self.world > 1:
+            ids = [self.local_rank] if self.device.type == "cuda" else None
+            self.model = DistributedDataParallel(model, device_ids=ids)
+
+        pin = self.device.type == "cuda"
+        self.generator = torch.Generator()
+        self.train_loader = make_loader(
+            data.train,
+            cfg.train.batch_size,
+            cfg.data.workers,
+            train=True,
+            generator=self.generator,
+            distributed=self.world > 1,
+            seed=cfg.train.seed,
+            pin_memory=pin,
+        )
+        self.val_loader = make_loader(
+            data.val,
+            cfg.train.batch_size,
+            cfg.data.workers,
+            train=False,
+            distributed=self.world > 1,
+            pin_memory=pin,
+        )
+        self.steps_per_epoch = len(self.train_loader)
+        if cfg.train.max_steps_per_epoch:
+            self.steps_per_epoch = min(self.steps_per_epoch, cfg.train.max_steps_per_epoch)
+        self.optimizer = build_optimizer(model.param_groups(cfg.train.lr, cfg.train.lrp), cfg.train)
+        self.scheduler = build_scheduler(self.optimizer, cfg.train, self.steps_per_epoch)
+        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+        self.loss_fn = build_loss(cfg.train.loss, **cfg.train.loss_kwargs)
+
+        self.start_epoch = 0
+        self.global_step = 0
+        self.best_map = -math.inf
+        self.history: list[dict[str, Any]] = []
+        self.resumed_from: str | None = None
+        if resume_path is not None:
+            self._load_training_state(resume_path)
+
+    def _resume_path(self, resume: bool | str | Path | None, overwrite: bool) -> Path | None:
+        last = self.run_dir / "last.pt"
+        if resume is None or resume is False:
+            if last.exists() and not overwrite:
+                raise ConfigError(
+                    f"{last} exists: pass --resume to continue that run, or --overwrite / "
+                    "another --name to start a new one"
+                )
+            return None
+        path = last if resume is True else Path(resume)
+        if not path.is_file():
+            raise CheckpointError(f"--resume: {path} not found")
+        return path
+
+    def _load_training_state(self, path: Path) -> None:
+        checkpoint = read_checkpoint(path, map_location="cpu")
+        state = checkpoint.get("training_state")
+        if state is None:
+            raise CheckpointError(f"{path}: holds no training state (use last.pt to resume)")
+        ours = {k: v for k, v in asdict(self.cfg.model).items() if k != "pretrained"}
+        theirs = {k: v for k, v in checkpoint["model_config"].items() if k != "pretrained"}
+        changed = sorted(k for k in ours if ours[k] != theirs.get(k))
+        if changed:
+            raise CheckpointError(f"{path}: trained with another model config ({changed[0]})")
+        if list(checkpoint["label_names"]) != self.label_names:
+            raise CheckpointError(f"{path}: trained with another label list")
+        self.unwrapped.load_state_dict(checkpoint["state_dict"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None:
+            if state.get("ema") is None:
+                raise CheckpointError(f"{path}: has no EMA weights but train.ema_decay is set")
+            self.ema.module.load_state_dict(state["ema"])
+        set_rng_state(state["rng"])
+        self.start_epoch = int(checkpoint["epoch"]) + 1
+        self.global_step = int(state["global_step"])
+        self.best_map = float(state["best_map"])
+        self.history = list(state["history"])
+        self.resumed_from = str(path)
+
+    @property
+    def eval_model(self) -> AGCN:
+        return self.ema.module if self.ema is not None else self.unwrapped
+
+    def _seed_epoch(self, epoch: int) -> None:
+        seed = self.cfg.train.seed + 1000 * epoch + self.rank
+        seed_everything(seed)
+        self.generator.manual_seed(seed)
+        sampler = self.train_loader.sampler
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+
+    def _write_run_files(self) -> None:
+        write_text(self.run_dir / "config.yaml", yaml.safe_dump(to_dict(self.cfg), sort_keys=False))
+        env = environment(self.cfg, self.device, self.world)
+        env["resumed_from"] = self.resumed_from
+        env["label_names"] = self.label_names
+        write_json(self.run_dir / "env.json", env)
+
+    def fit(self) -> dict[str, Any]:
+        """Train from ``start_epoch`` to ``train.epochs``; returns ``final`` and ``best_mAP``."""
+        cfg = self.cfg
+        if self.main:
+            self._write_run_files()
+        writer = _tensorboard(self.run_dir) if self.main else None
+        final: dict[str, float] = {}
+        try:
+            for epoch in range(self.start_epoch, cfg.train.epochs):
+                self._seed_epoch(epoch)
+                row = self._train_epoch(epoch)
+                last = epoch + 1 == cfg.train.epochs
+                scores = targets = None
+                if (epoch + 1) % cfg.train.eval_every == 0 or last:
+                    broadcast_buffers(self.eval_model)
+                    scores, targets = collect_scores(
+                        self.eval_model,
+                        self.val_loader,
+                        self.device,
+                        self.amp_dtype,
+                        self.channels_last,
+                        self.progress,
+                        desc=f"eval {epoch + 1}",
+                    )
+                    metrics = compute_metrics(scores, targets)
+                    final = {k: float(v) for k, v in metrics.items() if k != "per_class_AP"}
+                    row.update({k: final[k] for k in ("mAP", "CF1", "OF1")})
+                improved = scores is not None and final["mAP"] > self.best_map
+                if improved:
+                    self.best_map = final["mAP"]
+                row["best_mAP"] = self.best_map if self.best_map > -math.inf else math.nan
+                self.history.append(row)
+                if self.main:
+                    self._save(epoch, final, improved, scores, targets)
+                    _log(writer, row)
+                    self._print(row)
+                barrier()
+        finally:
+            if writer is not None:
+                writer.close()
+        return {"final": final, "best_mAP": self.best_map, "run_dir": str(self.run_dir)}
+
+    def _train_epoch(self, epoch: int) -> dict[str, Any]:
+        cfg = self.cfg.train
+        self.model.train()
+        sums = torch.zeros(3, device=self.device)
+        seen = 0
+        start = time.perf_counter()
+        bar = tqdm(
+            total=self.steps_per_epoch,
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            leave=False,
+            disable=not (self.progress and self.main),
+        )
+        for step, (images, raw_targets) in enumerate(self.train_loader):
+            if step >= self.steps_per_epoch:
+                break
+            images = images.to(self.device, non_blocking=True)
+            if self.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            targets, mask = targets_and_mask(raw_targets, self.cfg.data.difficult)
+            targets = targets.to(self.device, non_blocking=True)
+            mask = mask.to(self.device, non_blocking=True)
+            with autocast_context(self.device, self.amp_dtype):
+                logits, graph_loss = self.model(images, return_graph_loss=True)
+            bce = self.loss_fn(logits.float(), targets, mask)
+            loss = bce + self.cfg.model.alpha * graph_loss.float()
+            if not torch.isfinite(loss).item():
+                raise TrainingDiverged(self._diverged_message(epoch, step, bce, graph_loss))
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+                self.scaler.unscale_(self.optimizer)
+            else:
+                loss.backward()
+            if cfg.clip_grad_norm:
+                nn.utils.clip_grad_norm_(self.unwrapped.parameters(), cfg.clip_grad_norm)
+            if self.scaler is not None:
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                self.optimizer.step()
+            self.scheduler.step()
+            self.global_step += 1
+            if self.ema is not None:
+                self.ema.update(self.unwrapped, step=self.global_step)
+            batch = images.size(0)
+            seen += batch
+            sums += torch.stack([loss.detach(), bce.detach(), graph_loss.detach().float()]) * batch
+            rate = seen * self.world / max(time.perf_counter() - start, 1e-9)
+            bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{self._lr():.2e}", img_s=f"{rate:.0f}")
+            bar.update()
+        bar.close()
+        seconds = time.perf_counter() - start
+        means = all_reduce_mean(sums / max(seen, 1)).tolist()
+        return {
+            "epoch": epoch + 1,
+            "lr": self._lr(),
+            "loss": means[0],
+            "bce": means[1],
+            "graph_loss": means[2],
+            "images_per_s": seen * self.world / max(seconds, 1e-9),
+            "seconds": seconds,
+            "mAP": math.nan,
+            "CF1": math.nan,
+            "OF1": math.nan,
+        }
+
+    def _lr(self) -> float:
+        return float(self.optimizer.param_groups[-1]["lr"])
+
+    def _diverged_message(self, epoch: int, step: int, bce: Any, graph_loss: Any) -> str:
+        last = self.run_dir / "last.pt"
+        kept = (
+            f"the last good checkpoint is {last} (epoch {self.history[-1]['epoch']})"
+            if self.history and last.exists()
+            else "no checkpoint had been written yet"
+        )
+        return (
+            f"loss is not finite at epoch {epoch + 1}, step {step + 1} (bce={float(bce):.4g}, "
+            f"L_A={float(graph_loss):.4g}); stopped, {kept}. Try a lower train.lr or "
+            "train.clip_grad_norm"
+        )
+
+    def _save(
+        self,
+        epoch: int,
+        metrics: dict[str, float],
+        improved: bool,
+        scores: np.ndarray | None,
+        targets: np.ndarray | None,
+    ) -> None:
+        common = {"run_config": to_dict(self.cfg), "epoch": epoch, "metrics": metrics}
+        state = {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "ema": self.ema.module.state_dict() if self.ema is not None else None,
+            "rng": rng_state(),
+            "global_step": self.global_step,
+            "best_map": self.best_map,
+            "history": self.history,
+        }
+        last = build_checkpoint(
+            self.unwrapped, self.label_names, self.cooccurrence, **common, training_state=state
+        )
+        if self.ema is not None:
+            last["ema_state_dict"] = state["ema"]
+        save_checkpoint(last, self.run_dir / "last.pt")
+        if improved:
+            best = build_checkpoint(self.eval_model, self.label_names, self.cooccurrence, **common)
+            save_checkpoint(best, self.run_dir / "best.pt")
+            write_evaluation(
+                self.run_dir / "eval",
+                self.cfg.name,
+                scores,
+                targets,
+                self.label_names,
+                checkpoint=str(self.run_dir / "best.pt"),
+                config=to_dict(self.cfg),
+            )
+        write_text(self.run_dir / "log.csv", _csv(self.history))
+
+    def _print(self, row: dict[str, Any]) -> None:
+        val = "" if math.isnan(row["mAP"]) else f"  val mAP {row['mAP']:.2f}"
+        tqdm.write(
+            f"epoch {row['epoch']}/{self.cfg.train.epochs}  loss {row['loss']:.4f} "
+            f"(bce {row['bce']:.4f}, L_A {row['graph_loss']:.4f})  lr {row['lr']:.2e}  "
+            f"{row['images_per_s']:.0f} img/s{val}  best {row['best_mAP']:.2f}"
+        )
+
+
+def _csv(history: list[dict[str, Any]]) -> str:
+    lines = [",".join(LOG_COLUMNS)]
+    for row in history:
+        lines.append(",".join(_fmt(row.get(col, math.nan)) for col in LOG_COLUMNS))
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    return str(value)
+
+
+def _tensorboard(run_dir: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # TensorBoard is optional
+        return None
+    return SummaryWriter(log_dir=str(run_dir / "tb"))
+
+
+def _log(writer: Any, row: dict[str, Any]) -> None:
+    if writer is None:
+        return
+    for key, value in row.items():
+        if key != "epoch" and isinstance(value, float) and not math.isnan(value):
+            writer.add_scalar(key, value, row["epoch"])
+    writer.flush()
+
+
+def train(
+    cfg: RunConfig,
+    resume: bool | str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train ``cfg`` (see `Trainer`); tears the process group down afterwards."""
+    try:
+        return Trainer(cfg, resume=resume, overwrite=overwrite, progress=progress).fit()
+    finally:
+        cleanup_distributed()

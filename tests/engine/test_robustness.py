@@ -1,0 +1,209 @@
+"""Resume after SIGKILL, atomic checkpoints, NaN stops, DDP, and config errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from agcn_pyg.__main__ import main
+from agcn_pyg.config import load_run_config
+from agcn_pyg.engine import checkpoint as ckpt_module
+from agcn_pyg.engine.checkpoint import read_checkpoint, save_checkpoint
+from agcn_pyg.engine.losses import LOSSES
+from agcn_pyg.engine.train import Trainer, TrainingDiverged
+from agcn_pyg.errors import CheckpointError
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.Popen:
+    full_env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
+    return subprocess.Popen(
+        [sys.executable, "-m", "agcn_pyg", *args],
+        cwd=REPO,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _epochs_logged(run: Path) -> int:
+    log = run / "log.csv"
+    return len(log.read_text().splitlines()) - 1 if log.exists() else 0
+
+
+def test_sigkill_then_resume_matches_uninterrupted_run(run_config, tmp_path: Path) -> None:
+    sections = {"train": {"epochs": 3, "batch_size": 8, "lr": 0.05, "ema_decay": 0.9}}
+    straight = run_config("straight", **sections)
+    killed = run_config("killed", **sections)
+    reference = _cli("train", "-c", str(straight), "--no-progress")
+
+    victim = _cli("train", "-c", str(killed), "--no-progress")
+    run = tmp_path / "runs" / "killed"
+    deadline = time.time() + 240
+    while _epochs_logged(run) < 1 and victim.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert victim.poll() is None, victim.communicate()[0]
+    victim.send_signal(signal.SIGKILL)  # somewhere in epoch 2
+    victim.wait()
+    assert _epochs_logged(run) < 3
+    assert reference.wait(timeout=300) == 0, reference.communicate()[0]
+
+    resumed = _cli("train", "-c", str(killed), "--resume", "--no-progress")
+    output = resumed.communicate(timeout=300)[0]
+    assert resumed.returncode == 0, output
+
+    a = read_checkpoint(tmp_path / "runs" / "straight" / "last.pt")
+    b = read_checkpoint(run / "last.pt")
+    assert a["epoch"] == b["epoch"] == 2
+    for key, tensor in a["state_dict"].items():
+        assert torch.equal(tensor, b["state_dict"][key]), key
+    for key, tensor in a["training_state"]["ema"].items():
+        assert torch.equal(tensor, b["training_state"]["ema"][key]), key
+    assert a["metrics"] == b["metrics"]
+    log_a = list(csv.DictReader((tmp_path / "runs" / "straight" / "log.csv").open()))
+    log_b = list(csv.DictReader((run / "log.csv").open()))
+    assert [r["mAP"] for r in log_a] == [r["mAP"] for r in log_b]
+    env = json.loads((run / "env.json").read_text())
+    assert env["resumed_from"].endswith("last.pt")
+
+
+def test_starting_over_an_existing_run_needs_resume_or_overwrite(run_config, capsys) -> None:
+    cfg = run_config("again", train={"epochs": 1})
+    assert main(["train", "-c", str(cfg), "--no-progress"]) == 0
+    assert main(["train", "-c", str(cfg), "--no-progress"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", "-c", str(cfg), "--no-progress", "--overwrite"]) == 0
+
+
+def test_half_written_checkpoint_never_replaces_a_good_one(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "last.pt"
+    good = {"format": ckpt_module.FORMAT, "epoch": 1, "state_dict": {"w": torch.ones(3)}}
+    save_checkpoint(good, path)
+
+    def crash_midway(obj, handle, *args, **kwargs):
+        handle.write(b"PK\x03\x04 half a zip")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash_midway)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint({**good, "epoch": 2}, path)
+    monkeypatch.undo()
+    assert read_checkpoint(path)["epoch"] == 1
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_truncated_or_foreign_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    save_checkpoint({"format": ckpt_module.FORMAT, "state_dict": {"w": torch.ones(100)}}, path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        read_checkpoint(path)
+    torch.save({"weights": torch.ones(2)}, path)
+    with pytest.raises(CheckpointError, match="not an agcn_pyg checkpoint"):
+        read_checkpoint(path)
+
+
+def test_pickled_code_in_a_checkpoint_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "evil.pt"
+    torch.save({"format": ckpt_module.FORMAT, "payload": os.system}, path)
+    with pytest.raises(CheckpointError, match=r"unsupported GLOBAL posix\.system"):
+        read_checkpoint(path)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(run_config, tmp_path: Path) -> None:
+    calls = {"n": 0}
+
+    def nan_in_epoch_two():
+        base = LOSSES.get("bce")()
+
+        def loss(logits, targets, mask):
+            calls["n"] += 1
+            value = base(logits, targets, mask)
+            return value * float("nan") if calls["n"] > 4 else value
+
+        return loss
+
+    LOSSES.add("nan_in_epoch_two", nan_in_epoch_two)
+    try:
+        cfg = load_run_config(run_config("nan"), ["train.loss=nan_in_epoch_two", "train.epochs=3"])
+        trainer = Trainer(cfg, progress=False)
+        assert trainer.steps_per_epoch == 4
+        with pytest.raises(TrainingDiverged, match=r"epoch 2, step 1.*last good checkpoint"):
+            trainer.fit()
+    finally:
+        LOSSES._items.pop("nan_in_epoch_two")
+    last = read_checkpoint(tmp_path / "runs" / "nan" / "last.pt")
+    assert last["epoch"] == 0
+    assert all(
+        torch.isfinite(t).all() for t in last["state_dict"].values() if t.is_floating_point()
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.epochs=0", "train.epochs"),
+        ("train.lr=fast", "train.lr: expected float"),
+        ("train.optimizer=adamx", "train.optimizer"),
+        ("train.amp=fp8", "train.amp"),
+        ("model.graph=nope", "model.graph"),
+        ("model.alpha=-1", "model.alpha"),
+        ("train.batchsize=3", "unknown config key train.batchsize"),
+        ("data.embeddings=nope", "data.embeddings"),
+        ("data.dataset=imagenet", "dataset"),
+    ],
+)
+def test_bad_config_values_give_clear_errors(run_config, capsys, override, message) -> None:
+    assert main(["train", "-c", str(run_config("bad")), override, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_ddp_two_gloo_processes_match_single_process_evaluation(run_config, tmp_path: Path) -> None:
+    cfg = run_config("ddp", train={"epochs": 1, "batch_size": 6})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--master_port=29517",
+            "-m",
+            "agcn_pyg",
+            "train",
+            "-c",
+            str(cfg),
+            "--no-progress",
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = tmp_path / "runs" / "ddp"
+    env = json.loads((run / "env.json").read_text())
+    assert env["world_size"] == 2
+    # 24 validation images scored in two shards, gathered on rank 0
+    ddp_report = json.loads((run / "eval" / "metrics.json").read_text())
+    assert ddp_report["num_images"] == 24
+    out = tmp_path / "single"
+    assert main(["evaluate", str(run / "best.pt"), "--out", str(out), "--workers", "0"]) == 0
+    single = json.loads((out / "metrics.json").read_text())
+    for key, value in ddp_report["metrics"].items():
+        assert single["metrics"][key] == pytest.approx(value, abs=1e-6), key
