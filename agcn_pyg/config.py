@@ -265,7 +265,12 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    """The optimisation recipe; the defaults are the paper's (SGD, lr 0.01, ÷10 every 30)."""
+    """The optimisation recipe; the defaults are the paper's (SGD, lr 0.01, ÷10 every 30).
+
+    ``init_from`` names a checkpoint whose weights start the run (same model config and
+    labels), e.g. Fashion550K's fine-tuning on clean labels after training on noisy ones;
+    unlike ``--resume`` it starts a new schedule at epoch 1.
+    """
 
     epochs: int = 65
     batch_size: int = 32
@@ -290,6 +295,7 @@ class TrainConfig:
     eval_every: int = 1
     max_steps_per_epoch: int | None = None
     device: str = "auto"
+    init_from: str | None = None
 
 
 @dataclass

@@ -233,6 +233,8 @@ class Trainer:
         )
         self.cooccurrence = resolve_cooccurrence(cfg.data.cooccurrence, splits.train)
         model = create_model(model_cfg, label_embeddings=embeddings, cooccurrence=self.cooccurrence)
+        if cfg.train.init_from:
+            self._init_weights(model, Path(cfg.train.init_from))
         data = with_transforms(splits, cfg.data, model.backbone.body)
 
         model.to(self.device)
@@ -284,6 +286,23 @@ class Trainer:
         if resume_path is not None:
             self._load_training_state(resume_path)
 
+    def _init_weights(self, model: AGCN, path: Path) -> None:
+        checkpoint = read_checkpoint(path, map_location="cpu")
+        self._check_compatible(checkpoint, path)
+        model.load_state_dict(checkpoint["state_dict"])
+
+    def _check_compatible(self, checkpoint: dict[str, Any], path: Path) -> None:
+        ours = {k: v for k, v in asdict(self.cfg.model).items() if k != "pretrained"}
+        theirs = {k: v for k, v in checkpoint["model_config"].items() if k != "pretrained"}
+        changed = sorted(k for k in ours if ours[k] != theirs.get(k))
+        if changed:
+            key = changed[0]
+            raise CheckpointError(
+                f"{path}: trained with model.{key}={theirs.get(key)!r}, this run has {ours[key]!r}"
+            )
+        if list(checkpoint["label_names"]) != self.label_names:
+            raise CheckpointError(f"{path}: trained with another label list or order")
+
     def _resume_path(self, resume: bool | str | Path | None, overwrite: bool) -> Path | None:
         last = self.run_dir / "last.pt"
         if resume is None or resume is False:
@@ -303,13 +322,7 @@ class Trainer:
         state = checkpoint.get("training_state")
         if state is None:
             raise CheckpointError(f"{path}: holds no training state (use last.pt to resume)")
-        ours = {k: v for k, v in asdict(self.cfg.model).items() if k != "pretrained"}
-        theirs = {k: v for k, v in checkpoint["model_config"].items() if k != "pretrained"}
-        changed = sorted(k for k in ours if ours[k] != theirs.get(k))
-        if changed:
-            raise CheckpointError(f"{path}: trained with another model config ({changed[0]})")
-        if list(checkpoint["label_names"]) != self.label_names:
-            raise CheckpointError(f"{path}: trained with another label list")
+        self._check_compatible(checkpoint, path)
         self.unwrapped.load_state_dict(checkpoint["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])

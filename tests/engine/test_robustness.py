@@ -207,3 +207,19 @@ def test_ddp_two_gloo_processes_match_single_process_evaluation(run_config, tmp_
     single = json.loads((out / "metrics.json").read_text())
     for key, value in ddp_report["metrics"].items():
         assert single["metrics"][key] == pytest.approx(value, abs=1e-6), key
+
+
+def test_init_from_starts_a_new_run_from_checkpoint_weights(run_config, tmp_path: Path) -> None:
+    assert (
+        main(["train", "-c", str(run_config("source", train={"epochs": 1})), "--no-progress"]) == 0
+    )
+    source = read_checkpoint(tmp_path / "runs" / "source" / "best.pt")
+    init = f"train.init_from={tmp_path / 'runs' / 'source' / 'best.pt'}"
+    cfg = load_run_config(run_config("finetune"), [init])
+    trainer = Trainer(cfg, progress=False)
+    assert trainer.start_epoch == 0
+    for key, tensor in trainer.unwrapped.state_dict().items():
+        assert torch.equal(tensor, source["state_dict"][key]), key
+    other = load_run_config(run_config("mismatch"), [init, "model.graph=dot"])
+    with pytest.raises(CheckpointError, match="model.graph='conv', this run has 'dot'"):
+        Trainer(other, progress=False)
