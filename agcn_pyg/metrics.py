@@ -1,0 +1,475 @@
+"""Multi-label evaluation: mAP, per-class and overall precision/recall/F1, top-k, AP over pairs.
+
+The numbers follow the evaluation code published with ML-GCN (``AveragePrecisionMeter``), which
+the A-GCN paper reports in its tables, translated to this project's target convention and
+vectorised. Inputs are ``scores`` (N×C probabilities) and ``targets`` (N×C ints) for N images
+and ``C`` labels, with
+
+    targets[i, c] =  1   label c is present in image i,
+    targets[i, c] =  0   label c is absent,
+    targets[i, c] = -1   difficult / unknown: ignored by AP, counted as absent elsewhere.
+
+(ML-GCN itself codes present / absent / difficult as 1 / -1 / 0.)
+
+Average precision (non-interpolated), per class c
+    Sort the images by ``scores[:, c]`` descending and drop those with target -1. With
+    ``P`` the positives and ``rank(i)`` the 1-based position of image i in that list,
+
+        AP_c = (1 / |P|) · Σ_{i∈P} |{j ∈ P : rank(j) ≤ rank(i)}| / rank(i)
+
+    ``mAP`` is the mean of ``AP_c`` over the classes that have at least one positive.
+    ``AP_all`` is the same AP computed once over all (image, label) pairs flattened together,
+    class-agnostic (the figure reported for Fashion550K).
+
+Tie order
+    Equal scores are ranked by position: the lower image index first (for ``AP_all`` the
+    lower row-major pair index ``i·C + c`` first), i.e. a stable sort by descending score.
+    ML-GCN relies on ``torch.sort``, whose order among ties is unspecified, so its AP may
+    differ from ours on tied scores. ``-0.0`` and ``0.0`` are treated as the same score.
+
+Threshold metrics
+    Label c is predicted for image i when ``scores[i, c] >= t_c``, with ``t_c`` the threshold
+    (one float for every class, or one per class). Targets of -1 count as absent. Per class:
+    ``Ng_c`` = number of positives, ``Np_c`` = number predicted, ``Nc_c`` = number predicted and
+    positive. Then
+
+        CP = mean_c Nc_c / Np_c        OP = Σ_c Nc_c / Σ_c Np_c
+        CR = mean_c Nc_c / Ng_c        OR = Σ_c Nc_c / Σ_c Ng_c
+        CF1 = 2·CP·CR / (CP + CR)      OF1 = 2·OP·OR / (OP + OR)
+
+    Quirk kept from ML-GCN: ``Np_c`` is replaced by 1 where it is 0, *before* the sums, so a
+    class that is never predicted adds 1 to the denominator of OP (and 0 to CP's mean).
+    F1 is 0.0 when both of its terms are 0.
+
+Top-k metrics (suffix ``_top{k}``)
+    The same six numbers where label c counts as predicted for image i only if it is among
+    the image's k highest scores (ties: lower class index first) *and* ``scores[i, c] >= t_c``.
+    (ML-GCN takes the top-k logits and keeps those ``>= 0``, i.e. probability ``>= 0.5``;
+    its threshold metrics too compare logits with 0. On probabilities the two agree except
+    for logits within float32 rounding of 0, whose sigmoid rounds to exactly 0.5.)
+    With ``k >= C`` every label is in the top k, so the numbers equal the threshold metrics.
+
+Classes without positives
+    ML-GCN divides by zero for them. Here they get ``per_class_AP = NaN``, are left out of
+    ``mAP`` and out of CR's mean (``Nc/Ng`` is undefined), and :func:`compute_metrics` warns
+    with their indices. They stay in CP's mean over all C classes, as in ML-GCN: a class that
+    has no positives contributes ``Nc/Np = 0``. Targets with no positive at all are an error.
+
+All figures returned by :func:`compute_metrics` are percentages (×100), as the paper prints
+them; :func:`average_precision` returns fractions in [0, 1], like scikit-learn.
+
+Implementation: scores are mapped to order-preserving 32-bit keys; all N·C pairs are ranked
+once by two stable radix passes over the keys' 16-bit halves (numpy's stable argsort), which
+gives the tie order above by construction, and a third stable pass by class index splits that
+ranking into the C per-class ones. AP then only visits the positive and ignored positions. No
+Python loop runs over images or classes (only over blocks of a few thousand images, for the
+cache). :mod:`agcn_pyg.metrics_reference` holds the slow, loop-by-loop implementation that
+the tests and ``bench/bench_metrics.py`` check this module against.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import numpy as np
+
+from agcn_pyg.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import torch
+
+# N×C inputs: numpy arrays, torch tensors (any device) or nested sequences.
+ArrayLike: TypeAlias = "np.ndarray | torch.Tensor | Sequence[Any]"
+
+__all__ = [
+    "METRIC_COLUMNS",
+    "average_precision",
+    "compute_metrics",
+    "format_table_header",
+    "format_table_row",
+    "tune_thresholds",
+]
+
+# Table 1 of the A-GCN paper, left to right.
+METRIC_COLUMNS = [
+    "mAP",
+    "CP",
+    "CR",
+    "CF1",
+    "OP",
+    "OR",
+    "OF1",
+    "CP_top3",
+    "CR_top3",
+    "CF1_top3",
+    "OP_top3",
+    "OR_top3",
+    "OF1_top3",
+]
+
+_MAX_LISTED = 20
+# The threshold counts run over blocks of about this many elements (a few thousand images at a
+# time) so that the temporaries stay in the CPU cache: at COCO size this is about 1.5 times as
+# fast as one pass over the whole N×C array.
+_BLOCK = 1 << 18
+
+
+# --------------------------------------------------------------------------------------------
+# input handling
+
+
+def _to_numpy(x: Any, name: str) -> np.ndarray:
+    # A tensor can only exist once torch is imported, so this module never imports it itself.
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        if x.is_floating_point() and x.dtype not in (torch.float32, torch.float64):
+            x = x.float()  # float16 / bfloat16: every value is exact in float32
+        return x.numpy()
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"{name} cannot be read as a numeric array: {err}") from None
+
+
+def _check_inputs(scores: Any, targets: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validate and convert to ``(scores, targets)``: float32/float64 N×C and int8 N×C."""
+    s = _to_numpy(scores, "scores")
+    t = _to_numpy(targets, "targets")
+    if s.ndim != 2:
+        raise DataError(f"scores must be 2-D (N images × C labels), got shape {s.shape}")
+    if t.shape != s.shape:
+        raise DataError(f"targets shape {t.shape} differs from scores shape {s.shape}")
+    if s.shape[0] == 0 or s.shape[1] == 0:
+        raise DataError(f"scores and targets are empty (shape {s.shape})")
+    if s.shape[0] * s.shape[1] >= 2**32:
+        raise DataError(f"too many (image, label) pairs for one evaluation: {s.shape}")
+    if s.dtype.kind not in "biuf":
+        raise DataError(f"scores must be real numbers, got dtype {s.dtype}")
+    if t.dtype.kind not in "biuf":
+        raise DataError(f"targets must be integers in {{-1, 0, 1}}, got dtype {t.dtype}")
+
+    if s.dtype != np.float32:
+        s = s.astype(np.float64)
+        s32 = s.astype(np.float32)
+        # Scores that float32 holds exactly (the usual case) take the faster 32-bit path.
+        if np.array_equal(s32, s):
+            s = s32
+    finite = np.isfinite(s)
+    if not finite.all():
+        i, c = np.argwhere(~finite)[0]
+        raise DataError(f"scores[{i}, {c}] = {s[i, c]}; scores must be finite")
+
+    bad = (t != -1) & (t != 0) & (t != 1)
+    if bad.any():
+        i, c = np.argwhere(bad)[0]
+        raise DataError(f"targets[{i}, {c}] = {t[i, c]}; targets must be -1, 0 or 1")
+    return s, t.astype(np.int8)
+
+
+def _resolve_threshold(threshold: float | ArrayLike, n_classes: int) -> np.ndarray:
+    """Return the thresholds as a float64 array of shape (C,)."""
+    thr = _to_numpy(threshold, "threshold")
+    if thr.dtype.kind not in "biuf":
+        raise ConfigError(f"threshold must be a number or {n_classes} numbers, got {thr.dtype}")
+    thr = thr.astype(np.float64)
+    if thr.ndim == 0:
+        thr = np.full(n_classes, float(thr))
+    elif thr.shape != (n_classes,):
+        raise ConfigError(
+            f"threshold must be one number or one per class ({n_classes}), got shape {thr.shape}"
+        )
+    if not np.isfinite(thr).all():
+        raise ConfigError("threshold values must be finite")
+    return thr
+
+
+def _check_top_k(top_k: Any) -> int:
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        raise ConfigError(f"top_k must be a positive integer, got {top_k!r}")
+    return int(top_k)
+
+
+# --------------------------------------------------------------------------------------------
+# ranking
+
+
+def _descending_keys(s: np.ndarray) -> np.ndarray:
+    """uint32 keys with the same order as ``-s``: a higher score gets a smaller key, equal
+    scores (``-0.0`` and ``0.0`` included) get equal keys. ``s`` is finite float32/float64."""
+    if s.dtype == np.float32:
+        bits = s.view(np.int32)
+        # IEEE-754 bits read as integers grow with the value for positive floats and shrink
+        # for negative ones. XOR with 0x7FFFFFFF (positives) or 0 (negatives) maps them, as
+        # unsigned, to keys that fall as the value rises, positives before negatives.
+        keys = np.right_shift(bits, 31)  # 0 for positives, -1 (all ones) for negatives
+        np.invert(keys, out=keys)
+        np.bitwise_and(keys, 0x7FFFFFFF, out=keys)
+        np.bitwise_xor(keys, bits, out=keys)
+        keys[keys == np.iinfo(np.int32).min] = 0x7FFFFFFF  # -0.0 ranks as 0.0
+        return keys.view(np.uint32)
+    # float64 values that float32 cannot hold: rank them densely instead (one extra sort).
+    _, inverse = np.unique(s.ravel(), return_inverse=True)
+    return (inverse.max() - inverse).astype(np.uint32).reshape(s.shape)
+
+
+def _sort_by_keys(keys: np.ndarray, *payloads: np.ndarray) -> list[np.ndarray]:
+    """Stable ascending sort by the 1-D uint32 ``keys``; returns each 1-D payload rearranged
+    into that order.
+
+    Two least-significant-digit passes of numpy's stable argsort on 16-bit halves, which numpy
+    runs as a radix sort: several times faster than its timsort on 32-bit keys, and equal
+    keys keep their index order because both passes are stable. Carrying the payloads
+    through both passes, instead of composing the two permutations, saves a gather of 8-byte
+    indices."""
+    first = np.argsort(keys.astype(np.uint16), kind="stable")  # the low 16 bits
+    high = np.right_shift(keys, 16).astype(np.uint16)[first]
+    second = np.argsort(high, kind="stable")
+    return [p[first][second] for p in payloads]
+
+
+def _rank(keys: np.ndarray, *payloads: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Rank N×C ``payloads`` by N×C descending-score ``keys``.
+
+    Returns ``(overall, per_class)``: ``overall[j]`` holds payload j's N·C values with all
+    pairs best first, ties by row-major index ``i·C + c``; ``per_class[j]`` is (C, N) with
+    each class's values best first, ties by image index. The per-class rankings are the
+    overall one split by class with one more stable pass (class ids fit 8 or 16 bits, so that
+    is a radix sort too): restricted to class c, the order by (key, i·C + c) is the order by
+    (key, i)."""
+    n, n_classes = keys.shape
+    dtype = np.uint8 if n_classes <= 1 << 8 else np.uint16 if n_classes <= 1 << 16 else np.int64
+    cls = np.tile(np.arange(n_classes, dtype=dtype), n)
+    ranked_cls, *overall = _sort_by_keys(keys.ravel(), cls, *(p.ravel() for p in payloads))
+    split = np.argsort(ranked_cls, kind="stable")
+    per_class = [p[split].reshape(n_classes, n) for p in overall]
+    return overall, per_class
+
+
+def _ap_of_ranked(ranked: np.ndarray) -> np.ndarray:
+    """AP of each row of ``ranked`` (R×M targets, best-scored first), NaN without positives.
+
+    Precision at a positive = (positives up to it) / (non-ignored items up to it); only the
+    positive and ignored positions are visited, so the cost is one pass plus O(#positives)."""
+    n_rows, width = ranked.shape
+    flat = ranked.ravel()
+    pos = np.flatnonzero(flat == 1)
+    ignored = np.flatnonzero(flat == -1)
+    row = pos // width
+    row_start = np.arange(n_rows, dtype=np.int64) * width
+    first_pos = np.searchsorted(pos, row_start)
+    hits = np.arange(1, pos.size + 1) - first_pos[row]
+    ignored_before = np.searchsorted(ignored, pos) - np.searchsorted(ignored, row_start)[row]
+    seen = pos - row_start[row] + 1 - ignored_before
+    # bincount adds each row's precisions in rank order, as a loop over the ranking would.
+    total = np.bincount(row, weights=hits / seen, minlength=n_rows)
+    n_pos = np.bincount(row, minlength=n_rows)
+    ap = np.full(n_rows, np.nan)
+    has_pos = n_pos > 0
+    ap[has_pos] = total[has_pos] / n_pos[has_pos]
+    return ap
+
+
+# --------------------------------------------------------------------------------------------
+# thresholded predictions
+
+
+def _top_k_mask(s: np.ndarray, k: int) -> np.ndarray:
+    """N×C bool: is label c among image i's k highest scores (ties: lower class index)?"""
+    n_classes = s.shape[1]
+    if k >= n_classes:
+        return np.ones(s.shape, dtype=bool)
+    kth = np.partition(s, n_classes - k, axis=1)[:, n_classes - k][:, None]
+    above = s > kth
+    level = s == kth
+    # Among the labels tied with the k-th score, keep the first ones by class index.
+    room = k - above.sum(axis=1, keepdims=True)
+    return above | (level & (np.cumsum(level, axis=1) <= room))
+
+
+def _f1(p: float, r: float) -> float:
+    return 0.0 if p + r == 0 else 2.0 * p * r / (p + r)
+
+
+def _prediction_counts(s: np.ndarray, pos: np.ndarray, thr: np.ndarray, k: int) -> np.ndarray:
+    """(5, C) counts per class: Ng, then Np and Nc by threshold, then Np and Nc by top-k."""
+    n, n_classes = s.shape
+    counts = np.zeros((5, n_classes), dtype=np.int64)
+    step = max(1, _BLOCK // n_classes)
+    for start in range(0, n, step):  # blocks of images, for the cache (see _BLOCK)
+        s_b, pos_b = s[start : start + step], pos[start : start + step]
+        pred = s_b >= thr  # compared in float64 because thr is float64
+        top = pred & _top_k_mask(s_b, k)
+        counts[0] += pos_b.sum(axis=0)
+        counts[1] += pred.sum(axis=0)
+        counts[2] += (pred & pos_b).sum(axis=0)
+        counts[3] += top.sum(axis=0)
+        counts[4] += (top & pos_b).sum(axis=0)
+    return counts
+
+
+def _threshold_metrics(
+    n_g: np.ndarray, n_p: np.ndarray, n_c: np.ndarray, has_pos: np.ndarray
+) -> list[float]:
+    """[CP, CR, CF1, OP, OR, OF1] in percent from the per-class counts Ng, Np, Nc."""
+    n_g, n_c = n_g.astype(np.float64), n_c.astype(np.float64)
+    n_p = np.where(n_p == 0, 1.0, n_p)  # ML-GCN's quirk, applied before the overall sums
+    cp = float(np.mean(n_c / n_p))
+    cr = float(np.mean(n_c[has_pos] / n_g[has_pos]))
+    op = float(n_c.sum() / n_p.sum())
+    orec = float(n_c.sum() / n_g.sum())
+    return [100.0 * v for v in (cp, cr, _f1(cp, cr), op, orec, _f1(op, orec))]
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+
+def average_precision(scores: ArrayLike, targets: ArrayLike) -> np.ndarray:
+    """Per-class non-interpolated AP as fractions in [0, 1], shape (C,).
+
+    ``scores``: N×C, ``targets``: N×C in {1, 0, -1}; -1 entries are skipped. Ties are ranked
+    by image index (stable descending sort). Classes without positives get NaN, silently.
+    Raises :class:`~agcn_pyg.errors.DataError` on malformed input.
+    """
+    s, t = _check_inputs(scores, targets)
+    _, (ranked,) = _rank(_descending_keys(s), t)
+    return _ap_of_ranked(ranked)
+
+
+def compute_metrics(
+    scores: ArrayLike, targets: ArrayLike, threshold: float | ArrayLike = 0.5, top_k: int = 3
+) -> dict[str, Any]:
+    """Every figure of the paper's tables for N×C ``scores`` and ``targets``.
+
+    Args:
+        scores: N×C probabilities (numpy array, torch tensor or nested sequence).
+        targets: N×C with 1 = present, 0 = absent, -1 = difficult (ignored by AP, absent
+            for the threshold metrics).
+        threshold: one float for all C classes or a length-C array of per-class thresholds
+            (e.g. from :func:`tune_thresholds`); label c is predicted when score >= t_c.
+            The top-k metrics use the same thresholds.
+        top_k: k of the top-k metrics; ``k >= C`` keeps every label.
+
+    Returns:
+        ``{"mAP", "CP", "CR", "CF1", "OP", "OR", "OF1", "CP_top{k}", ..., "OF1_top{k}",
+        "AP_all": float, "per_class_AP": ndarray (C,)}``, all in percent, scalars as Python
+        floats. ``per_class_AP`` is NaN for classes without positives; those classes are
+        left out of ``mAP`` and CR (with a warning) but kept in CP; see the module docstring
+        for the formulas, the tie order and ML-GCN's ``Np = 0`` quirk.
+
+    Raises:
+        DataError: shapes differ or are not 2-D, targets outside {-1, 0, 1}, non-finite
+            scores, or no positive target at all.
+        ConfigError: a malformed ``threshold`` or ``top_k``.
+    """
+    s, t = _check_inputs(scores, targets)
+    n_classes = s.shape[1]
+    thr = _resolve_threshold(threshold, n_classes)
+    k = _check_top_k(top_k)
+
+    pos = t == 1
+    has_pos = pos.any(axis=0)
+    if not has_pos.any():
+        raise DataError("targets contain no positive label (1); AP and recall are undefined")
+    missing = np.flatnonzero(~has_pos)
+    if missing.size:
+        listed = ", ".join(str(c) for c in missing[:_MAX_LISTED])
+        more = f", ... ({missing.size} in all)" if missing.size > _MAX_LISTED else ""
+        warnings.warn(
+            f"classes without positive targets are left out of mAP and CR: [{listed}{more}]",
+            UserWarning,
+            stacklevel=2,
+        )
+
+    (ranked_pairs,), (ranked,) = _rank(_descending_keys(s), t)
+    ap = _ap_of_ranked(ranked)
+    n_g, n_p, n_c, n_p_top, n_c_top = _prediction_counts(s, pos, thr, k)
+    names = ("CP", "CR", "CF1", "OP", "OR", "OF1")
+
+    out: dict[str, Any] = {"mAP": 100.0 * float(np.mean(ap[has_pos]))}
+    out.update(zip(names, _threshold_metrics(n_g, n_p, n_c, has_pos), strict=True))
+    top = _threshold_metrics(n_g, n_p_top, n_c_top, has_pos)
+    out.update(zip((f"{n}_top{k}" for n in names), top, strict=True))
+    out["AP_all"] = 100.0 * float(_ap_of_ranked(ranked_pairs[None, :])[0])
+    out["per_class_AP"] = 100.0 * ap
+    return out
+
+
+def tune_thresholds(
+    scores: ArrayLike, targets: ArrayLike, grid: ArrayLike | None = None
+) -> np.ndarray:
+    """Per-class thresholds (C,) that maximise each class's F1 on a validation set.
+
+    F1_c(t) = 2·TP / (Np + Ng) with label c predicted where score >= t and -1 targets
+    counted as absent (as in :func:`compute_metrics`).
+
+    Candidates: with ``grid=None`` each class's own distinct scores, which gives the exact
+    optimum on this set, since F1 only changes at those values. With a 1-D ``grid``, those
+    values for every class. Among candidates with equal F1 the highest threshold wins (the
+    fewest predictions). Classes without positives get 0.5.
+    """
+    s, t = _check_inputs(scores, targets)
+    n, n_classes = s.shape
+    pos = t == 1
+    n_g = pos.sum(axis=0)
+    best = np.full(n_classes, 0.5)
+
+    if grid is None:
+        _, (ranked_scores, ranked_pos) = _rank(_descending_keys(s), s, pos)
+        tp = np.cumsum(ranked_pos, axis=1, dtype=np.int64)
+        n_pred = np.arange(1, n + 1, dtype=np.int64)
+        # A threshold equal to the score at position j predicts all of j's tie group, so only
+        # the last position of each group is a real candidate.
+        group_end = np.ones((n_classes, n), dtype=bool)
+        group_end[:, :-1] = ranked_scores[:, :-1] != ranked_scores[:, 1:]
+        f1 = np.where(group_end, 2.0 * tp / (n_pred + n_g[:, None]), -1.0)
+        j = np.argmax(f1, axis=1)  # the first maximum, best first: the highest threshold
+        chosen = ranked_scores[np.arange(n_classes), j].astype(np.float64)
+    else:
+        cand = _to_numpy(grid, "grid")
+        if cand.ndim != 1 or cand.size == 0 or cand.dtype.kind not in "biuf":
+            raise ConfigError("grid must be a non-empty 1-D sequence of numbers")
+        cand = np.unique(cand.astype(np.float64))
+        if not np.isfinite(cand).all():
+            raise ConfigError("grid values must be finite")
+        s64 = s.astype(np.float64)
+        chosen = np.full(n_classes, 0.5)
+        for c in np.flatnonzero(n_g):  # vectorised over the grid; one searchsorted per class
+            ascending = np.sort(s64[:, c])
+            positives = np.sort(s64[pos[:, c], c])
+            n_pred = n - np.searchsorted(ascending, cand, side="left")
+            tp = positives.size - np.searchsorted(positives, cand, side="left")
+            f1 = 2.0 * tp / (n_pred + n_g[c])
+            chosen[c] = cand[cand.size - 1 - np.argmax(f1[::-1])]
+
+    has_pos = n_g > 0
+    best[has_pos] = chosen[has_pos]
+    return best
+
+
+def format_table_header(columns: Sequence[str] = METRIC_COLUMNS, name: str = "Method") -> str:
+    """The two Markdown header lines matching :func:`format_table_row`."""
+    head = "| " + " | ".join([name, *columns]) + " |"
+    rule = "|---|" + "---:|" * len(columns)
+    return f"{head}\n{rule}"
+
+
+def format_table_row(
+    metrics: Mapping[str, Any], name: str, columns: Sequence[str] = METRIC_COLUMNS
+) -> str:
+    """One Markdown table row: ``| name | mAP | CP | ... |`` with 2 decimals (percent).
+
+    ``columns`` defaults to :data:`METRIC_COLUMNS` (top-3 metrics); pass another list for
+    results computed with a different ``top_k``."""
+    missing = [c for c in columns if c not in metrics]
+    if missing:
+        raise KeyError(f"metrics lack the columns {missing}")
+    cells = [
+        "nan" if math.isnan(float(metrics[c])) else f"{float(metrics[c]):.2f}" for c in columns
+    ]
+    return "| " + " | ".join([name, *cells]) + " |"
