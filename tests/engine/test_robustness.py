@@ -221,5 +221,5 @@ def test_init_from_starts_a_new_run_from_checkpoint_weights(run_config, tmp_path
     for key, tensor in trainer.unwrapped.state_dict().items():
         assert torch.equal(tensor, source["state_dict"][key]), key
     other = load_run_config(run_config("mismatch"), [init, "model.graph=dot"])
-    with pytest.raises(CheckpointError, match="model.graph='conv', this run has 'dot'"):
+    with pytest.raises(CheckpointError, match=r"model\.graph='conv', this run has 'dot'"):
         Trainer(other, progress=False)
