@@ -87,6 +87,9 @@ def _load_minilm(model_path: str) -> tuple[Any, Any]:
         ) from None
     if not Path(model_path, "config.json").is_file():
         raise DataError(f"{model_path}: no config.json; not a transformers model folder")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a bar for loading 22 MB of local weights is noise
     tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
     model = AutoModel.from_pretrained(model_path, local_files_only=True)
     model.eval()
