@@ -45,8 +45,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(module.main(args) or 0)
     except AgcnError as err:
-        print(f"agcn {name}: error: {err}", file=sys.stderr)
+        print(f"agcn {name}: error: {one_line(err)}", file=sys.stderr)
         return 2
+
+
+def one_line(err: BaseException) -> str:
+    """The error's message on one line; for errors re-raised from a DataLoader worker (whose
+    message carries the worker's traceback) the original message, marked as such."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    if len(lines) > 1 and lines[0].startswith("Caught "):
+        last = lines[-1]
+        prefix = f"{type(err).__module__}.{type(err).__name__}: "
+        return f"{last.removeprefix(prefix)} (in a DataLoader worker)"
+    return " ".join(lines)
 
 
 if __name__ == "__main__":

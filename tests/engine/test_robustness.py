@@ -223,3 +223,27 @@ def test_init_from_starts_a_new_run_from_checkpoint_weights(run_config, tmp_path
     other = load_run_config(run_config("mismatch"), [init, "model.graph=dot"])
     with pytest.raises(CheckpointError, match=r"model\.graph='conv', this run has 'dot'"):
         Trainer(other, progress=False)
+
+
+def test_corrupt_image_found_in_a_worker_is_a_one_line_error(
+    run_config, tmp_path: Path, color_dataset: Path, capsys
+) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(color_dataset, data)
+    victim = data / "images" / "train_007.png"
+    victim.write_bytes(victim.read_bytes()[:60])  # truncated: exists, not empty, not decodable
+    labels = str(data / "labels.txt")
+    cfg = run_config(
+        "corrupt",
+        data={
+            "train": {"csv_file": str(data / "train.csv"), "label_names": labels},
+            "val": {"csv_file": str(data / "val.csv"), "label_names": labels},
+            "workers": 1,
+        },
+    )
+    assert main(["train", "-c", str(cfg), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "train_007.png" in err and "DataLoader worker" in err
