@@ -477,8 +477,9 @@ class Trainer:
             else "no checkpoint had been written yet"
         )
         return (
-            f"loss is not finite at epoch {epoch + 1}, step {step + 1} (bce={float(bce):.4g}, "
-            f"L_A={float(graph_loss):.4g}); stopped, {kept}. Try a lower train.lr or "
+            f"loss is not finite at epoch {epoch + 1}, step {step + 1} "
+            f"(bce={float(bce.detach()):.4g}, L_A={float(graph_loss.detach()):.4g}); "
+            f"stopped, {kept}. Try a lower train.lr or "
             "train.clip_grad_norm"
         )
 
