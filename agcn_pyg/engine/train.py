@@ -425,7 +425,10 @@ class Trainer:
                 logits, graph_loss = self.model(images, return_graph_loss=True)
             bce = self.loss_fn(logits.float(), targets, mask)
             loss = bce + self.cfg.model.alpha * graph_loss.float()
-            if not torch.isfinite(loss).item():
+            # The step's one host-device sync: the value serves the divergence check and the
+            # progress bar, so the GPU never waits for the bar at the end of the step.
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
                 raise TrainingDiverged(self._diverged_message(epoch, step, bce, graph_loss))
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler is not None:
@@ -448,7 +451,7 @@ class Trainer:
             seen += batch
             sums += torch.stack([loss.detach(), bce.detach(), graph_loss.detach().float()]) * batch
             rate = seen * self.world / max(time.perf_counter() - start, 1e-9)
-            bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{self._lr():.2e}", img_s=f"{rate:.0f}")
+            bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{self._lr():.2e}", img_s=f"{rate:.0f}")
             bar.update()
         bar.close()
         seconds = time.perf_counter() - start

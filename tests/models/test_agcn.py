@@ -84,6 +84,7 @@ def test_learnable_graph_gets_gradient_from_classification_loss_alone(
 def test_pyg_gcn_equals_dense_formula(tiny_backbone, unit_embeddings) -> None:
     model = _model(tiny_backbone, unit_embeddings(C, D_E), "conv", "gcn")
     head = model.head
+    head.gnn.message_passing = True  # PyG's propagate, not the layer's dense form
     with torch.no_grad():  # make A large and clearly asymmetric, so a transposed Â fails
         head.label_graph.phi.weight.mul_(40)
         head.label_graph.theta.weight.normal_().mul_(40)
@@ -102,6 +103,7 @@ def test_pyg_gcn_equals_dense_formula(tiny_backbone, unit_embeddings) -> None:
 def test_pyg_graphconv_equals_dense_formula(tiny_backbone, unit_embeddings) -> None:
     model = _model(tiny_backbone, unit_embeddings(C, D_E), "fc", "graphconv", num_layers=1)
     head = model.head
+    head.gnn.message_passing = True
     weight, _, adj_hat = head.graph()
     conv = head.gnn.convs[0]
     emb = head.embeddings

@@ -1,0 +1,232 @@
+"""Shared helpers for the benchmarks: side-by-side timing, models, tables, the machine.
+
+Every benchmark times its cases *interleaved* in one process (case A, case B, case A, ...,
+with the order rotated each round) and reports medians and ratios, because the machines
+these run on are shared and noisy: a slow spell hits every case of a round alike.
+
+Threads: on a small shared machine (2 cores, other jobs running), torch's OpenMP threads wait
+for each other at the end of every operator, and a thread the OS has descheduled costs a
+scheduler time slice each time. Large operators hardly notice; a run of small ones does: the
+graph head measured 19 ms single-threaded and 350 ms with 2 threads in the same minute. The
+benchmarks that time small operators next to large ones therefore take ``--threads`` (default
+1) and run *both* sides of each ratio with it; ``--threads 0`` keeps torch's default.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+try:
+    import agcn_pyg  # noqa: F401
+except ModuleNotFoundError:  # a checkout used without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agcn_pyg import create_model
+from agcn_pyg.models import AGCN
+
+#: ResNet-101 at 448 px: about 31.3 GMAC forward, so ≈ 62.6 GFLOP forward and ≈ 188 GFLOP for
+#: forward + backward (backward ≈ 2 × forward) per training image.
+TRAIN_GFLOP_PER_IMAGE_448 = 188.0
+#: Dense (no sparsity) bf16 tensor-core peaks from the vendors' spec sheets, TFLOP/s, matched
+#: against ``torch.cuda.get_device_name`` in this order.
+BF16_PEAK_TFLOPS: tuple[tuple[str, float], ...] = (
+    ("H200", 989.0),
+    ("H100 PCIe", 756.0),
+    ("H100", 989.0),
+    ("A100", 312.0),
+    ("L40S", 362.0),
+    ("L4", 121.0),
+)
+
+Case = Callable[[], Any]
+
+#: the 1-minute load average when the benchmark started (other work on a shared machine)
+START_LOAD = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
+def exact_rss_env() -> dict[str, str]:
+    """The environment for a child whose peak RSS is measured: glibc serves every block over
+    128 KiB with its own mmap and unmaps it on free, so the peak RSS follows the peak of live
+    tensors instead of what the heap happened to keep (ResNet-101 @448, B = 4: with glibc's
+    defaults two runs of the same baseline step peaked 0.3 GiB apart; with these, < 0.1 MiB)."""
+    return {
+        **os.environ,
+        "MALLOC_MMAP_THRESHOLD_": "131072",
+        "MALLOC_TRIM_THRESHOLD_": "131072",
+    }
+
+
+def set_threads(threads: int) -> int:
+    """``torch.set_num_threads(threads)`` unless 0; returns the count in use."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+def sync(device: torch.device | str) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn: Case, device: torch.device | str = "cpu") -> float:
+    """Wall time of one call, waiting for the device before and after."""
+    sync(device)
+    start = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def interleaved(
+    cases: Mapping[str, Case],
+    repeats: int,
+    warmup: int = 1,
+    calls: Mapping[str, int] | None = None,
+    device: torch.device | str = "cpu",
+) -> dict[str, list[float]]:
+    """Per-call seconds of each case, measured round-robin.
+
+    Each of ``warmup + repeats`` rounds runs every case ``calls[name]`` times (default 1),
+    starting one case later than the previous round; warm-up rounds are discarded.
+    """
+    names = list(cases)
+    calls = calls or {}
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(warmup + repeats):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            for _ in range(calls.get(name, 1)):
+                seconds = timed(cases[name], device)
+                if round_ >= warmup:
+                    times[name].append(seconds)
+    return times
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def paired_ratio(numerator: Sequence[float], denominator: Sequence[float]) -> float:
+    """Median over rounds of ``numerator[i] / denominator[i]`` (one call per case and round):
+    each round's two cases ran back to back, so a slow spell cancels out of their ratio."""
+    return median([a / b for a, b in zip(numerator, denominator, strict=True)])
+
+
+def _short(value: float) -> str:
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def spread(values: Sequence[float]) -> str:
+    """``min–max`` of the timings, to show how noisy the run was."""
+    return f"{_short(min(values))}–{_short(max(values))}"
+
+
+def table_row(cells: Sequence[Any]) -> str:
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def table_head(headers: Sequence[str], align: str = "") -> str:
+    """A Markdown table's header and rule; ``align``: ``l``/``r`` per column (default l, r…)."""
+    align = align or "l" + "r" * (len(headers) - 1)
+    rule = ["---:" if a == "r" else "---" for a in align]
+    return table_row(headers) + "\n|" + "|".join(rule) + "|"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
+    """A Markdown table."""
+    return "\n".join([table_head(headers, align), *(table_row(row) for row in rows)])
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def memory_gib() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return float("nan")
+
+
+def available_memory_bytes() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def machine(device: torch.device | str = "cpu") -> str:
+    """One line: the processor or GPU, cores, memory, torch and its thread count, the load."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        what = f"{props.name} ({props.total_memory / 2**30:.0f} GiB), host {cpu_model()}"
+    else:
+        what = f"{cpu_model()}, {os.cpu_count()} cores, {memory_gib():.0f} GiB RAM"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"{what}; torch {torch.__version__} on {torch.get_num_threads()} thread(s); "
+        f"1-min load average {START_LOAD:.1f} at start, {load:.1f} at end"
+    )
+
+
+def unit_embeddings(num_classes: int, dim: int, seed: int = 0) -> Tensor:
+    """Random unit-norm label embeddings (the scale MiniLM/GloVe rows have after norming);
+    only their shape matters for speed."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.nn.functional.normalize(torch.randn(num_classes, dim, generator=gen), dim=-1)
+
+
+def build_model(
+    graph: str,
+    backbone: str = "resnet101",
+    num_classes: int = 80,
+    embed_dim: int = 300,
+    **options: Any,
+) -> AGCN:
+    """A-GCN (``graph='conv'``, ``gcn``, the paper's 2 layers d_e → 1024 → D) or the baseline
+    (``graph='none'``), random weights."""
+    torch.manual_seed(0)
+    embeddings = None if graph == "none" else unit_embeddings(num_classes, embed_dim)
+    return create_model(backbone, num_classes, label_embeddings=embeddings, graph=graph, **options)
+
+
+def bf16_peak_tflops(device_name: str) -> float | None:
+    for key, peak in BF16_PEAK_TFLOPS:
+        if key.lower() in device_name.lower():
+            return peak
+    return None
+
+
+def print_header(title: str, command: str, device: torch.device | str = "cpu") -> None:
+    print(f"## {title}")
+    print()
+    print(f"`{command}`  ")
+    print(f"{time.strftime('%Y-%m-%d')}; {machine(device)}")
+    print()
