@@ -238,7 +238,7 @@ class Trainer:
         data = with_transforms(splits, cfg.data, model.backbone.body)
 
         model.to(self.device)
-        self.channels_last = cfg.train.channels_last and self.device.type == "cuda"
+        self.channels_last = cfg.train.channels_last
         if self.channels_last:
             model.backbone.to(memory_format=torch.channels_last)
         self.unwrapped: AGCN = model

@@ -13,7 +13,12 @@ Each layer declares how it consumes Â, as PyG's ``BasicGNN`` does:
 * ``edge_attr`` — a feature per edge (``edge_dim=1``) that enters the attention score:
   ``gat``, ``gatv2``, ``transformer``. Their aggregation weights are the attention
   coefficients, so Â shapes the graph only through them; `LabelGNN.attention_maps`
-  returns those coefficients as ``C × C`` matrices.
+  returns those coefficients as ``C × C`` matrices. ``gat`` and ``gatv2`` run with PyG's
+  ``residual=True`` (``transformer`` has its root weight): over a complete label graph every
+  label has the same neighbours, and GAT's attention ranks them alike for every target, so
+  without a skip connection every label receives the same mixture and the per-label
+  classifiers collapse into one (on the demo's cached features: 41 mAP with all classifiers
+  at cosine 1.000, against 82.9 with the residual).
 
 **Dense form.** A layer whose aggregation is linear in Â (``gcn``, ``graphconv``) also
 registers a *dense form*: the same computation as one ``C × C`` matmul with the PyG module's
@@ -103,14 +108,28 @@ def _graphconv(in_dim: int, out_dim: int, bias: bool = False, heads: int = 1) ->
 def _gat(in_dim: int, out_dim: int, bias: bool = False, heads: int = 1) -> MessagePassing:
     # The complete graph already holds every self-loop (Â's diagonal).
     return GATConv(
-        in_dim, out_dim, heads=heads, concat=False, edge_dim=1, add_self_loops=False, bias=bias
+        in_dim,
+        out_dim,
+        heads=heads,
+        concat=False,
+        edge_dim=1,
+        add_self_loops=False,
+        bias=bias,
+        residual=True,
     )
 
 
 @register_gnn("gatv2", edge_input="edge_attr", attention=True)
 def _gatv2(in_dim: int, out_dim: int, bias: bool = False, heads: int = 1) -> MessagePassing:
     return GATv2Conv(
-        in_dim, out_dim, heads=heads, concat=False, edge_dim=1, add_self_loops=False, bias=bias
+        in_dim,
+        out_dim,
+        heads=heads,
+        concat=False,
+        edge_dim=1,
+        add_self_loops=False,
+        bias=bias,
+        residual=True,
     )
 
 

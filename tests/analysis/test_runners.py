@@ -1,0 +1,161 @@
+"""The experiment runners: Table-1 rows on a data set config, and the α sweep (Fig. 3)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from agcn_pyg.errors import ConfigError
+from analysis import alpha_sweep as sweep
+from analysis import run_table1 as table1
+from analysis.results_table import PAPER_COLUMNS
+
+LABELS = ["circle", "bar", "dot"]
+
+
+def _write_split(root: Path, split: str, n: int, rng: np.random.Generator) -> None:
+    rows = ["image,labels"]
+    for i in range(n):
+        present = rng.random(len(LABELS)) < 0.45
+        if not present.any():
+            present[rng.integers(len(LABELS))] = True
+        pixels = np.full((32, 32, 3), 10, np.uint8)
+        if present[0]:
+            yy, xx = np.mgrid[:32, :32]
+            pixels[(yy - 10) ** 2 + (xx - 10) ** 2 < 30] = (240, 200, 40)
+        if present[1]:
+            pixels[24:28, 2:30] = (40, 220, 240)
+        if present[2]:
+            pixels[4:8, 24:28] = (250, 250, 250)
+        name = f"img/{split}_{i:03d}.png"
+        Image.fromarray(pixels).save(root / name)
+        rows.append(f"{name},{';'.join(n for n, p in zip(LABELS, present, strict=True) if p)}")
+    (root / f"{split}.csv").write_text("\n".join(rows) + "\n")
+
+
+@pytest.fixture(scope="module")
+def shapes_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run config over a 3-label CSV data set of 32 px shapes (tiny timm backbone)."""
+    root = tmp_path_factory.mktemp("shapes")
+    (root / "img").mkdir()
+    rng = np.random.default_rng(3)
+    _write_split(root, "train", 32, rng)
+    _write_split(root, "test", 16, rng)
+    (root / "labels.txt").write_text("\n".join(LABELS) + "\n")
+    labels = str(root / "labels.txt")
+    config = {
+        "name": "shapes",
+        "output_dir": str(root / "default_runs"),
+        "model": {"backbone": "test_resnet", "hidden_dim": 16},
+        "data": {
+            "dataset": "csv",
+            "train": {"csv_file": str(root / "train.csv"), "label_names": labels},
+            "val": {"csv_file": str(root / "test.csv"), "label_names": labels},
+            "image_size": 32,
+            "embeddings": "onehot",
+            "workers": 0,
+        },
+        "train": {"epochs": 1, "batch_size": 8, "lr": 0.05, "device": "cpu"},
+    }
+    path = root / "shapes.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_row_config_applies_row_overrides_last(shapes_config: Path, tmp_path: Path) -> None:
+    base = table1.base_config(shapes_config, ["model.graph=cos", "model.alpha=0.5"])
+    row = table1.TABLE1_ROWS["baseline"]
+    cfg = table1.row_config(base, row, tmp_path)
+    assert cfg.name == "shapes_baseline" and cfg.output_dir == str(tmp_path)
+    assert cfg.model.graph == "none"  # the row wins over the command line
+    assert cfg.model.alpha == 0.5  # what the row does not set stays
+    no_la = table1.row_config(base, table1.TABLE1_ROWS["agcn_no_la"], None)
+    assert no_la.model.alpha == 0 and no_la.output_dir.endswith("default_runs")
+    assert table1.parse_rows(None) is None and table1.parse_rows("all") is None
+    assert table1.parse_rows(" agcn, fc_a ") == ["agcn", "fc_a"]
+
+
+def test_run_table1_end_to_end(shapes_config: Path, tmp_path: Path) -> None:
+    out = tmp_path / "t1"
+    df = table1.run_table1(
+        shapes_config, ["train.epochs=1"], ["baseline", "agcn"], "end2end", out, progress=False
+    )
+    assert list(df.index) == ["shapes_baseline", "shapes_agcn"]
+    assert list(df.columns[: len(PAPER_COLUMNS)]) == list(PAPER_COLUMNS)
+    assert df["mAP"].between(0, 100).all()
+    for row in ("baseline", "agcn"):
+        assert (out / f"shapes_{row}" / "eval" / "metrics.json").is_file()
+        assert (out / f"shapes_{row}" / "last.pt").is_file()  # an end-to-end run
+    md = (out / "shapes_table1_end2end.md").read_text()
+    assert "| shapes_agcn |" in md and "end2end" in md and "All: CF1" in md
+    csv = pd.read_csv(out / "shapes_table1_end2end.csv")
+    assert list(csv["Model"]) == ["shapes_baseline", "shapes_agcn"]
+    assert set(csv["status"]) == {"ok"} and (csv["seconds"] > 0).all()
+    assert csv["mAP"].tolist() == pytest.approx(df["mAP"].tolist())
+    with pytest.raises(ConfigError, match="exists"):  # runs are not replaced silently
+        table1.run_table1(shapes_config, rows=["baseline"], out_dir=out, progress=False)
+
+
+def test_run_table1_cli_features_mode(shapes_config: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "probe"
+    argv = [str(shapes_config), "train.epochs=2", "--rows", "baseline,mlgcn", "--mode"]
+    argv += ["features", "--out-dir", str(out), "--no-progress"]
+    assert table1._cli(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| shapes_mlgcn |" in printed and "shapes_table1_features.md" in printed
+    env = json.loads((out / "shapes_mlgcn" / "env.json").read_text())
+    assert env["mode"] == "features"
+    assert len(list((out / "features_cache").glob("*.npz"))) == 2  # one extraction, two rows
+    assert table1._cli([str(shapes_config), "--rows", "nope", "--out-dir", str(out)]) == 2
+
+
+def test_alpha_sweep_features_mode(shapes_config: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    df = sweep.alpha_sweep(
+        shapes_config, [0.0, 1.5], ["train.epochs=2"], "features", out, progress=False
+    )
+    assert df["alpha"].tolist() == [0.0, 1.5] and set(df["status"]) == {"ok"}
+    assert df["mAP"].between(0, 100).all()
+    for alpha, name in ((0.0, "shapes_alpha0"), (1.5, "shapes_alpha1.5")):
+        resolved = yaml.safe_load((out / name / "config.yaml").read_text())
+        assert resolved["model"]["alpha"] == alpha and resolved["model"]["graph"] == "conv"
+    csv = pd.read_csv(out / "shapes_alpha_sweep.csv")
+    assert csv.columns.tolist() == sweep.COLUMNS and len(csv) == 2
+    png = out / "shapes_alpha_sweep.png"
+    with Image.open(png) as image:
+        image.verify()
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.size == (768, 528)
+
+
+def test_plot_marks_diverged_runs(tmp_path: Path) -> None:
+    df = pd.DataFrame(
+        {
+            "alpha": [0.0, 0.5, 1.0, 2.0],
+            "mAP": [80.1, 80.6, 81.0, np.nan],
+            "status": ["ok", "ok", "ok", "diverged"],
+        }
+    )
+    fig = sweep.plot_alpha_sweep(df, tmp_path / "fig3.png", title="t")
+    ax = fig.axes[0]
+    line, cross = ax.lines[0], ax.lines[1]
+    assert line.get_xdata().tolist() == [0.0, 0.5, 1.0]
+    assert line.get_ydata().tolist() == [80.1, 80.6, 81.0]
+    assert cross.get_xdata().tolist() == [2.0] and cross.get_marker() == "x"
+    assert ax.get_xlabel().startswith("α") and "mAP" in ax.get_ylabel()
+    assert [t.get_text() for t in ax.texts] == ["80.10", "80.60", "81.00"]
+    assert (tmp_path / "fig3.png").stat().st_size > 0
+
+
+def test_parse_alphas() -> None:
+    assert sweep.parse_alphas("0, 0.5,1,2") == [0.0, 0.5, 1.0, 2.0]
+    assert sweep.alpha_label(0.5) == "alpha0.5" and sweep.alpha_label(1.0) == "alpha1"
+    for bad, match in (("a", "not a number"), ("-1", "≥ 0"), ("1,1", "repeat"), (",", "one")):
+        with pytest.raises(ConfigError, match=match):
+            sweep.parse_alphas(bad)

@@ -1,0 +1,280 @@
+"""Cached-features mode: extraction equals the model's own forward, the cache is reused and
+keyed correctly, heads train, and a features-mode run writes what a normal run writes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from agcn_pyg.config import RunConfig, TrainConfig, from_dict
+from agcn_pyg.data import build_transforms, from_csv
+from agcn_pyg.engine.checkpoint import load_model, read_checkpoint
+from agcn_pyg.engine.features import (
+    TRAIN_MODES,
+    cpu_threads,
+    extract_features,
+    extract_run_features,
+    feature_key,
+    features_cache_file,
+    score_features,
+    train_features,
+    train_head,
+    train_mode,
+    weights_digest,
+)
+from agcn_pyg.errors import ConfigError
+from agcn_pyg.metrics import compute_metrics
+from agcn_pyg.models import create_model
+from agcn_pyg.models.backbone import Backbone
+
+LABELS = ["red", "green", "blue", "square"]
+
+
+def _write_split(root: Path, split: str, n: int, rng: np.random.Generator) -> None:
+    rows = ["image,labels"]
+    for i in range(n):
+        present = rng.random(len(LABELS)) < 0.4
+        if not present.any():
+            present[rng.integers(len(LABELS))] = True
+        pixels = np.full((36, 36, 3), 15, np.uint8)
+        for channel in range(3):
+            if present[channel]:
+                pixels[channel * 12 : (channel + 1) * 12, :, channel] = 230
+        if present[3]:
+            pixels[12:24, 12:24] = 255
+        name = f"images/{split}_{i:03d}.png"
+        Image.fromarray(pixels).save(root / name)
+        rows.append(f"{name},{';'.join(n for n, p in zip(LABELS, present, strict=True) if p)}")
+    (root / f"{split}.csv").write_text("\n".join(rows) + "\n")
+
+
+@pytest.fixture(scope="module")
+def bands(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 4-label CSV data set of 36 px images: colour bands and a white square."""
+    root = tmp_path_factory.mktemp("bands")
+    (root / "images").mkdir()
+    rng = np.random.default_rng(1)
+    _write_split(root, "train", 40, rng)
+    _write_split(root, "val", 20, rng)
+    (root / "labels.txt").write_text("\n".join(LABELS) + "\n")
+    return root
+
+
+def _config(root: Path, out: Path, name: str = "probe", **train: object) -> RunConfig:
+    labels = str(root / "labels.txt")
+    data = {
+        "name": name,
+        "output_dir": str(out),
+        "model": {"backbone": "test_resnet", "graph": "conv", "hidden_dim": 16},
+        "data": {
+            "dataset": "csv",
+            "train": {"csv_file": str(root / "train.csv"), "label_names": labels},
+            "val": {"csv_file": str(root / "val.csv"), "label_names": labels},
+            "image_size": 32,
+            "embeddings": "onehot",
+            "workers": 0,
+        },
+        "train": {"epochs": 3, "batch_size": 8, "lr": 0.05, "device": "cpu", **train},
+    }
+    return from_dict(RunConfig, data)
+
+
+def _test_view(root: Path, split: str = "val", size: int = 32):
+    _, test_tf = build_transforms("paper", size)
+    return from_csv(root / f"{split}.csv", label_names=root / "labels.txt", transform=test_tf)
+
+
+def _model(graph: str = "conv", seed: int = 0):
+    torch.manual_seed(seed)
+    return create_model(
+        "test_resnet", 4, label_embeddings=torch.eye(4), graph=graph, hidden_dim=16
+    ).eval()
+
+
+@pytest.mark.parametrize("graph", ["none", "conv"])
+def test_forward_head_of_extracted_features_equals_model(bands: Path, graph: str) -> None:
+    model = _model(graph)
+    dataset = _test_view(bands)
+    features, targets = extract_features(model, dataset, batch_size=7, progress=False)
+    assert features.dtype == np.float32 and features.shape == (20, model.num_features)
+    assert np.array_equal(targets, dataset.targets.numpy())
+    images = torch.stack([dataset[i][0] for i in range(len(dataset))])
+    with torch.no_grad():
+        expected = model(images)
+        got = model.forward_head(torch.from_numpy(features))
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+    scores = score_features(model, features)
+    np.testing.assert_allclose(scores, torch.sigmoid(expected).numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_extraction_leaves_the_model_as_it_was(bands: Path) -> None:
+    model = _model().train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    extract_features(model, _test_view(bands), progress=False)
+    assert model.training and model.backbone.training  # mode restored
+    for key, value in model.state_dict().items():  # BatchNorm statistics untouched
+        assert torch.equal(value, before[key]), key
+
+
+def test_cache_is_reused_and_keyed(bands: Path, tmp_path: Path, monkeypatch) -> None:
+    model = _model()
+    dataset = _test_view(bands)
+    first = extract_features(model, dataset, cache_dir=tmp_path, progress=False)
+    files = list(tmp_path.glob("*.npz"))
+    assert files == [features_cache_file(model, dataset, tmp_path)]
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the backbone ran although the features were cached")
+
+    # A second model with the same weights reads the cache instead of running.
+    twin = _model()
+    monkeypatch.setattr(twin.backbone, "forward", boom)
+    second = extract_features(twin, dataset, cache_dir=tmp_path, progress=False)
+    assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+
+    # Other weights, another transform or another split: another key.
+    key = feature_key(model, dataset)
+    assert feature_key(_model(seed=1), dataset) != key
+    assert feature_key(model, _test_view(bands, size=24)) != key
+    assert feature_key(model, _test_view(bands, split="train")) != key
+    assert feature_key(_model("none"), dataset) == key  # the head is not part of the key
+    torch.manual_seed(0)
+    dilated = create_model(
+        "test_resnet", 4, graph="none", backbone_kwargs={"output_stride": 16}
+    )  # the same weights, another architecture
+    assert weights_digest(dilated.backbone) == weights_digest(model.backbone)
+    assert feature_key(dilated, dataset) != key
+
+    # A truncated cache file is extracted again and replaced.
+    files[0].write_bytes(b"not an npz")
+    third = extract_features(model, dataset, cache_dir=tmp_path, progress=False)
+    assert np.array_equal(first[0], third[0])
+    with np.load(files[0]) as data:
+        assert data["features"].shape == first[0].shape
+
+
+def _easy_features(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Linearly separable multi-label features: label c adds a direction to x."""
+    rng = np.random.default_rng(seed)
+    targets = (rng.random((n, 4)) < 0.4).astype(np.int64)
+    directions = np.random.default_rng(99).normal(size=(4, d))
+    features = targets @ directions + 0.3 * rng.normal(size=(n, d))
+    return features.astype(np.float32), targets
+
+
+@pytest.mark.parametrize("graph", ["none", "conv", "static"])
+def test_heads_train_on_easy_features(graph: str) -> None:
+    torch.manual_seed(0)
+    cooc = (np.array([[0, 3, 1, 1], [3, 0, 1, 1], [1, 1, 0, 4], [1, 1, 4, 0]]), np.full(4, 8))
+    model = create_model(
+        "test_resnet", 4, label_embeddings=torch.eye(4), graph=graph, hidden_dim=16,
+        cooccurrence=cooc,
+    )  # fmt: skip
+    d = model.num_features
+    x_train, y_train = _easy_features(160, d, seed=0)
+    x_val, y_val = _easy_features(80, d, seed=1)
+    backbone = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+    cfg = TrainConfig(epochs=8, batch_size=16, lr=0.05, scheduler="constant", eval_every=4)
+    result = train_head(model, x_train, y_train, x_val, y_val, cfg, progress=False)
+    losses = [row["loss"] for row in result.history]
+    assert losses[-1] < 0.5 * losses[0]
+    assert result.final["mAP"] > 90  # chance is about 40
+    assert [row["epoch"] for row in result.history] == list(range(1, 9))
+    assert np.isnan(result.history[0]["mAP"]) and not np.isnan(result.history[3]["mAP"])
+    assert result.scores.shape == (80, 4) and result.best_epoch in (4, 8)
+    assert result.best_mAP == max(result.history[3]["mAP"], result.history[7]["mAP"])
+    for key, value in model.backbone.state_dict().items():
+        assert torch.equal(value, backbone[key]), key
+    # The head that is left in the model is the last epoch's: it reproduces `scores`.
+    np.testing.assert_allclose(score_features(model, x_val), result.scores, rtol=1e-5, atol=1e-6)
+
+
+def test_head_training_is_deterministic_and_restores_threads() -> None:
+    x, y = _easy_features(64, 8, seed=0)
+
+    def run() -> np.ndarray:
+        torch.manual_seed(0)
+        model = create_model("test_resnet", 4, label_embeddings=torch.eye(4), hidden_dim=8)
+        x_d = np.pad(x, ((0, 0), (0, model.num_features - 8)))
+        cfg = TrainConfig(epochs=2, batch_size=16, lr=0.05)
+        return train_head(model, x_d, y, x_d, y, cfg, progress=False).scores
+
+    threads = torch.get_num_threads()
+    assert np.array_equal(run(), run())
+    assert torch.get_num_threads() == threads
+    with cpu_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == threads
+
+
+def test_train_features_writes_a_normal_run(bands: Path, tmp_path: Path) -> None:
+    cfg = _config(bands, tmp_path / "runs")
+    cache = tmp_path / "cache"
+    result = train_features(cfg, cache_dir=cache, progress=False)
+    run = Path(result["run_dir"])
+    assert result["mode"] == "features" and 0 <= result["final"]["mAP"] <= 100
+    for name in ("config.yaml", "env.json", "log.csv", "best.pt", "last.pt", "eval/metrics.json"):
+        assert (run / name).is_file(), name
+    assert len(list(cache.glob("*.npz"))) == 2  # train and val
+    env = json.loads((run / "env.json").read_text())
+    assert env["mode"] == "features" and env["seed"] == 0
+    resolved = yaml.safe_load((run / "config.yaml").read_text())
+    assert resolved["model"]["num_classes"] == 4
+    assert len((run / "log.csv").read_text().splitlines()) == 1 + 3
+    checkpoint = read_checkpoint(run / "best.pt")
+    assert checkpoint["mode"] == "features" and "training_state" not in checkpoint
+
+    # best.pt loads like any checkpoint, frozen backbone included, and reproduces eval/.
+    model, meta = load_model(run / "best.pt")
+    assert meta["label_names"] == LABELS and meta["cooccurrence"] is not None
+    stored = np.load(run / "eval" / "scores.npz")
+    images = torch.stack([img for img, _ in _test_view(bands)])
+    with torch.no_grad():
+        fresh = torch.sigmoid(model(images)).numpy()
+    np.testing.assert_allclose(fresh, stored["scores"], rtol=1e-4, atol=1e-5)
+    report = json.loads((run / "eval" / "metrics.json").read_text())
+    assert report["name"] == "probe"
+    assert report["metrics"]["mAP"] == pytest.approx(
+        compute_metrics(stored["scores"], stored["targets"])["mAP"]
+    )
+
+    with pytest.raises(ConfigError, match="exists"):
+        train_features(cfg, cache_dir=cache, progress=False)
+    again = train_features(cfg, cache_dir=cache, overwrite=True, progress=False)
+    assert again["final"] == result["final"]  # same seed, cached features: same run
+
+
+def test_run_features_fill_the_cache_that_training_reads(
+    bands: Path, tmp_path: Path, monkeypatch
+) -> None:
+    cfg = _config(bands, tmp_path / "runs", name="warm", epochs=1)
+    cache = tmp_path / "cache"
+    extracted = extract_run_features(cfg, cache_dir=cache, progress=False)
+    assert extracted["train"][0].shape[0] == 40 and extracted["val"][0].shape[0] == 20
+    assert len(list(cache.glob("*.npz"))) == 2
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the backbone ran although the features were cached")
+
+    monkeypatch.setattr(Backbone, "forward", boom)
+    for graph in ("none", "conv"):  # any head: the key depends on the backbone only
+        row = replace(cfg, name=f"warm_{graph}", model=replace(cfg.model, graph=graph))
+        assert train_features(row, cache_dir=cache, progress=False)["final"]["mAP"] > 0
+        # One epoch: the last is the best, stored once under both names.
+        assert (row.run_dir / "best.pt").samefile(row.run_dir / "last.pt")
+
+
+def test_train_mode_dispatches_by_name(bands: Path, tmp_path: Path) -> None:
+    assert TRAIN_MODES.names() == ["end2end", "features"]
+    cfg = _config(bands, tmp_path / "runs", name="e2e", epochs=1)
+    result = train_mode("end2end", cfg, progress=False)
+    assert result["mode"] == "end2end" and (tmp_path / "runs" / "e2e" / "last.pt").is_file()
+    with pytest.raises(ConfigError, match="mode 'linear'"):
+        train_mode("linear", cfg)

@@ -1,0 +1,158 @@
+"""`agcn demo --quick`: the demo's own code path (CLI included) on the reduced data set."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from PIL import Image
+
+from agcn_pyg.__main__ import main
+from agcn_pyg.ablations import MAIN_ROWS, TABLE1_ROWS
+from agcn_pyg.commands import demo
+from agcn_pyg.config import RunConfig, from_dict, load_yaml, to_dict
+from agcn_pyg.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+# Table 1's columns as `analysis/results_table.py` heads them.
+HEADERS = ["mAP"] + [
+    f"{group}: {m}" for group in ("All", "Top-3") for m in ("CP", "CR", "CF1", "OP", "OR", "OF1")
+]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def quick_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    # --mode both: the default plan (every row on cached features) and the end-to-end rows.
+    assert main(["demo", "--quick", "--mode", "both", "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def _section(report: str, heading: str) -> str:
+    start = report.index(heading)
+    end = report.find("\n### ", start + 1)
+    return report[start : end if end > 0 else None]
+
+
+def test_report_has_the_tables_and_says_the_modes(quick_demo: Path, capsys) -> None:
+    report = (quick_demo / "report.md").read_text()
+    e2e = _section(report, "### Table 1 on the demo: end to end")
+    probe = _section(report, "### Table 1 on the demo: cached features")
+    header = next(line for line in e2e.splitlines() if line.startswith("| Model"))
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    assert columns[: 1 + len(HEADERS)] == ["Model", *HEADERS]  # then AP_all
+    for row in MAIN_ROWS:
+        assert f"| {demo.ROW_TITLES[row]} |" in e2e
+    for row in TABLE1_ROWS:  # every Table-1 row, in cached-features mode
+        assert f"| {demo.ROW_TITLES[row]} |" in probe
+    # The set-up table states each row's mode.
+    for row in MAIN_ROWS:
+        assert f"| {row} | {demo.ROW_TITLES[row]} | end to end |" in report
+    for row in TABLE1_ROWS:
+        assert f"| {row} | {demo.ROW_TITLES[row]} | cached features, frozen backbone |" in report
+    assert "Quick mode" in report and "context only" in report and "**sandal**" not in header
+    verdict = r"A-GCN (beats|does not beat) Baseline[:;]"
+    assert re.search(verdict, report.split("## Reading")[1].split("## Data")[0])
+    for name in ("adjacency_agcn.png", "ap_delta_agcn_vs_baseline.png"):
+        assert f"(figures/{name})" in report
+
+
+def test_figures_are_valid_pngs(quick_demo: Path) -> None:
+    for name in (
+        "adjacency_agcn.png",
+        "ap_delta_agcn_vs_baseline.png",
+        "ap_delta_agcn_vs_mlgcn.png",
+    ):
+        path = quick_demo / "figures" / name
+        with Image.open(path) as image:
+            image.verify()
+        with Image.open(path) as image:
+            assert image.format == "PNG" and min(image.size) > 300
+
+
+def test_runs_and_timings(quick_demo: Path) -> None:
+    for row in MAIN_ROWS:
+        run = quick_demo / "runs" / "end2end" / row
+        assert (run / "eval" / "metrics.json").is_file() and (run / "last.pt").is_file()
+    for row in TABLE1_ROWS:
+        env = json.loads((quick_demo / "runs" / "features" / row / "env.json").read_text())
+        assert env["mode"] == "features"
+    timings = json.loads((quick_demo / "timings.json").read_text())
+    stages = ["data", "setup", "end2end", "extract", "features", "report", "total"]
+    assert list(timings["stages"]) == stages
+    assert len(timings["rows"]) == len(MAIN_ROWS) + len(TABLE1_ROWS) and timings["quick"]
+    assert timings["stages"]["total"] >= sum(
+        v for k, v in timings["stages"].items() if k != "total"
+    )
+
+
+def test_rerun_replaces_its_outputs_with_the_same_numbers(quick_demo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "again"
+    shutil.copytree(quick_demo, out)
+    argv = ["demo", "--quick", "--out", str(out), "--mode", "features", "--no-progress"]
+    assert main([*argv, "--rows", "baseline,agcn"]) == 0
+    for row in ("baseline", "agcn"):
+        first = json.loads((quick_demo / "runs/features" / row / "eval/metrics.json").read_text())
+        second = json.loads((out / "runs/features" / row / "eval/metrics.json").read_text())
+        assert second["metrics"] == first["metrics"]  # same seed, same machine: same numbers
+    report = (out / "report.md").read_text()
+    assert "### Table 1 on the demo: end to end" not in report  # only what this call ran
+    assert "| agcn | A-GCN | cached features, frozen backbone |" in report
+
+
+def test_bench_table_reads_the_timings(quick_demo: Path) -> None:
+    spec = importlib.util.spec_from_file_location("bench_demo", REPO / "bench" / "bench_demo.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    text = bench.table(quick_demo, seconds=42.0, stall=0.25, goal=300.0)
+    assert "| process start and imports |" in text and "| end2end |" in text
+    assert "| **total** | **42.0** |" in text and "25 %" in text
+    assert "goal: demo total ≤ 300 s on 2 CPU cores: 42 s, 0.14 × the goal (met)" in text
+
+
+def _args(**kw: object) -> argparse.Namespace:
+    values = {"out": "x", "quick": False, "mode": "auto", "rows": None, "seed": 0}
+    values |= {"data_seed": 0, "epochs": None, "head_epochs": None, "no_progress": True}
+    values |= {"seeds": 3, "alphas": "0,0.5,1,2"}
+    return argparse.Namespace(**(values | kw))
+
+
+def test_plan_per_mode() -> None:
+    plan = demo.make_plan(_args())  # the default: every row on cached features
+    assert plan.modes == ("features",) and plan.end2end_rows == []
+    assert plan.features_rows == list(TABLE1_ROWS) and plan.features.image_size == 224
+    assert (plan.data.n_train, plan.data.n_test) == (2000, 1000)
+    assert plan.alphas == (0.0, 0.5, 1.0, 2.0) and plan.seeds == 3
+    plan = demo.make_plan(_args(mode="both"))
+    assert plan.modes == ("end2end", "features") and plan.end2end_rows == list(MAIN_ROWS)
+    plan = demo.make_plan(_args(mode="features", rows="agcn,fc_a", quick=True, head_epochs=2))
+    assert plan.end2end_rows == [] and plan.features_rows == ["agcn", "fc_a"]
+    assert plan.features.epochs == 2 and plan.data.n_train == 200
+    plan = demo.make_plan(_args(mode="end2end", rows="baseline,fc_a", epochs=5, alphas="none"))
+    assert plan.end2end_rows == ["baseline", "fc_a"] and plan.end2end.epochs == 5
+    assert plan.modes == ("end2end",) and plan.alphas == ()
+    with pytest.raises(ConfigError, match="unknown Table-1 row"):
+        demo.make_plan(_args(rows="agcn,resnet"))
+    with pytest.raises(ConfigError, match="--epochs"):
+        demo.make_plan(_args(epochs=0))
+    with pytest.raises(ConfigError, match="--alphas"):
+        demo.make_plan(_args(alphas="1,x"))
+
+
+def test_configs_demo_yaml_is_the_demos_end_to_end_config() -> None:
+    path = REPO / "configs" / "demo.yaml"
+    cfg = from_dict(RunConfig, load_yaml(path))
+    expected = demo.end2end_config()
+    assert to_dict(cfg) == to_dict(expected)
+    assert "runs/demo/data" in path.read_text() and cfg.data.train["csv_file"].startswith(
+        "runs/demo/data/"
+    )
+    assert yaml.safe_load(path.read_text())["model"]["graph"] == "conv"
