@@ -1,19 +1,22 @@
-"""Shared helpers for the analysis scripts: reading ``metrics.json`` and writing figures."""
+"""Shared helpers for the analysis scripts: reading ``metrics.json``, writing figures, the CLI."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
 import re
+import sys
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from agcn_pyg.errors import DataError
+from agcn_pyg.errors import AgcnError, DataError
 
 METRICS_FILE = "metrics.json"
 
@@ -129,3 +132,22 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: float) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return out
+
+
+def run_cli(
+    get_args_parser: Callable[[], argparse.ArgumentParser],
+    main: Callable[[argparse.Namespace], int],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """A script's command line: parse ``argv`` (default ``sys.argv[1:]``) and run ``main``.
+
+    Returns ``main``'s exit code; an error caused by input (`AgcnError`) is printed as one line,
+    ``<prog>: error: <message>``, on stderr and gives exit code 2, as for ``agcn``.
+    """
+    parser = get_args_parser()
+    args = parser.parse_args(argv)
+    try:
+        return main(args)
+    except AgcnError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2

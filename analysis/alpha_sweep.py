@@ -35,9 +35,9 @@ from matplotlib.lines import Line2D
 from agcn_pyg.ablations import TABLE1_ROWS, table1_rows
 from agcn_pyg.config import RunConfig, from_dict
 from agcn_pyg.engine.features import TRAIN_MODES
-from agcn_pyg.errors import AgcnError, ConfigError
-from analysis._common import atomic_write_text, save_figure
-from analysis.run_table1 import base_config, row_config, train_row
+from agcn_pyg.errors import ConfigError
+from analysis._common import atomic_write_text, run_cli, save_figure
+from analysis.run_table1 import add_training_options, base_config, row_config, train_row
 
 DEFAULT_ALPHAS = (0.0, 0.5, 1.0, 2.0)
 DEFAULT_DPI = 120
@@ -195,11 +195,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         choices=list(TABLE1_ROWS),
         help="the Table-1 row to sweep (default: agcn)",
     )
-    parser.add_argument("--mode", default="end2end", choices=TRAIN_MODES.names())
-    parser.add_argument("--out-dir", type=Path, default=None, help="default: output_dir")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="features cache")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing runs")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_training_options(parser, "runs, CSV and figure")
     return parser
 
 
@@ -222,13 +218,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _cli(argv: Sequence[str] | None = None) -> int:
-    parser = get_args_parser()
-    args = parser.parse_args(argv)
-    try:
-        return main(args)
-    except AgcnError as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(get_args_parser, main, argv)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ from matplotlib.figure import Figure
 from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
 
-from agcn_pyg.errors import AgcnError, CheckpointError, DataError
-from analysis._common import save_figure
+from agcn_pyg.errors import CheckpointError, DataError
+from analysis._common import run_cli, save_figure
 
 DEFAULT_DPI = 120
 MASK_NOTE = {"sequential": "white", "diverging": "black"}
@@ -508,13 +508,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _cli(argv: Sequence[str] | None = None) -> int:
-    parser = get_args_parser()
-    args = parser.parse_args(argv)
-    try:
-        return main(args)
-    except AgcnError as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(get_args_parser, main, argv)
 
 
 if __name__ == "__main__":

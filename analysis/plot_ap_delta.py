@@ -26,8 +26,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from agcn_pyg.errors import AgcnError, DataError
-from analysis._common import EvalResult, load_metrics, save_figure, slug
+from agcn_pyg.errors import DataError
+from analysis._common import EvalResult, load_metrics, run_cli, save_figure, slug
 
 DEFAULT_DPI = 120
 GAIN, LOSS, OTHER = "#d62728", "#1f77b4", "#b0b0b0"
@@ -246,13 +246,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _cli(argv: Sequence[str] | None = None) -> int:
-    parser = get_args_parser()
-    args = parser.parse_args(argv)
-    try:
-        return main(args)
-    except AgcnError as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(get_args_parser, main, argv)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,8 @@ if __package__ in (None, ""):
 
 import pandas as pd
 
-from agcn_pyg.errors import AgcnError, DataError
-from analysis._common import METRICS_FILE, atomic_write_text, load_metrics
+from agcn_pyg.errors import DataError
+from analysis._common import METRICS_FILE, atomic_write_text, load_metrics, run_cli
 
 THRESHOLD_METRICS = ("CP", "CR", "CF1", "OP", "OR", "OF1")
 # Table 1's column order: mAP, six metrics on all labels, the same six on the top-3 labels.
@@ -182,13 +182,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _cli(argv: Sequence[str] | None = None) -> int:
-    parser = get_args_parser()
-    args = parser.parse_args(argv)
-    try:
-        return main(args)
-    except AgcnError as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(get_args_parser, main, argv)
 
 
 if __name__ == "__main__":

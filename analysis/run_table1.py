@@ -38,8 +38,8 @@ from agcn_pyg.ablations import TABLE1_ROWS, Row, table1_rows
 from agcn_pyg.config import RunConfig, apply_overrides, from_dict, load_yaml
 from agcn_pyg.engine.features import TRAIN_MODES, train_mode
 from agcn_pyg.engine.train import TrainingDiverged
-from agcn_pyg.errors import AgcnError, ConfigError
-from analysis._common import atomic_write_text
+from agcn_pyg.errors import ConfigError
+from analysis._common import atomic_write_text, run_cli
 from analysis.results_table import CAPTION, collect_results, to_markdown
 
 DEFAULT_MODE = "end2end"
@@ -223,6 +223,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"comma-separated rows, or 'all' (default): {','.join(TABLE1_ROWS)}",
     )
+    add_training_options(parser, "runs and table")
+    return parser
+
+
+def add_training_options(parser: argparse.ArgumentParser, outputs: str) -> None:
+    """The options of every script that trains runs: ``--mode``, ``--out-dir`` (where
+    ``outputs`` go), ``--cache-dir``, ``--overwrite`` and ``--no-progress``."""
     parser.add_argument(
         "--mode",
         default=DEFAULT_MODE,
@@ -231,14 +238,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         "of the frozen backbone",
     )
     parser.add_argument(
-        "--out-dir", type=Path, default=None, help="runs and table go here (default: output_dir)"
+        "--out-dir", type=Path, default=None, help=f"{outputs} go here (default: output_dir)"
     )
     parser.add_argument(
         "--cache-dir", type=Path, default=None, help="features cache (features mode)"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing runs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return parser
 
 
 def main(args: argparse.Namespace) -> int:
@@ -263,13 +269,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _cli(argv: Sequence[str] | None = None) -> int:
-    parser = get_args_parser()
-    args = parser.parse_args(argv)
-    try:
-        return main(args)
-    except AgcnError as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(get_args_parser, main, argv)
 
 
 if __name__ == "__main__":

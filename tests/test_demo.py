@@ -15,8 +15,9 @@ from PIL import Image
 
 from agcn_pyg.__main__ import main
 from agcn_pyg.ablations import MAIN_ROWS, TABLE1_ROWS
-from agcn_pyg.commands import demo
 from agcn_pyg.config import RunConfig, from_dict, load_yaml, to_dict
+from agcn_pyg.demo.plan import ROW_TITLES, end2end_config, make_plan
+from agcn_pyg.demo.scripts import analysis_module
 from agcn_pyg.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,14 +51,14 @@ def test_report_has_the_tables_and_says_the_modes(quick_demo: Path, capsys) -> N
     columns = [c.strip() for c in header.strip("|").split("|")]
     assert columns[: 1 + len(HEADERS)] == ["Model", *HEADERS]  # then AP_all
     for row in MAIN_ROWS:
-        assert f"| {demo.ROW_TITLES[row]} |" in e2e
+        assert f"| {ROW_TITLES[row]} |" in e2e
     for row in TABLE1_ROWS:  # every Table-1 row, in cached-features mode
-        assert f"| {demo.ROW_TITLES[row]} |" in probe
+        assert f"| {ROW_TITLES[row]} |" in probe
     # The set-up table states each row's mode.
     for row in MAIN_ROWS:
-        assert f"| {row} | {demo.ROW_TITLES[row]} | end to end |" in report
+        assert f"| {row} | {ROW_TITLES[row]} | end to end |" in report
     for row in TABLE1_ROWS:
-        assert f"| {row} | {demo.ROW_TITLES[row]} | cached features, frozen backbone |" in report
+        assert f"| {row} | {ROW_TITLES[row]} | cached features, frozen backbone |" in report
     assert "Quick mode" in report and "context only" in report and "**sandal**" not in header
     verdict = r"A-GCN (beats|does not beat) Baseline[:;]"
     assert re.search(verdict, report.split("## Reading")[1].split("## Data")[0])
@@ -126,33 +127,41 @@ def _args(**kw: object) -> argparse.Namespace:
 
 
 def test_plan_per_mode() -> None:
-    plan = demo.make_plan(_args())  # the default: every row on cached features
+    plan = make_plan(_args())  # the default: every row on cached features
     assert plan.modes == ("features",) and plan.end2end_rows == []
     assert plan.features_rows == list(TABLE1_ROWS) and plan.features.image_size == 224
     assert (plan.data.n_train, plan.data.n_test) == (2000, 1000)
     assert plan.alphas == (0.0, 0.5, 1.0, 2.0) and plan.seeds == 3
-    plan = demo.make_plan(_args(mode="both"))
+    plan = make_plan(_args(mode="both"))
     assert plan.modes == ("end2end", "features") and plan.end2end_rows == list(MAIN_ROWS)
-    plan = demo.make_plan(_args(mode="features", rows="agcn,fc_a", quick=True, head_epochs=2))
+    plan = make_plan(_args(mode="features", rows="agcn,fc_a", quick=True, head_epochs=2))
     assert plan.end2end_rows == [] and plan.features_rows == ["agcn", "fc_a"]
     assert plan.features.epochs == 2 and plan.data.n_train == 200
-    plan = demo.make_plan(_args(mode="end2end", rows="baseline,fc_a", epochs=5, alphas="none"))
+    plan = make_plan(_args(mode="end2end", rows="baseline,fc_a", epochs=5, alphas="none"))
     assert plan.end2end_rows == ["baseline", "fc_a"] and plan.end2end.epochs == 5
     assert plan.modes == ("end2end",) and plan.alphas == ()
     with pytest.raises(ConfigError, match="unknown Table-1 row"):
-        demo.make_plan(_args(rows="agcn,resnet"))
+        make_plan(_args(rows="agcn,resnet"))
     with pytest.raises(ConfigError, match="--epochs"):
-        demo.make_plan(_args(epochs=0))
+        make_plan(_args(epochs=0))
     with pytest.raises(ConfigError, match="--alphas"):
-        demo.make_plan(_args(alphas="1,x"))
+        make_plan(_args(alphas="1,x"))
 
 
 def test_configs_demo_yaml_is_the_demos_end_to_end_config() -> None:
     path = REPO / "configs" / "demo.yaml"
     cfg = from_dict(RunConfig, load_yaml(path))
-    expected = demo.end2end_config()
+    expected = end2end_config()
     assert to_dict(cfg) == to_dict(expected)
     assert "runs/demo/data" in path.read_text() and cfg.data.train["csv_file"].startswith(
         "runs/demo/data/"
     )
     assert yaml.safe_load(path.read_text())["model"]["graph"] == "conv"
+
+
+def test_the_demo_finds_the_analysis_scripts_from_any_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # not the repository root: the scripts come from the checkout
+    module = analysis_module("results_table")
+    assert Path(module.__file__).resolve() == REPO / "analysis" / "results_table.py"
+    with pytest.raises(ConfigError, match=r"analysis/no_such_script\.py"):
+        analysis_module("no_such_script")

@@ -66,8 +66,8 @@ from agcn_pyg.engine.inputs import (
 )
 from agcn_pyg.engine.losses import build_loss, targets_and_mask
 from agcn_pyg.engine.optim import build_optimizer, build_scheduler
+from agcn_pyg.engine.runlog import log_csv
 from agcn_pyg.engine.train import (
-    LOG_COLUMNS,
     TrainingDiverged,
     environment,
     resolve_device,
@@ -260,7 +260,7 @@ class HeadTraining:
     best evaluated epoch (highest mAP); ``final`` / ``best_metrics``: their metrics (as
     `compute_metrics`, without the per-class AP); ``best_state``: the head's state dict at the
     best epoch;
-    ``history``: one row per epoch with the columns of `agcn_pyg.engine.train.LOG_COLUMNS`.
+    ``history``: one row per epoch with the columns of `agcn_pyg.engine.runlog.LOG_COLUMNS`.
     """
 
     scores: np.ndarray
@@ -301,6 +301,22 @@ def score_features(
     finally:
         head.train(was_training)
     return torch.cat(out).numpy()
+
+
+def device_type(device: str | torch.device) -> str:
+    return torch.device(device).type
+
+
+@contextmanager
+def cpu_threads(count: int | None) -> Iterator[None]:
+    """Run the block with ``count`` intra-op CPU threads (``None``: unchanged), then restore."""
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def train_head(
@@ -346,188 +362,135 @@ def train_head(
             baseline's head took 13 ms with 2 threads and 0.25 ms with 1.
     """
     with cpu_threads(threads if device_type(device) == "cpu" else None):
-        return _train_head(
-            model,
-            train_features,
-            train_targets,
-            val_features,
-            val_targets,
-            train_cfg,
-            alpha=alpha,
-            difficult=difficult,
-            device=device,
-            progress=progress,
-            on_epoch=on_epoch,
+        validate_train_config(RunConfig(train=train_cfg))
+        alpha = float(model.cfg.alpha if alpha is None else alpha)
+        device = torch.device(device)
+        x_train = _as_tensor(train_features, torch.float32)
+        y_train = _as_tensor(train_targets, torch.long)
+        x_val = _as_tensor(val_features, torch.float32)
+        y_val = np.asarray(val_targets, dtype=np.int64)
+        if x_train.ndim != 2 or x_train.size(1) != model.num_features:
+            raise DataError(
+                f"train features: expected N × {model.num_features}, got {tuple(x_train.shape)}"
+            )
+        if y_train.shape != (x_train.size(0), model.num_classes):
+            raise DataError(
+                f"train targets: expected {x_train.size(0)} × {model.num_classes}, "
+                f"got {tuple(y_train.shape)}"
+            )
+        if x_val.shape[1:] != x_train.shape[1:] or y_val.shape != (len(x_val), model.num_classes):
+            raise DataError("val features and targets do not match the train features' shape")
+
+        seed_everything(train_cfg.seed)
+        for parameter in model.backbone.parameters():
+            parameter.requires_grad_(False)
+        model.to(device)
+        head = model.head
+        ema = ModelEmaV3(head, decay=train_cfg.ema_decay) if train_cfg.ema_decay else None
+        n, batch = x_train.size(0), train_cfg.batch_size
+        # As the image loader: drop the last partial batch unless it is the only one.
+        steps = n // batch if n > batch else 1
+        if train_cfg.max_steps_per_epoch:
+            steps = min(steps, train_cfg.max_steps_per_epoch)
+        groups = [{"name": "head", "params": list(head.parameters()), "lr": train_cfg.lr}]
+        optimizer = build_optimizer(groups, train_cfg)
+        scheduler = build_scheduler(optimizer, train_cfg, steps)
+        loss_fn = build_loss(train_cfg.loss, **train_cfg.loss_kwargs)
+        generator = torch.Generator()
+
+        history: list[dict[str, Any]] = []
+        best_map, best_epoch = -math.inf, 0
+        best_scores = np.zeros((0, model.num_classes), np.float32)
+        best_state: dict[str, Tensor] = {}
+        scores = best_scores
+        final: dict[str, float] = {}
+        best_metrics: dict[str, float] = {}
+        bar = tqdm(
+            range(train_cfg.epochs), desc="head", unit="epoch", leave=False, disable=not progress
         )
-
-
-def device_type(device: str | torch.device) -> str:
-    return torch.device(device).type
-
-
-@contextmanager
-def cpu_threads(count: int | None) -> Iterator[None]:
-    """Run the block with ``count`` intra-op CPU threads (``None``: unchanged), then restore."""
-    previous = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _train_head(
-    model: AGCN,
-    train_features: Any,
-    train_targets: Any,
-    val_features: Any,
-    val_targets: Any,
-    train_cfg: TrainConfig,
-    *,
-    alpha: float | None,
-    difficult: str,
-    device: str | torch.device,
-    progress: bool,
-    on_epoch: Callable[[dict[str, Any]], None] | None,
-) -> HeadTraining:
-    validate_train_config(RunConfig(train=train_cfg))
-    alpha = float(model.cfg.alpha if alpha is None else alpha)
-    device = torch.device(device)
-    x_train = _as_tensor(train_features, torch.float32)
-    y_train = _as_tensor(train_targets, torch.long)
-    x_val = _as_tensor(val_features, torch.float32)
-    y_val = np.asarray(val_targets, dtype=np.int64)
-    if x_train.ndim != 2 or x_train.size(1) != model.num_features:
-        raise DataError(
-            f"train features: expected N × {model.num_features}, got {tuple(x_train.shape)}"
-        )
-    if y_train.shape != (x_train.size(0), model.num_classes):
-        raise DataError(
-            f"train targets: expected {x_train.size(0)} × {model.num_classes}, "
-            f"got {tuple(y_train.shape)}"
-        )
-    if x_val.shape[1:] != x_train.shape[1:] or y_val.shape != (len(x_val), model.num_classes):
-        raise DataError("val features and targets do not match the train features' shape")
-
-    seed_everything(train_cfg.seed)
-    for parameter in model.backbone.parameters():
-        parameter.requires_grad_(False)
-    model.to(device)
-    head = model.head
-    ema = ModelEmaV3(head, decay=train_cfg.ema_decay) if train_cfg.ema_decay else None
-    n, batch = x_train.size(0), train_cfg.batch_size
-    # As the image loader: drop the last partial batch unless it is the only one.
-    steps = n // batch if n > batch else 1
-    if train_cfg.max_steps_per_epoch:
-        steps = min(steps, train_cfg.max_steps_per_epoch)
-    groups = [{"name": "head", "params": list(head.parameters()), "lr": train_cfg.lr}]
-    optimizer = build_optimizer(groups, train_cfg)
-    scheduler = build_scheduler(optimizer, train_cfg, steps)
-    loss_fn = build_loss(train_cfg.loss, **train_cfg.loss_kwargs)
-    generator = torch.Generator()
-
-    history: list[dict[str, Any]] = []
-    best_map, best_epoch = -math.inf, 0
-    best_scores = np.zeros((0, model.num_classes), np.float32)
-    best_state: dict[str, Tensor] = {}
-    scores = best_scores
-    final: dict[str, float] = {}
-    best_metrics: dict[str, float] = {}
-    bar = tqdm(
-        range(train_cfg.epochs), desc="head", unit="epoch", leave=False, disable=not progress
-    )
-    for epoch in bar:
-        generator.manual_seed(train_cfg.seed + 1000 * epoch)
-        torch.manual_seed(train_cfg.seed + 1000 * epoch)
-        order = torch.randperm(n, generator=generator)
-        head.train()
-        sums = torch.zeros(3)
-        seen = 0
-        start = time.perf_counter()
-        for step in range(steps):
-            index = order[step * batch : (step + 1) * batch] if n > batch else order
-            x = x_train[index].to(device)
-            targets, mask = targets_and_mask(y_train[index], difficult)
-            logits, graph_loss = model.forward_head(x, return_graph_loss=True)
-            bce = loss_fn(logits.float(), targets.to(device), mask.to(device))
-            loss = bce + alpha * graph_loss.float()
-            if not torch.isfinite(loss).item():
-                raise TrainingDiverged(
-                    f"head training: loss is not finite at epoch {epoch + 1}, step {step + 1} "
-                    f"(bce={float(bce.detach()):.4g}, L_A={float(graph_loss.detach()):.4g}); "
-                    "try a lower "
-                    "train.lr or train.clip_grad_norm"
+        for epoch in bar:
+            generator.manual_seed(train_cfg.seed + 1000 * epoch)
+            torch.manual_seed(train_cfg.seed + 1000 * epoch)
+            order = torch.randperm(n, generator=generator)
+            head.train()
+            sums = torch.zeros(3)
+            seen = 0
+            start = time.perf_counter()
+            for step in range(steps):
+                index = order[step * batch : (step + 1) * batch] if n > batch else order
+                x = x_train[index].to(device)
+                targets, mask = targets_and_mask(y_train[index], difficult)
+                logits, graph_loss = model.forward_head(x, return_graph_loss=True)
+                bce = loss_fn(logits.float(), targets.to(device), mask.to(device))
+                loss = bce + alpha * graph_loss.float()
+                if not torch.isfinite(loss).item():
+                    raise TrainingDiverged(
+                        f"head training: loss is not finite at epoch {epoch + 1}, step {step + 1} "
+                        f"(bce={float(bce.detach()):.4g}, L_A={float(graph_loss.detach()):.4g}); "
+                        "try a lower train.lr or train.clip_grad_norm"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if train_cfg.clip_grad_norm:
+                    nn.utils.clip_grad_norm_(head.parameters(), train_cfg.clip_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                if ema is not None:
+                    ema.update(head, step=epoch * steps + step + 1)
+                size = x.size(0)
+                seen += size
+                sums += (
+                    torch.stack([loss.detach(), bce.detach(), graph_loss.detach().float()]) * size
                 )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if train_cfg.clip_grad_norm:
-                nn.utils.clip_grad_norm_(head.parameters(), train_cfg.clip_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            if ema is not None:
-                ema.update(head, step=epoch * steps + step + 1)
-            size = x.size(0)
-            seen += size
-            sums += torch.stack([loss.detach(), bce.detach(), graph_loss.detach().float()]) * size
-        seconds = time.perf_counter() - start
-        means = (sums / max(seen, 1)).tolist()
-        row: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "lr": float(optimizer.param_groups[-1]["lr"]),
-            "loss": means[0],
-            "bce": means[1],
-            "graph_loss": means[2],
-            "images_per_s": seen / max(seconds, 1e-9),
-            "seconds": seconds,
-            "mAP": math.nan,
-            "CF1": math.nan,
-            "OF1": math.nan,
-        }
-        last = epoch + 1 == train_cfg.epochs
-        if (epoch + 1) % train_cfg.eval_every == 0 or last:
-            scores = score_features(head if ema is None else ema.module, x_val, device=device)
-            metrics = compute_metrics(scores, y_val)
-            final = {k: float(v) for k, v in metrics.items() if k != "per_class_AP"}
-            row.update({k: final[k] for k in ("mAP", "CF1", "OF1")})
-            if final["mAP"] > best_map:
-                best_map, best_epoch, best_scores = final["mAP"], epoch + 1, scores
-                best_metrics = dict(final)
-                source = ema.module if ema is not None else head
-                best_state = {k: v.detach().cpu().clone() for k, v in source.state_dict().items()}
-        row["best_mAP"] = best_map
-        history.append(row)
-        bar.set_postfix(loss=f"{row['loss']:.4f}", mAP=f"{best_map:.2f}")
-        if on_epoch is not None:
-            on_epoch(row)
-    bar.close()
-    if ema is not None:
-        head.load_state_dict(ema.module.state_dict())
-    return HeadTraining(
-        scores=scores,
-        targets=y_val,
-        final=final,
-        best_mAP=best_map,
-        best_epoch=best_epoch,
-        best_metrics=best_metrics,
-        best_scores=best_scores,
-        best_state=best_state,
-        history=history,
-    )
+            seconds = time.perf_counter() - start
+            means = (sums / max(seen, 1)).tolist()
+            row: dict[str, Any] = {
+                "epoch": epoch + 1,
+                "lr": float(optimizer.param_groups[-1]["lr"]),
+                "loss": means[0],
+                "bce": means[1],
+                "graph_loss": means[2],
+                "images_per_s": seen / max(seconds, 1e-9),
+                "seconds": seconds,
+                "mAP": math.nan,
+                "CF1": math.nan,
+                "OF1": math.nan,
+            }
+            last = epoch + 1 == train_cfg.epochs
+            if (epoch + 1) % train_cfg.eval_every == 0 or last:
+                scores = score_features(head if ema is None else ema.module, x_val, device=device)
+                metrics = compute_metrics(scores, y_val)
+                final = {k: float(v) for k, v in metrics.items() if k != "per_class_AP"}
+                row.update({k: final[k] for k in ("mAP", "CF1", "OF1")})
+                if final["mAP"] > best_map:
+                    best_map, best_epoch, best_scores = final["mAP"], epoch + 1, scores
+                    best_metrics = dict(final)
+                    source = ema.module if ema is not None else head
+                    best_state = {
+                        k: v.detach().cpu().clone() for k, v in source.state_dict().items()
+                    }
+            row["best_mAP"] = best_map
+            history.append(row)
+            bar.set_postfix(loss=f"{row['loss']:.4f}", mAP=f"{best_map:.2f}")
+            if on_epoch is not None:
+                on_epoch(row)
+        bar.close()
+        if ema is not None:
+            head.load_state_dict(ema.module.state_dict())
+        return HeadTraining(
+            scores=scores,
+            targets=y_val,
+            final=final,
+            best_mAP=best_map,
+            best_epoch=best_epoch,
+            best_metrics=best_metrics,
+            best_scores=best_scores,
+            best_state=best_state,
+            history=history,
+        )
 
 
 # --------------------------------------------------------------------------- whole runs
-
-
-def _csv(history: list[dict[str, Any]]) -> str:
-    def fmt(value: Any) -> str:
-        if isinstance(value, float):
-            return "" if math.isnan(value) or math.isinf(value) else f"{value:.6g}"
-        return str(value)
-
-    lines = [",".join(LOG_COLUMNS)]
-    lines += [",".join(fmt(row.get(col, math.nan)) for col in LOG_COLUMNS) for row in history]
-    return "\n".join(lines) + "\n"
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -677,7 +640,7 @@ def train_features(
         checkpoint=str(run_dir / "best.pt"),
         config=to_dict(cfg),
     )
-    write_text(run_dir / "log.csv", _csv(result.history))
+    write_text(run_dir / "log.csv", log_csv(result.history))
     return {
         "final": result.final,
         "best_mAP": result.best_mAP,
@@ -704,15 +667,7 @@ def _train_end2end(
     return {**train(cfg, overwrite=overwrite, progress=progress), "mode": "end2end"}
 
 
-@TRAIN_MODES.register(MODE)
-def _train_features(
-    cfg: RunConfig,
-    *,
-    cache_dir: str | Path | None = None,
-    overwrite: bool = False,
-    progress: bool = True,
-) -> dict[str, Any]:
-    return train_features(cfg, cache_dir=cache_dir, overwrite=overwrite, progress=progress)
+TRAIN_MODES.add(MODE, train_features)
 
 
 def train_mode(

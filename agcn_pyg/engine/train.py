@@ -58,6 +58,7 @@ from agcn_pyg.engine.inputs import (
 )
 from agcn_pyg.engine.losses import LOSSES, build_loss, targets_and_mask
 from agcn_pyg.engine.optim import OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler
+from agcn_pyg.engine.runlog import log_csv
 from agcn_pyg.errors import AgcnError, CheckpointError, ConfigError
 from agcn_pyg.io import write_json, write_text
 from agcn_pyg.metrics import compute_metrics
@@ -65,19 +66,6 @@ from agcn_pyg.models import AGCN, create_model
 from agcn_pyg.models.label_graph import BASELINE
 
 AMP_MODES = ("auto", "bf16", "fp16", "off")
-LOG_COLUMNS = [
-    "epoch",
-    "lr",
-    "loss",
-    "bce",
-    "graph_loss",
-    "images_per_s",
-    "seconds",
-    "mAP",
-    "CF1",
-    "OF1",
-    "best_mAP",
-]
 
 
 class TrainingDiverged(AgcnError):
@@ -523,7 +511,7 @@ class Trainer:
                 checkpoint=str(self.run_dir / "best.pt"),
                 config=to_dict(self.cfg),
             )
-        write_text(self.run_dir / "log.csv", _csv(self.history))
+        write_text(self.run_dir / "log.csv", log_csv(self.history))
 
     def _print(self, row: dict[str, Any]) -> None:
         val = "" if math.isnan(row["mAP"]) else f"  val mAP {row['mAP']:.2f}"
@@ -532,19 +520,6 @@ class Trainer:
             f"(bce {row['bce']:.4f}, L_A {row['graph_loss']:.4f})  lr {row['lr']:.2e}  "
             f"{row['images_per_s']:.0f} img/s{val}  best {row['best_mAP']:.2f}"
         )
-
-
-def _csv(history: list[dict[str, Any]]) -> str:
-    lines = [",".join(LOG_COLUMNS)]
-    for row in history:
-        lines.append(",".join(_fmt(row.get(col, math.nan)) for col in LOG_COLUMNS))
-    return "\n".join(lines) + "\n"
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.6g}"
-    return str(value)
 
 
 def _tensorboard(run_dir: Path) -> Any:

@@ -11,27 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agcn_pyg.metrics import METRIC_COLUMNS
+
 # `analysis/` is a folder of scripts at the repository root, not part of the installed
 # package; pytest runs with --import-mode=importlib, which does not put the root on sys.path.
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-
-METRIC_KEYS = (
-    "mAP",
-    "CP",
-    "CR",
-    "CF1",
-    "OP",
-    "OR",
-    "OF1",
-    "CP_top3",
-    "CR_top3",
-    "CF1_top3",
-    "OP_top3",
-    "OR_top3",
-    "OF1_top3",
-)
 
 
 def label_names(c: int) -> list[str]:
@@ -65,7 +51,7 @@ def write_metrics(tmp_path: Path) -> Callable[..., Path]:
         ap = [None if math.isnan(v) else float(v) for v in per_class_ap]
         if metrics is None:
             rng = np.random.default_rng(len(name))
-            metrics = {k: float(rng.uniform(40, 90)) for k in METRIC_KEYS}
+            metrics = {k: float(rng.uniform(40, 90)) for k in METRIC_COLUMNS}
         doc = {
             "name": name,
             "label_names": list(labels) if labels is not None else label_names(len(ap)),

@@ -4,6 +4,7 @@ keyed correctly, heads train, and a features-mode run writes what a normal run w
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,9 +12,8 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from PIL import Image
 
-from agcn_pyg.config import RunConfig, TrainConfig, from_dict
+from agcn_pyg.config import RunConfig, TrainConfig, load_run_config
 from agcn_pyg.data import build_transforms, from_csv
 from agcn_pyg.engine.checkpoint import load_model, read_checkpoint
 from agcn_pyg.engine.features import (
@@ -29,61 +29,26 @@ from agcn_pyg.engine.features import (
     train_mode,
     weights_digest,
 )
+from agcn_pyg.engine.runlog import LOG_COLUMNS, log_csv
 from agcn_pyg.errors import ConfigError
 from agcn_pyg.metrics import compute_metrics
 from agcn_pyg.models import create_model
 from agcn_pyg.models.backbone import Backbone
 
+# The labels of the `color_dataset` fixture (tests/engine/conftest.py): 48 training and 24
+# validation images of 40 px, coloured stripes and a white square.
 LABELS = ["red", "green", "blue", "square"]
 
 
-def _write_split(root: Path, split: str, n: int, rng: np.random.Generator) -> None:
-    rows = ["image,labels"]
-    for i in range(n):
-        present = rng.random(len(LABELS)) < 0.4
-        if not present.any():
-            present[rng.integers(len(LABELS))] = True
-        pixels = np.full((36, 36, 3), 15, np.uint8)
-        for channel in range(3):
-            if present[channel]:
-                pixels[channel * 12 : (channel + 1) * 12, :, channel] = 230
-        if present[3]:
-            pixels[12:24, 12:24] = 255
-        name = f"images/{split}_{i:03d}.png"
-        Image.fromarray(pixels).save(root / name)
-        rows.append(f"{name},{';'.join(n for n, p in zip(LABELS, present, strict=True) if p)}")
-    (root / f"{split}.csv").write_text("\n".join(rows) + "\n")
+@pytest.fixture
+def probe_config(run_config: Callable[..., Path]) -> Callable[..., RunConfig]:
+    """Factory: `run_config`'s tiny run on `color_dataset` (3 epochs, batch 8) as a config."""
 
+    def make(name: str = "probe", **train: object) -> RunConfig:
+        settings = {"epochs": 3, "batch_size": 8, "lr": 0.05, "device": "cpu", **train}
+        return load_run_config(run_config(name, train=settings))
 
-@pytest.fixture(scope="module")
-def bands(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 4-label CSV data set of 36 px images: colour bands and a white square."""
-    root = tmp_path_factory.mktemp("bands")
-    (root / "images").mkdir()
-    rng = np.random.default_rng(1)
-    _write_split(root, "train", 40, rng)
-    _write_split(root, "val", 20, rng)
-    (root / "labels.txt").write_text("\n".join(LABELS) + "\n")
-    return root
-
-
-def _config(root: Path, out: Path, name: str = "probe", **train: object) -> RunConfig:
-    labels = str(root / "labels.txt")
-    data = {
-        "name": name,
-        "output_dir": str(out),
-        "model": {"backbone": "test_resnet", "graph": "conv", "hidden_dim": 16},
-        "data": {
-            "dataset": "csv",
-            "train": {"csv_file": str(root / "train.csv"), "label_names": labels},
-            "val": {"csv_file": str(root / "val.csv"), "label_names": labels},
-            "image_size": 32,
-            "embeddings": "onehot",
-            "workers": 0,
-        },
-        "train": {"epochs": 3, "batch_size": 8, "lr": 0.05, "device": "cpu", **train},
-    }
-    return from_dict(RunConfig, data)
+    return make
 
 
 def _test_view(root: Path, split: str = "val", size: int = 32):
@@ -99,11 +64,11 @@ def _model(graph: str = "conv", seed: int = 0):
 
 
 @pytest.mark.parametrize("graph", ["none", "conv"])
-def test_forward_head_of_extracted_features_equals_model(bands: Path, graph: str) -> None:
+def test_forward_head_of_extracted_features_equals_model(color_dataset: Path, graph: str) -> None:
     model = _model(graph)
-    dataset = _test_view(bands)
+    dataset = _test_view(color_dataset)
     features, targets = extract_features(model, dataset, batch_size=7, progress=False)
-    assert features.dtype == np.float32 and features.shape == (20, model.num_features)
+    assert features.dtype == np.float32 and features.shape == (24, model.num_features)
     assert np.array_equal(targets, dataset.targets.numpy())
     images = torch.stack([dataset[i][0] for i in range(len(dataset))])
     with torch.no_grad():
@@ -114,18 +79,18 @@ def test_forward_head_of_extracted_features_equals_model(bands: Path, graph: str
     np.testing.assert_allclose(scores, torch.sigmoid(expected).numpy(), rtol=1e-4, atol=1e-6)
 
 
-def test_extraction_leaves_the_model_as_it_was(bands: Path) -> None:
+def test_extraction_leaves_the_model_as_it_was(color_dataset: Path) -> None:
     model = _model().train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    extract_features(model, _test_view(bands), progress=False)
+    extract_features(model, _test_view(color_dataset), progress=False)
     assert model.training and model.backbone.training  # mode restored
     for key, value in model.state_dict().items():  # BatchNorm statistics untouched
         assert torch.equal(value, before[key]), key
 
 
-def test_cache_is_reused_and_keyed(bands: Path, tmp_path: Path, monkeypatch) -> None:
+def test_cache_is_reused_and_keyed(color_dataset: Path, tmp_path: Path, monkeypatch) -> None:
     model = _model()
-    dataset = _test_view(bands)
+    dataset = _test_view(color_dataset)
     first = extract_features(model, dataset, cache_dir=tmp_path, progress=False)
     files = list(tmp_path.glob("*.npz"))
     assert files == [features_cache_file(model, dataset, tmp_path)]
@@ -142,8 +107,8 @@ def test_cache_is_reused_and_keyed(bands: Path, tmp_path: Path, monkeypatch) -> 
     # Other weights, another transform or another split: another key.
     key = feature_key(model, dataset)
     assert feature_key(_model(seed=1), dataset) != key
-    assert feature_key(model, _test_view(bands, size=24)) != key
-    assert feature_key(model, _test_view(bands, split="train")) != key
+    assert feature_key(model, _test_view(color_dataset, size=24)) != key
+    assert feature_key(model, _test_view(color_dataset, split="train")) != key
     assert feature_key(_model("none"), dataset) == key  # the head is not part of the key
     torch.manual_seed(0)
     dilated = create_model(
@@ -214,8 +179,10 @@ def test_head_training_is_deterministic_and_restores_threads() -> None:
     assert torch.get_num_threads() == threads
 
 
-def test_train_features_writes_a_normal_run(bands: Path, tmp_path: Path) -> None:
-    cfg = _config(bands, tmp_path / "runs")
+def test_train_features_writes_a_normal_run(
+    color_dataset: Path, tmp_path: Path, probe_config: Callable[..., RunConfig]
+) -> None:
+    cfg = probe_config()
     cache = tmp_path / "cache"
     result = train_features(cfg, cache_dir=cache, progress=False)
     run = Path(result["run_dir"])
@@ -235,7 +202,7 @@ def test_train_features_writes_a_normal_run(bands: Path, tmp_path: Path) -> None
     model, meta = load_model(run / "best.pt")
     assert meta["label_names"] == LABELS and meta["cooccurrence"] is not None
     stored = np.load(run / "eval" / "scores.npz")
-    images = torch.stack([img for img, _ in _test_view(bands)])
+    images = torch.stack([img for img, _ in _test_view(color_dataset)])
     with torch.no_grad():
         fresh = torch.sigmoid(model(images)).numpy()
     np.testing.assert_allclose(fresh, stored["scores"], rtol=1e-4, atol=1e-5)
@@ -252,12 +219,12 @@ def test_train_features_writes_a_normal_run(bands: Path, tmp_path: Path) -> None
 
 
 def test_run_features_fill_the_cache_that_training_reads(
-    bands: Path, tmp_path: Path, monkeypatch
+    tmp_path: Path, monkeypatch, probe_config: Callable[..., RunConfig]
 ) -> None:
-    cfg = _config(bands, tmp_path / "runs", name="warm", epochs=1)
+    cfg = probe_config("warm", epochs=1)
     cache = tmp_path / "cache"
     extracted = extract_run_features(cfg, cache_dir=cache, progress=False)
-    assert extracted["train"][0].shape[0] == 40 and extracted["val"][0].shape[0] == 20
+    assert extracted["train"][0].shape[0] == 48 and extracted["val"][0].shape[0] == 24
     assert len(list(cache.glob("*.npz"))) == 2
 
     def boom(*args, **kwargs):
@@ -271,10 +238,26 @@ def test_run_features_fill_the_cache_that_training_reads(
         assert (row.run_dir / "best.pt").samefile(row.run_dir / "last.pt")
 
 
-def test_train_mode_dispatches_by_name(bands: Path, tmp_path: Path) -> None:
+def test_train_mode_dispatches_by_name(
+    tmp_path: Path, probe_config: Callable[..., RunConfig]
+) -> None:
     assert TRAIN_MODES.names() == ["end2end", "features"]
-    cfg = _config(bands, tmp_path / "runs", name="e2e", epochs=1)
+    cfg = probe_config("e2e", epochs=1)
     result = train_mode("end2end", cfg, progress=False)
     assert result["mode"] == "end2end" and (tmp_path / "runs" / "e2e" / "last.pt").is_file()
     with pytest.raises(ConfigError, match="mode 'linear'"):
         train_mode("linear", cfg)
+
+
+def test_log_csv_rows_of_either_mode() -> None:
+    nan, inf = float("nan"), float("inf")
+    evaluated = {"epoch": 2, "lr": 0.01, "loss": 0.6931472, "bce": 0.5, "graph_loss": 0.0}
+    evaluated |= {"images_per_s": 123.456789, "seconds": 1.5, "mAP": 81.25, "best_mAP": 81.25}
+    not_yet = {"epoch": 1, "lr": 0.04, "loss": 1.0, "mAP": nan, "best_mAP": -inf}
+    text = log_csv([not_yet, evaluated])
+    assert text.splitlines() == [
+        ",".join(LOG_COLUMNS),
+        "1,0.04,1,,,,,,,,",  # missing columns, NaN and inf are empty cells
+        "2,0.01,0.693147,0.5,0,123.457,1.5,81.25,,,81.25",
+    ]
+    assert text.endswith("\n") and log_csv([]) == ",".join(LOG_COLUMNS) + "\n"

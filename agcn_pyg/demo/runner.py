@@ -1,0 +1,144 @@
+"""The demo's stages, in order: data, set-up, the training rows, the α sweep, the report.
+
+`run_demo` runs a `DemoPlan` (see `agcn_pyg.demo` for the stages) and writes
+``<out>/timings.json``; `train_rows` trains Table-1 rows in one mode, each in a fresh run
+folder; `run_alpha_sweep` trains A-GCN on cached features for every α of the plan.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from agcn_pyg.ablations import MAIN_ROWS
+from agcn_pyg.config import RunConfig, from_dict
+from agcn_pyg.data.demo import build_demo_dataset
+from agcn_pyg.demo.figures import make_figures
+from agcn_pyg.demo.plan import MODE_SHORT, ROW_TITLES, DemoPlan, mode_base, row_run_config
+from agcn_pyg.demo.records import Findings, RowRun, StageTimer, finished
+from agcn_pyg.demo.report import reading, write_report
+from agcn_pyg.demo.scripts import analysis_module
+from agcn_pyg.demo.stats import context_reference, head_diagnostics
+from agcn_pyg.io import write_json
+
+
+def train_rows(
+    plan: DemoPlan, mode: str, rows: Sequence[str], weights: Path, seed: int | None = None
+) -> list[RowRun]:
+    """Train ``rows`` in ``mode``, each in a fresh ``<out>/runs/<mode>/<run name>``."""
+    from agcn_pyg.engine.features import train_mode
+    from agcn_pyg.engine.train import TrainingDiverged
+
+    runs = []
+    for row in rows:
+        cfg = row_run_config(plan, row, mode, weights, seed)
+        # Only the folder of this very run is removed: it belongs to the demo.
+        shutil.rmtree(cfg.run_dir, ignore_errors=True)
+        start = time.perf_counter()
+        error = None
+        try:
+            result = train_mode(
+                mode, cfg, cache_dir=plan.cache_dir, overwrite=True, progress=plan.progress
+            )
+            final = dict(result["final"])
+        except TrainingDiverged as err:  # reported as such; the other rows go on
+            final, error = {}, str(err)
+        seconds = time.perf_counter() - start
+        recipe = plan.recipe(mode)
+        runs.append(RowRun(row, mode, cfg.train.seed, cfg.run_dir, seconds, recipe, final, error))
+        outcome = f"mAP {final['mAP']:.2f}" if error is None else f"DIVERGED ({error})"
+        print(
+            f"demo: {ROW_TITLES[row]} ({MODE_SHORT[mode]}, seed {cfg.train.seed}): "
+            f"{outcome} in {seconds:.1f} s",
+            flush=True,
+        )
+    return runs
+
+
+def run_alpha_sweep(plan: DemoPlan, weights: Path) -> Any:
+    """A-GCN on cached features for every α of the plan (Fig. 3), through the analysis tool."""
+    sweep = analysis_module("alpha_sweep")
+    folder = plan.out / "runs" / "alpha_sweep"
+    shutil.rmtree(folder, ignore_errors=True)
+    return sweep.alpha_sweep(
+        mode_base(plan, "features", weights),
+        plan.alphas,
+        mode="features",
+        out_dir=folder,
+        cache_dir=plan.cache_dir,
+        overwrite=True,
+        progress=False,
+    )
+
+
+def run_demo(plan: DemoPlan) -> dict[str, Any]:
+    """Every stage of the demo; returns the paths it wrote and the timings."""
+    from agcn_pyg.data import embed_labels
+    from agcn_pyg.engine.features import extract_run_features
+    from agcn_pyg.models.backbone import efficientnet_lite0_weights
+
+    timer = StageTimer()
+    out = plan.out
+    out.mkdir(parents=True, exist_ok=True)
+    with timer.stage("data"):
+        info = build_demo_dataset(out / "data", plan.data, progress=plan.progress)
+    with timer.stage("setup"):
+        weights = efficientnet_lite0_weights(out / "weights")
+        embed_labels(list(info.label_names), "minilm")  # loads MiniLM once for every run
+    runs: dict[str, list[RowRun]] = {}
+    found = Findings(context_ap=context_reference(plan.data))
+    for mode in plan.modes:
+        if mode == "features":
+            with timer.stage("extract"):
+                extract_run_features(
+                    from_dict(RunConfig, mode_base(plan, mode, weights)),
+                    cache_dir=plan.cache_dir,
+                    progress=plan.progress,
+                )
+        with timer.stage(mode):
+            rows = plan.end2end_rows if mode == "end2end" else plan.features_rows
+            runs[mode] = train_rows(plan, mode, rows, weights)
+            if mode == "features":
+                main = [r for r in rows if r in MAIN_ROWS]
+                found.seeds = {row: [r for r in runs[mode] if r.row == row] for row in main}
+                for seed in range(plan.seed + 1, plan.seed + plan.seeds):
+                    for run in train_rows(plan, mode, main, weights, seed):
+                        found.seeds[run.row].append(run)
+                if plan.alphas and "agcn" in rows:
+                    found.sweep = run_alpha_sweep(plan, weights)
+    with timer.stage("report"):
+        found.diagnostics = head_diagnostics([r for m in plan.modes for r in finished(runs[m])])
+        make_figures(plan, info, runs, found)
+        reading(plan, runs, found, list(info.label_names))
+        report = write_report(plan, info, runs, timer, found)
+    stages = {**timer.stages, "total": timer.total}
+    timings = out / "timings.json"
+    write_json(
+        timings,
+        {
+            "stages": stages,
+            "rows": [
+                {
+                    "row": r.row,
+                    "mode": r.mode,
+                    "seed": r.seed,
+                    "seconds": r.seconds,
+                    "mAP": r.final.get("mAP"),
+                }
+                for group in runs.values()
+                for r in group
+            ],
+            "cpu_count": os.cpu_count(),
+            "quick": plan.quick,
+            "recipes": {m: asdict(plan.recipe(m)) for m in plan.modes},
+        },
+    )
+    figures = dict(found.figures)
+    if found.sweep is not None:
+        figures["alpha_sweep"] = found.sweep.attrs["files"]["png"]
+    return {"report": report, "figures": figures, "timings": timings, "stages": stages}
