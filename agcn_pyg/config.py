@@ -15,6 +15,8 @@ import yaml
 from agcn_pyg.errors import ConfigError
 
 POOLS = ("max", "avg", "avgmax")
+#: ``train.amp``: bf16 where the GPU supports it else fp16 (``auto``), or forced, or off
+AMP_MODES = ("auto", "bf16", "fp16", "off")
 
 C = TypeVar("C")
 
@@ -177,13 +179,15 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
+def load_yaml(path: str | Path, _seen: frozenset[Path] = frozenset()) -> dict[str, Any]:
     """Read a YAML mapping; ``_base_: other.yaml`` (relative to the file) is merged underneath."""
     path = Path(path)
+    if path.resolve() in _seen:
+        raise ConfigError(f"{path}: _base_ chain loops back to this file")
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -192,7 +196,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: expected a mapping at the top level")
     base = data.pop("_base_", None)
     if base is not None:
-        data = merge(load_yaml(path.parent / base), data)
+        data = merge(load_yaml(path.parent / base, _seen | {path.resolve()}), data)
     return data
 
 

@@ -1,52 +1,77 @@
-"""Atomic file writes: a reader never sees a half-written file, a crash never loses the old one."""
+"""Atomic file writes: a reader never sees a half-written file, a crash never loses the old one.
+
+Every writer goes through `atomic_path`: the data goes to a hidden sibling file, is flushed
+to disk, and is renamed over the target with ``os.replace`` (atomic on one file system). The
+sibling is created with plain ``open()``, so the result gets the usual umask permissions
+(``tempfile.mkstemp`` would make every checkpoint and log private to its owner).
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
-
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
 
-    The temporary file lives in the same folder, so ``os.replace`` is a rename on one file
-    system. On an exception the temporary file is removed and ``path`` is untouched.
+    The caller writes the temporary file. On an exception it is removed and ``path`` is
+    untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
 
 
-def save_torch(obj: Any, path: str | Path) -> None:
+def write_bytes(path: str | os.PathLike[str], data: bytes, durable: bool = True) -> None:
+    """``durable=False`` skips the fsync: for many small files that a marker written last
+    (e.g. the demo's ``generator.json``) already vouches for."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(data)
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """UTF-8 text, written as given (no newline translation)."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n")
+
+
+def save_torch(obj: Any, path: str | os.PathLike[str]) -> None:
     """``torch.save`` through `atomic_path`, fsynced before the rename."""
+    import torch  # here, so that the plain-file writers stay cheap to import
+
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         torch.save(obj, handle)
         handle.flush()
         os.fsync(handle.fileno())
 
 
-def write_text(path: str | Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
+def save_npz(path: str | os.PathLike[str], compressed: bool = False, **arrays: Any) -> None:
+    """``np.savez`` to exactly ``path`` (no ``.npz`` appended), fsynced, then renamed."""
+    import numpy as np
 
-
-def write_json(path: str | Path, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n")
+    save = np.savez_compressed if compressed else np.savez
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        save(handle, **arrays)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _json_default(value: Any) -> Any:

@@ -8,7 +8,6 @@ import math
 import os
 import re
 import sys
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from agcn_pyg.errors import AgcnError, DataError
+from agcn_pyg.io import atomic_path, write_text
 
 METRICS_FILE = "metrics.json"
 
@@ -101,37 +101,17 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "run"
 
 
-def _temp_sibling(out: Path) -> Path:
-    # A plain open() (not mkstemp) so the final file gets the usual umask permissions.
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
-
-
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` through a temp file in the same folder, then rename."""
-    out = Path(path)
-    tmp = _temp_sibling(out)
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
+    write_text(path, text)
+    return Path(path)
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: float) -> Path:
     """Save ``fig`` as PNG atomically; the size is exactly ``figsize * dpi`` (no tight bbox)."""
-    out = Path(path)
-    tmp = _temp_sibling(out)
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return Path(path)
 
 
 def run_cli(

@@ -7,7 +7,7 @@ so that groups of labels that are strongly linked show as blocks on the diagonal
 
 Usage::
 
-    python analysis/plot_adjacency.py runs/coco/checkpoint.pt --out graph.png
+    python analysis/plot_adjacency.py runs/coco_agcn/best.pt --out graph.png
 """
 
 from __future__ import annotations
@@ -164,14 +164,17 @@ def adjacency_panels(
                 colorbar_label="A[i, j]",
             )
         )
+    static = graph_name is not None and graph_name.lower() == "static"
     if A_hat is not None:
+        normalisation = (
+            r"$\hat{A} = (A D)^\top D$, ML-GCN's gen_adj"
+            if static
+            else rf"$\hat{{A}} = \tilde{{D}}^{{-1/2}}({'g(A)' if guard else 'A'} + I)"
+            rf"\tilde{{D}}^{{-1/2}}$ (Eq. 4{f', g = {guard}' if guard else ''})"
+        )
         panels.append(
             Panel(
-                title=(
-                    rf"$\hat{{A}} = \tilde{{D}}^{{-1/2}}({'g(A)' if guard else 'A'} + I)"
-                    rf"\tilde{{D}}^{{-1/2}}$ (Eq. 4{f', g = {guard}' if guard else ''})"
-                    "\nused by the GCN: row i aggregates from column j"
-                ),
+                title=f"{normalisation}\nused by the GCN: row i aggregates from column j",
                 matrix=to_numpy(A_hat),
                 mask_diagonal=True,
                 colorbar_label=r"$\hat{A}[i, j]$ (off-diagonal)",
@@ -187,7 +190,7 @@ def adjacency_panels(
                 colorbar_label="P(j | i)",
             )
         )
-    if mlgcn is not None:
+    if mlgcn is not None and not static:  # for the static graph, Â above is ML-GCN's Â
         params = dict(mlgcn_params or {})
         kind = "re-weighted" if params.get("reweight", True) else "binary"
         # p only enters the re-weighted variant.

@@ -26,15 +26,12 @@ if __package__ in (None, ""):
 import pandas as pd
 
 from agcn_pyg.errors import DataError
+from agcn_pyg.metrics import METRIC_COLUMNS
 from analysis._common import METRICS_FILE, atomic_write_text, load_metrics, run_cli
 
 THRESHOLD_METRICS = ("CP", "CR", "CF1", "OP", "OR", "OF1")
 # Table 1's column order: mAP, six metrics on all labels, the same six on the top-3 labels.
-PAPER_COLUMNS: tuple[str, ...] = (
-    "mAP",
-    *THRESHOLD_METRICS,
-    *(f"{m}_top3" for m in THRESHOLD_METRICS),
-)
+PAPER_COLUMNS: tuple[str, ...] = tuple(METRIC_COLUMNS)
 OPTIONAL_COLUMNS: tuple[str, ...] = ("AP_all",)
 HEADERS = {
     "mAP": "mAP",

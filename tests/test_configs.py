@@ -84,3 +84,24 @@ def test_fashion550k_clean_fine_tunes_from_noisy() -> None:
     assert noisy.model.backbone.startswith("resnet50") and noisy.data.image_size == 224
     assert noisy.data.train["labels"] == "noisy" and clean.data.train["labels"] == "clean"
     assert clean.train.init_from == f"runs/{noisy.name}/best.pt"
+
+
+def test_base_chain_loop_is_a_config_error(tmp_path: Path) -> None:
+    from agcn_pyg.errors import ConfigError
+
+    (tmp_path / "a.yaml").write_text("_base_: b.yaml\nname: a\n")
+    (tmp_path / "b.yaml").write_text("_base_: a.yaml\nname: b\n")
+    with pytest.raises(ConfigError, match="loops back"):
+        load_run_config(tmp_path / "a.yaml")
+
+
+def test_base_values_are_overridden_by_the_child(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text("name: base\ntrain: {epochs: 5, lr: 0.1}\n")
+    (tmp_path / "child.yaml").write_text("_base_: base.yaml\nname: child\ntrain: {lr: 1e-3}\n")
+    cfg = load_run_config(tmp_path / "child.yaml", ["train.batch_size=4"])
+    assert (cfg.name, cfg.train.epochs, cfg.train.lr, cfg.train.batch_size) == (
+        "child",
+        5,
+        1e-3,
+        4,
+    )

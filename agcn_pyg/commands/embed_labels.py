@@ -11,9 +11,10 @@ from agcn_pyg.data.embeddings import EMBEDDING_SOURCES, embed_labels, save_embed
 from agcn_pyg.data.labels import read_label_file
 
 
-def get_args_parser() -> argparse.ArgumentParser:
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agcn embed-labels",
+        add_help=add_help,
         description="Embed a label list offline and save vectors, label names and source "
         "to an .npz file.",
     )

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from agcn_pyg.commands._options import add_inference_options
+
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -30,11 +32,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         metavar="JSON",
         help="also choose per-class thresholds maximising F1 on this split and write them",
     )
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
-    parser.add_argument("--no-progress", action="store_true")
+    add_inference_options(parser)
     return parser
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from agcn_pyg.commands._options import add_inference_options
+
 EXIT_SKIPPED = 3
 
 
@@ -28,11 +30,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--threshold", type=float, default=0.5, help="global threshold")
     group.add_argument("--thresholds", help="per-class thresholds JSON (agcn evaluate)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
-    parser.add_argument("--no-progress", action="store_true")
+    add_inference_options(parser)
     return parser
 
 

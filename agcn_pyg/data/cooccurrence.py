@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from agcn_pyg.data._io import atomic_savez
 from agcn_pyg.data.labels import check_label_order, validate_label_names
 from agcn_pyg.data.safe_pickle import load_numpy_pickle
 from agcn_pyg.errors import DataError
+from agcn_pyg.io import save_npz
 
 
 def cooccurrence_counts(targets: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +86,7 @@ def save_cooccurrence(
         raise DataError(f"{path}: {len(names)} label names for a {adj_checked.shape[0]}-label adj")
     if not np.array_equal(adj_checked, adj_checked.T):
         raise DataError(f"{path}: adj is not symmetric")
-    atomic_savez(
+    save_npz(
         path,
         adj=np.asarray(adj, dtype=np.int64) if _integral(adj) else adj_checked,
         nums=np.asarray(nums, dtype=np.int64) if _integral(nums) else nums_checked,

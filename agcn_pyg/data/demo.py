@@ -50,6 +50,7 @@ import numpy as np
 from PIL import Image
 
 from agcn_pyg.errors import ConfigError, DataError
+from agcn_pyg.io import write_bytes, write_text
 
 __all__ = [
     "DEFAULT_STYLES",
@@ -576,23 +577,6 @@ def _progress_bar():  # tqdm is imported lazily: the label model needs no progre
     return tqdm
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    # A hidden temp file in the same folder (so os.replace is atomic); plain open() keeps the
-    # umask's permissions, which mkstemp's 0600 would not.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    _atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def _csv_text(rows: Sequence[Sequence[object]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -604,7 +588,7 @@ def _write_png(path: Path, image: np.ndarray) -> None:
     buf = io.BytesIO()
     # Level 1: several times faster than the default, files only slightly larger.
     Image.fromarray(image).save(buf, format="PNG", compress_level=1)
-    _atomic_write_bytes(path, buf.getvalue())
+    write_bytes(path, buf.getvalue(), durable=False)
 
 
 def _image_name(index: int, n: int) -> str:
@@ -637,8 +621,8 @@ def _write_split(
         unit="img",
         disable=None if progress and n >= _PROGRESS_MIN else True,
     )
-    # PNG encoding and file creation release the GIL: a few writer threads overlap them with
-    # rendering. Bytes do not depend on the writing order, so the output stays deterministic.
+    # PNG encoding and file creation release the GIL: a writer thread (_WRITERS) overlaps them
+    # with rendering. Bytes do not depend on the writing order, so the output stays deterministic.
     pending: deque[Future[None]] = deque()
     with bar, ThreadPoolExecutor(max_workers=_WRITERS) as pool:
         for idx in range(n):
@@ -768,11 +752,11 @@ def build_demo_dataset(
         csv_rows, objects, counts = _write_split(
             root, config, split, None if folder is None else Path(folder), progress
         )
-        _atomic_write_text(root / f"{split}.csv", _csv_text(csv_rows))
+        write_text(root / f"{split}.csv", _csv_text(csv_rows))
         object_rows.extend(objects)
         meta_counts[split] = counts
-    _atomic_write_text(root / "objects.csv", _csv_text(object_rows))
-    _atomic_write_text(root / "labels.txt", "".join(f"{name}\n" for name in LABEL_NAMES))
+    write_text(root / "objects.csv", _csv_text(object_rows))
+    write_text(root / "labels.txt", "".join(f"{name}\n" for name in LABEL_NAMES))
 
     marginals, joint, conditional = analytic_statistics(config)
     meta = {
@@ -808,5 +792,5 @@ def build_demo_dataset(
         },
         "counts": meta_counts,
     }
-    _atomic_write_text(root / "generator.json", json.dumps(meta, indent=1) + "\n")
+    write_text(root / "generator.json", json.dumps(meta, indent=1) + "\n")
     return _info(root, config, built=True)

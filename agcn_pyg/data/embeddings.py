@@ -33,10 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from agcn_pyg.data._io import atomic_savez
 from agcn_pyg.data.labels import check_label_order, validate_label_names
 from agcn_pyg.data.safe_pickle import load_numpy_pickle
 from agcn_pyg.errors import ConfigError, DataError
+from agcn_pyg.io import save_npz
 from agcn_pyg.registry import Registry, RegistryError
 
 _WORD_SPLIT = re.compile(r"[\s\-_/]+")
@@ -143,6 +143,11 @@ COMPOUND_MAX_RANK = 50_000
 sorted by frequency), so that rare tokens such as "qq" + "zx" never make up a label."""
 
 
+def _frequent(rank: int | None) -> bool:
+    """A known word among the most frequent (rank 0 is the most frequent of all)."""
+    return rank is not None and rank < COMPOUND_MAX_RANK
+
+
 def _average_words(
     label_names: Sequence[str],
     lookup: Callable[[str], np.ndarray | None],
@@ -169,7 +174,7 @@ def _average_words(
                 (
                     pair
                     for pair in _compound_parts(word)
-                    if all((rank(part) or COMPOUND_MAX_RANK) < COMPOUND_MAX_RANK for part in pair)
+                    if all(_frequent(rank(part)) for part in pair)
                 ),
                 None,
             )
@@ -362,7 +367,7 @@ def save_embeddings(
     array = np.asarray(vectors, dtype=np.float32)
     if array.ndim != 2 or array.shape[0] != len(names):
         raise DataError(f"{path}: vectors of shape {array.shape} for {len(names)} labels")
-    atomic_savez(
+    save_npz(
         path,
         vectors=array,
         label_names=np.array(names, dtype=np.str_),

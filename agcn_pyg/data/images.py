@@ -32,8 +32,8 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from agcn_pyg.data._io import atomic_write_text
 from agcn_pyg.errors import ConfigError, DataError
+from agcn_pyg.io import write_text
 
 BACKGROUND = (255, 255, 255)
 """Colour that transparent pixels are composited onto."""
@@ -202,5 +202,5 @@ def scan_images(
             bar.update(1)
     bar.close()
     if cache_file is not None and todo:
-        atomic_write_text(cache_file, json.dumps(cache))
+        write_text(cache_file, json.dumps(cache))
     return result

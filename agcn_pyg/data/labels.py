@@ -11,8 +11,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from agcn_pyg.data._io import atomic_write_text
 from agcn_pyg.errors import DataError
+from agcn_pyg.io import write_text
 
 LabelSource = Sequence[str] | str | os.PathLike[str]
 
@@ -42,7 +42,7 @@ def read_label_file(path: str | os.PathLike[str]) -> list[str]:
 
 def write_label_file(path: str | os.PathLike[str], label_names: Sequence[str]) -> None:
     names = validate_label_names(label_names, where=str(path))
-    atomic_write_text(path, "".join(f"{name}\n" for name in names))
+    write_text(path, "".join(f"{name}\n" for name in names))
 
 
 def validate_label_names(label_names: Sequence[str], *, where: str = "label list") -> list[str]:

@@ -108,7 +108,11 @@ def voc2007(
     per_class = [_read_class_file(main / f"{cls}_{split}.txt") for cls in VOC_CLASSES]
     split_file = main / f"{split}.txt"
     if split_file.is_file():
-        order = [line.strip() for line in split_file.read_text().splitlines() if line.strip()]
+        order = [
+            line.strip()
+            for line in split_file.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
         reference, reference_name = set(order), split_file.name
         if len(reference) != len(order):
             raise DataError(f"{split_file}: an image id is listed twice")

@@ -142,12 +142,13 @@ about 2 s.
 
 At lr 0.04 the GAT row's loss became NaN (epochs 5–10, 3 seeds). Clipping the gradient norm
 at 10 keeps it finite and left A-GCN where it was (82.7 ± 0.2 against 82.7 ± 0.2 without),
-so every cached-features row clips at 10. GAT stays at about 41 mAP at any lr tried (0.04 and
-0.01 SGD, 0.001 AdamW): its classifiers for the ten labels come out the same (mean cosine
-1.000 to three decimals, at initialisation and after training; see the diagnostics). GAT's
+so every cached-features row clips at 10. Before GAT and GATv2 got PyG's `residual=True`
+(`agcn_pyg/models/gnn.py`), the GAT row stayed at about 41 mAP at any lr tried (0.04 and 0.01
+SGD, 0.001 AdamW) with the same classifier for all ten labels (mean cosine 1.000): GAT's
 attention ranks the neighbours in the same order for every target ("static attention", Brody
 et al., 2022), and on the complete label graph every label has all labels as neighbours, so
-two such layers give every label nearly the same output.
+without a skip connection every label receives the same mixture. With the residual the row
+trains like the others.
 """
 
 

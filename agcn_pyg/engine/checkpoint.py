@@ -16,6 +16,7 @@ weights_only=True)`` reads it without unpickling code:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import platform
 import subprocess
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ from agcn_pyg.models import AGCN, create_model
 FORMAT = "agcn_pyg.checkpoint/1"
 
 
+@functools.cache
 def package_versions() -> dict[str, str]:
     """Versions of the packages that decide a run's numbers."""
     import timm
@@ -55,6 +57,7 @@ def package_versions() -> dict[str, str]:
     return {name: str(version) for name, version in versions.items()}
 
 
+@functools.cache
 def git_commit(path: str | Path | None = None) -> str | None:
     """The commit of the source tree (with ``+dirty`` when modified), or ``None`` outside git."""
     cwd = Path(path) if path else Path(__file__).resolve().parent

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from agcn_pyg.engine.distributed import gather_objects, is_main_process
-from agcn_pyg.io import atomic_path, write_json, write_text
+from agcn_pyg.io import save_npz, write_json, write_text
 from agcn_pyg.metrics import compute_metrics, format_table_header, format_table_row
 
 
@@ -152,10 +152,13 @@ def write_evaluation(
     writer.writeheader()
     writer.writerows(rows)
     write_text(out_dir / "per_class.csv", buffer.getvalue())
-    with atomic_path(out_dir / "scores.npz") as tmp, open(tmp, "wb") as handle:
-        np.savez_compressed(
-            handle, scores=scores, targets=targets, label_names=np.array(label_names)
-        )
+    save_npz(
+        out_dir / "scores.npz",
+        compressed=True,
+        scores=scores,
+        targets=targets,
+        label_names=np.array(label_names),
+    )
     return report
 
 
@@ -181,7 +184,7 @@ def load_thresholds(path: str | Path, label_names: list[str]) -> np.ndarray:
 
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
         names, values = data["label_names"], data["thresholds"]
     except FileNotFoundError:
         raise DataError(f"{path}: thresholds file not found") from None

@@ -496,7 +496,6 @@ def train_head(
 def _link_or_copy(source: Path, target: Path) -> None:
     """``target`` as a hard link to ``source`` (a copy where links are not supported)."""
     with atomic_path(target) as tmp:
-        tmp.unlink()
         try:
             os.link(source, tmp)
         except OSError:

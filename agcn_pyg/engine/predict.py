@@ -36,7 +36,7 @@ def gather_images(inputs: Iterable[str | Path], list_file: str | Path | None = N
         if not list_path.is_file():
             raise DataError(f"{list_path}: list file not found")
         base = list_path.parent
-        for line in list_path.read_text().splitlines():
+        for line in list_path.read_text(encoding="utf-8").splitlines():
             line = line.strip()
             if line and not line.startswith("#"):
                 path = Path(line)

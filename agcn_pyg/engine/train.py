@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from agcn_pyg.config import RunConfig, to_dict
+from agcn_pyg.config import AMP_MODES, RunConfig, to_dict
 from agcn_pyg.engine.checkpoint import (
     build_checkpoint,
     git_commit,
@@ -64,8 +64,6 @@ from agcn_pyg.io import write_json, write_text
 from agcn_pyg.metrics import compute_metrics
 from agcn_pyg.models import AGCN, create_model
 from agcn_pyg.models.label_graph import BASELINE
-
-AMP_MODES = ("auto", "bf16", "fp16", "off")
 
 
 class TrainingDiverged(AgcnError):
@@ -414,8 +412,10 @@ class Trainer:
             bce = self.loss_fn(logits.float(), targets, mask)
             loss = bce + self.cfg.model.alpha * graph_loss.float()
             # The step's one host-device sync: the value serves the divergence check and the
-            # progress bar, so the GPU never waits for the bar at the end of the step.
-            loss_value = loss.item()
+            # progress bar, so the GPU never waits for the bar at the end of the step. Under DDP
+            # the ranks agree on it first, so all stop together instead of one rank raising
+            # while the others wait in the gradient all-reduce.
+            loss_value = all_reduce_mean(loss.detach()).item()
             if not math.isfinite(loss_value):
                 raise TrainingDiverged(self._diverged_message(epoch, step, bce, graph_loss))
             self.optimizer.zero_grad(set_to_none=True)

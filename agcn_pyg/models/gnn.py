@@ -233,16 +233,11 @@ def list_gnns() -> list[str]:
     return GNN_LAYERS.names()
 
 
-def gnn_spec(name: str) -> GNNLayerSpec:
-    return GNN_LAYERS.get(name)
-
-
 __all__ = [
     "GNN_LAYERS",
     "DenseForward",
     "GNNLayerSpec",
     "LabelGNN",
-    "gnn_spec",
     "list_gnns",
     "register_gnn",
 ]
