@@ -471,7 +471,8 @@ def train_head(
                     }
             row["best_mAP"] = best_map
             history.append(row)
-            bar.set_postfix(loss=f"{row['loss']:.4f}", mAP=f"{best_map:.2f}")
+            shown = f"{best_map:.2f}" if math.isfinite(best_map) else "-"
+            bar.set_postfix(loss=f"{row['loss']:.4f}", mAP=shown)
             if on_epoch is not None:
                 on_epoch(row)
         bar.close()
