@@ -29,6 +29,7 @@ from benchlib import (
     build_model,
     interleaved,
     median,
+    model_bench_parser,
     print_header,
     set_threads,
     spread,
@@ -40,22 +41,13 @@ GOAL = 0.01
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backbone", default="resnet101")
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--size", type=int, default=448)
-    parser.add_argument("--classes", type=int, default=80)
-    parser.add_argument("--embed-dim", type=int, default=300)
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch threads for both sides (0: torch's default); see bench/benchlib.py",
+    return model_bench_parser(
+        __doc__.splitlines()[0],
+        batch=8,
+        repeats=3,
+        head_calls=5,
+        repeats_help="timed rounds (after 1 warm-up)",
     )
-    parser.add_argument("--repeats", type=int, default=3, help="timed rounds (after 1 warm-up)")
-    parser.add_argument("--head-calls", type=int, default=5, help="head calls per round")
-    parser.add_argument("--device", default="cpu")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from benchlib import (
     build_model,
     interleaved,
     median,
+    model_bench_parser,
     paired_ratio,
     print_header,
     set_threads,
@@ -38,22 +39,13 @@ GOAL = 1.02
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backbone", default="resnet101")
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--size", type=int, default=448)
-    parser.add_argument("--classes", type=int, default=80)
-    parser.add_argument("--embed-dim", type=int, default=300)
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch threads for both sides (0: torch's default); see bench/benchlib.py",
+    return model_bench_parser(
+        __doc__.splitlines()[0],
+        batch=4,
+        repeats=5,
+        head_calls=200,
+        repeats_help="timed end-to-end rounds",
     )
-    parser.add_argument("--repeats", type=int, default=5, help="timed end-to-end rounds")
-    parser.add_argument("--head-calls", type=int, default=200, help="head calls per round")
-    parser.add_argument("--device", default="cpu")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

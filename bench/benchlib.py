@@ -14,6 +14,7 @@ benchmarks that time small operators next to large ones therefore take ``--threa
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -52,6 +53,28 @@ Case = Callable[[], Any]
 
 #: the 1-minute load average when the benchmark started (other work on a shared machine)
 START_LOAD = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
+def model_bench_parser(
+    description: str, batch: int, repeats: int, head_calls: int, repeats_help: str
+) -> argparse.ArgumentParser:
+    """The options shared by the ResNet-101 @448 benchmarks of figures 1 and 2."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--backbone", default="resnet101")
+    parser.add_argument("--batch", type=int, default=batch)
+    parser.add_argument("--size", type=int, default=448)
+    parser.add_argument("--classes", type=int, default=80)
+    parser.add_argument("--embed-dim", type=int, default=300)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for both sides (0: torch's default); see bench/benchlib.py",
+    )
+    parser.add_argument("--repeats", type=int, default=repeats, help=repeats_help)
+    parser.add_argument("--head-calls", type=int, default=head_calls, help="head calls per round")
+    parser.add_argument("--device", default="cpu")
+    return parser
 
 
 def exact_rss_env() -> dict[str, str]:

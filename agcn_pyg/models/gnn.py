@@ -104,33 +104,27 @@ def _graphconv(in_dim: int, out_dim: int, bias: bool = False, heads: int = 1) ->
     return GraphConv(in_dim, out_dim, aggr="add", bias=bias)
 
 
+def _gat_options(bias: bool, heads: int) -> dict[str, object]:
+    # Heads are averaged, so widths match the GCN's; the complete graph already holds every
+    # self-loop (Â's diagonal); the residual keeps the classifiers apart (module doc).
+    return {
+        "heads": heads,
+        "concat": False,
+        "edge_dim": 1,
+        "add_self_loops": False,
+        "bias": bias,
+        "residual": True,
+    }
+
+
 @register_gnn("gat", edge_input="edge_attr", attention=True)
 def _gat(in_dim: int, out_dim: int, bias: bool = False, heads: int = 1) -> MessagePassing:
-    # The complete graph already holds every self-loop (Â's diagonal).
-    return GATConv(
-        in_dim,
-        out_dim,
-        heads=heads,
-        concat=False,
-        edge_dim=1,
-        add_self_loops=False,
-        bias=bias,
-        residual=True,
-    )
+    return GATConv(in_dim, out_dim, **_gat_options(bias, heads))
 
 
 @register_gnn("gatv2", edge_input="edge_attr", attention=True)
 def _gatv2(in_dim: int, out_dim: int, bias: bool = False, heads: int = 1) -> MessagePassing:
-    return GATv2Conv(
-        in_dim,
-        out_dim,
-        heads=heads,
-        concat=False,
-        edge_dim=1,
-        add_self_loops=False,
-        bias=bias,
-        residual=True,
-    )
+    return GATv2Conv(in_dim, out_dim, **_gat_options(bias, heads))
 
 
 @register_gnn("transformer", edge_input="edge_attr", attention=True)
