@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 try:
     _CUDA = torch.cuda.is_available()
@@ -43,3 +47,36 @@ def _unit_embeddings(num_classes: int, dim: int = 24, seed: int = 0) -> torch.Te
 def unit_embeddings():
     """Factory of unit-norm label embeddings (the scale MiniLM produces): f(C, d_e, seed)."""
     return _unit_embeddings
+
+
+LABELS = ["red", "green", "blue", "square"]
+
+
+def _write_split(root: Path, split: str, n: int, rng: np.random.Generator) -> None:
+    rows = ["image,labels"]
+    for i in range(n):
+        present = rng.random(len(LABELS)) < 0.4
+        if not present.any():
+            present[rng.integers(len(LABELS))] = True
+        pixels = np.full((40, 40, 3), 20, np.uint8)
+        for channel in range(3):
+            if present[channel]:
+                pixels[:, channel * 13 : (channel + 1) * 13, channel] = 220
+        if present[3]:
+            pixels[14:26, 14:26] = 255
+        name = f"images/{split}_{i:03d}.png"
+        Image.fromarray(pixels).save(root / name)
+        rows.append(f"{name},{';'.join(n for n, p in zip(LABELS, present, strict=True) if p)}")
+    (root / f"{split}.csv").write_text("\n".join(rows) + "\n")
+
+
+@pytest.fixture(scope="session")
+def color_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 4-label CSV data set of 40 px images: coloured stripes and a white square."""
+    root = tmp_path_factory.mktemp("colors")
+    (root / "images").mkdir()
+    rng = np.random.default_rng(0)
+    _write_split(root, "train", 48, rng)
+    _write_split(root, "val", 24, rng)
+    (root / "labels.txt").write_text("\n".join(LABELS) + "\n")
+    return root

@@ -74,8 +74,18 @@ class LabelGraph(nn.Module, ABC):
 LABEL_GRAPHS: Registry[type[LabelGraph]] = Registry("label graph")
 
 
+class _ProjectedGraph(LabelGraph):
+    """A label graph built on 1×1 convolutions ``d_e → lg_dim`` (``lg_dim`` defaults to d_e)."""
+
+    @classmethod
+    def from_config(
+        cls, cfg: ModelConfig, embed_dim: int, cooccurrence: Cooccurrence | None
+    ) -> LabelGraph:
+        return cls(embed_dim, cfg.lg_dim, cfg.guard)
+
+
 @LABEL_GRAPHS.register("conv")
-class ConvGraph(LabelGraph):
+class ConvGraph(_ProjectedGraph):
     r"""Eq. 5: :math:`A = \frac{1}{C}(W_\phi * E)^\top (W_\theta * E)`."""
 
     def __init__(self, embed_dim: int, lg_dim: int | None = None, guard: str = "relu") -> None:
@@ -84,29 +94,17 @@ class ConvGraph(LabelGraph):
         self.phi = nn.Linear(embed_dim, out, bias=False)
         self.theta = nn.Linear(embed_dim, out, bias=False)
 
-    @classmethod
-    def from_config(
-        cls, cfg: ModelConfig, embed_dim: int, cooccurrence: Cooccurrence | None
-    ) -> LabelGraph:
-        return cls(embed_dim, cfg.lg_dim, cfg.guard)
-
     def correlation(self, embeddings: Tensor) -> Tensor:
         return self.phi(embeddings) @ self.theta(embeddings).t() / embeddings.size(0)
 
 
 @LABEL_GRAPHS.register("dot")
-class DotGraph(LabelGraph):
+class DotGraph(_ProjectedGraph):
     r"""Eq. 9, Dot-A: :math:`A = \frac{1}{C}(W_\phi * E)^\top (W_\phi * E)`, symmetric."""
 
     def __init__(self, embed_dim: int, lg_dim: int | None = None, guard: str = "relu") -> None:
         super().__init__(guard)
         self.phi = nn.Linear(embed_dim, lg_dim or embed_dim, bias=False)
-
-    @classmethod
-    def from_config(
-        cls, cfg: ModelConfig, embed_dim: int, cooccurrence: Cooccurrence | None
-    ) -> LabelGraph:
-        return cls(embed_dim, cfg.lg_dim, cfg.guard)
 
     def correlation(self, embeddings: Tensor) -> Tensor:
         feat = self.phi(embeddings)

@@ -16,47 +16,20 @@ from analysis import alpha_sweep as sweep
 from analysis import run_table1 as table1
 from analysis.results_table import PAPER_COLUMNS
 
-LABELS = ["circle", "bar", "dot"]
-
-
-def _write_split(root: Path, split: str, n: int, rng: np.random.Generator) -> None:
-    rows = ["image,labels"]
-    for i in range(n):
-        present = rng.random(len(LABELS)) < 0.45
-        if not present.any():
-            present[rng.integers(len(LABELS))] = True
-        pixels = np.full((32, 32, 3), 10, np.uint8)
-        if present[0]:
-            yy, xx = np.mgrid[:32, :32]
-            pixels[(yy - 10) ** 2 + (xx - 10) ** 2 < 30] = (240, 200, 40)
-        if present[1]:
-            pixels[24:28, 2:30] = (40, 220, 240)
-        if present[2]:
-            pixels[4:8, 24:28] = (250, 250, 250)
-        name = f"img/{split}_{i:03d}.png"
-        Image.fromarray(pixels).save(root / name)
-        rows.append(f"{name},{';'.join(n for n, p in zip(LABELS, present, strict=True) if p)}")
-    (root / f"{split}.csv").write_text("\n".join(rows) + "\n")
-
 
 @pytest.fixture(scope="module")
-def shapes_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run config over a 3-label CSV data set of 32 px shapes (tiny timm backbone)."""
+def shapes_config(tmp_path_factory: pytest.TempPathFactory, color_dataset: Path) -> Path:
+    """A run config over the shared 4-label CSV data set of 40 px images (tiny backbone)."""
     root = tmp_path_factory.mktemp("shapes")
-    (root / "img").mkdir()
-    rng = np.random.default_rng(3)
-    _write_split(root, "train", 32, rng)
-    _write_split(root, "test", 16, rng)
-    (root / "labels.txt").write_text("\n".join(LABELS) + "\n")
-    labels = str(root / "labels.txt")
+    labels = str(color_dataset / "labels.txt")
     config = {
         "name": "shapes",
         "output_dir": str(root / "default_runs"),
         "model": {"backbone": "test_resnet", "hidden_dim": 16},
         "data": {
             "dataset": "csv",
-            "train": {"csv_file": str(root / "train.csv"), "label_names": labels},
-            "val": {"csv_file": str(root / "test.csv"), "label_names": labels},
+            "train": {"csv_file": str(color_dataset / "train.csv"), "label_names": labels},
+            "val": {"csv_file": str(color_dataset / "val.csv"), "label_names": labels},
             "image_size": 32,
             "embeddings": "onehot",
             "workers": 0,
