@@ -184,24 +184,25 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def memory_gib() -> float:
+def _meminfo_kib(field: str) -> int | None:
+    """A ``/proc/meminfo`` field in KiB; ``None`` where the file or the field is missing."""
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) / 2**20
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
     except OSError:
-        pass
-    return float("nan")
+        return None
+    return None
+
+
+def memory_gib() -> float:
+    kib = _meminfo_kib("MemTotal")
+    return float("nan") if kib is None else kib / 2**20
 
 
 def available_memory_bytes() -> int:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    kib = _meminfo_kib("MemAvailable")
+    return 0 if kib is None else kib * 1024
 
 
 def machine(device: torch.device | str = "cpu") -> str:
