@@ -253,6 +253,27 @@ def test_matches_loop_reference_with_empty_class_and_logits() -> None:
     _assert_same(got, reference_metrics(scores, targets, 0.0, 3))
 
 
+def test_matches_loop_reference_with_scores_of_any_magnitude() -> None:
+    # Scores from -3e38 to 3e38 span more than 2**31 integer keys, which takes the signed-key
+    # path; ties, -0.0 and subnormals are mixed in.
+    rng = np.random.default_rng(5)
+    pool = np.array([-3e38, -1.0, -1e-40, -0.0, 0.0, 1e-40, 0.5, 1.0, 3e38], dtype=np.float32)
+    scores = rng.choice(pool, size=(90, 4))
+    targets = rng.choice([-1, 0, 1], size=(90, 4), p=[0.1, 0.5, 0.4])
+    _assert_same(
+        compute_metrics(scores, targets, threshold=0.0),
+        reference_metrics(scores, targets, 0.0, 3),
+    )
+
+
+def test_matches_loop_reference_with_many_classes() -> None:
+    # More than 256 classes: the class ids of the per-class split no longer fit 8 bits.
+    rng = np.random.default_rng(9)
+    scores, targets = _random_case(rng, 12, 300, levels=5)
+    targets[0] = 1
+    _assert_same(compute_metrics(scores, targets), reference_metrics(scores, targets))
+
+
 def test_matches_loop_reference_float64_scores() -> None:
     # float64 values that float32 cannot hold take the dense-rank path; draw from a small pool
     # so that there are ties.
