@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from agcn_pyg.data.dataset import DataReport, MultiLabelDataset
-from agcn_pyg.data.labels import read_label_file
+from agcn_pyg.data.labels import read_label_file, read_line_list
 from agcn_pyg.errors import ConfigError, DataError
 
 FASHION550K_FILES: dict[str, str] = {
@@ -50,11 +50,12 @@ FASHION550K_SPLIT_SIZES = {"train": 3000, "val": 300, "test": 2000}
 FASHION550K_SPLITS = ("train", "val", "test")
 FASHION550K_LABELS = ("noisy", "clean")
 VERIFIED_ROWS = ("auto", "photo", "splits")
+_SEE_README = " (see datasets/fashion550k/README.md)"
 
 
 def _load_matrix(file: Path) -> np.ndarray:
     if not file.is_file():
-        raise DataError(f"{file}: file not found (see datasets/fashion550k/README.md)")
+        raise DataError(f"{file}: file not found{_SEE_README}")
     try:
         if file.suffix == ".npy":
             return np.load(file, allow_pickle=False)
@@ -82,7 +83,7 @@ def _binary_matrix(file: Path, rows: int | None, columns: int) -> np.ndarray:
 def _ids(file: Path, n_photos: int, *, required: bool = True) -> np.ndarray | None:
     if not file.is_file():
         if required:
-            raise DataError(f"{file}: file not found (see datasets/fashion550k/README.md)")
+            raise DataError(f"{file}: file not found{_SEE_README}")
         return None
     ids = _load_matrix(file)
     if ids.ndim == 2 and 1 in ids.shape:
@@ -98,24 +99,6 @@ def _ids(file: Path, n_photos: int, *, required: bool = True) -> np.ndarray | No
     if np.unique(ids).size != ids.size:
         raise DataError(f"{file}: a photo index is listed twice")
     return ids
-
-
-def _read_photos(file: Path) -> list[str]:
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise DataError(f"{file}: file not found (see datasets/fashion550k/README.md)") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(f"{file}: cannot read ({err})") from None
-    while lines and not lines[-1].strip():
-        lines.pop()
-    photos = [line.strip() for line in lines]
-    for number, photo in enumerate(photos, start=1):
-        if not photo:
-            raise DataError(f"{file}:{number}: blank line in the photo list")
-    if not photos:
-        raise DataError(f"{file}: photo list is empty")
-    return photos
 
 
 def fashion550k(
@@ -162,7 +145,7 @@ def fashion550k(
     tags = read_label_file(layout["tags"])
     if num_tags is not None and len(tags) != num_tags:
         raise DataError(f"{layout['tags']}: {len(tags)} tag names, expected {num_tags}")
-    photos = _read_photos(layout["photos"])
+    photos = read_line_list(layout["photos"], "photo list", _SEE_README)
     n_photos = len(photos)
     split_ids: dict[str, np.ndarray] = {}
     for key in FASHION550K_SPLITS:

@@ -17,27 +17,38 @@ from agcn_pyg.io import write_text
 LabelSource = Sequence[str] | str | os.PathLike[str]
 
 
-def read_label_file(path: str | os.PathLike[str]) -> list[str]:
-    """Read one label name per line (UTF-8). Blank lines at the end are ignored.
+def read_line_list(path: str | os.PathLike[str], what: str, hint: str = "") -> list[str]:
+    """Read one entry per line (UTF-8, a BOM allowed), stripped; blank lines at the end are
+    ignored.
 
-    A blank line in the middle, a duplicate name or an empty file is a `DataError`.
+    A missing or unreadable file, a blank line in the middle or no entry at all is a
+    `DataError` naming the file and ``what`` (e.g. "label list"); ``hint`` is appended to
+    the not-found message.
     """
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise DataError(f"{file}: label list not found") from None
+        raise DataError(f"{file}: {what} not found{hint}") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise DataError(f"{file}: cannot read label list ({err})") from None
+        raise DataError(f"{file}: cannot read {what} ({err})") from None
     lines = [line.strip() for line in text.splitlines()]
     while lines and not lines[-1]:
         lines.pop()
-    for number, name in enumerate(lines, start=1):
-        if not name:
-            raise DataError(f"{file}:{number}: blank line inside the label list")
+    for number, entry in enumerate(lines, start=1):
+        if not entry:
+            raise DataError(f"{file}:{number}: blank line inside the {what}")
     if not lines:
-        raise DataError(f"{file}: label list is empty")
-    return validate_label_names(lines, where=str(file))
+        raise DataError(f"{file}: {what} is empty")
+    return lines
+
+
+def read_label_file(path: str | os.PathLike[str]) -> list[str]:
+    """Read one label name per line (UTF-8). Blank lines at the end are ignored.
+
+    A blank line in the middle, a duplicate name or an empty file is a `DataError`.
+    """
+    return validate_label_names(read_line_list(path, "label list"), where=str(Path(path)))
 
 
 def write_label_file(path: str | os.PathLike[str], label_names: Sequence[str]) -> None:

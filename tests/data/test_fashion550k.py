@@ -92,7 +92,7 @@ def test_files_are_configurable(tmp_path: Path, fashion_writer):
         ),
         (
             lambda r: (r / "photos.txt").write_text("a.jpg\n\nb.jpg\n"),
-            r"photos\.txt:2: blank line in the photo list",
+            r"photos\.txt:2: blank line inside the photo list",
         ),
     ],
 )
