@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import warnings
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 
 from agcn_pyg.data.labels import check_label_order, validate_label_names
+from agcn_pyg.data.npz import load_npz
 from agcn_pyg.data.safe_pickle import load_numpy_pickle
 from agcn_pyg.errors import DataError
 from agcn_pyg.io import save_npz
@@ -117,23 +117,9 @@ def load_cooccurrence(
         adj, nums = _check_counts(data["adj"], data["nums"], str(file))
         stored_names = None
     else:
-        try:
-            with np.load(file, allow_pickle=False) as archive:
-                missing = {"adj", "nums"} - set(archive.files)
-                if missing:
-                    raise DataError(f"{file}: missing array(s) {sorted(missing)}")
-                adj, nums = _check_counts(archive["adj"], archive["nums"], str(file))
-                stored_names = (
-                    [str(n) for n in archive["label_names"]]
-                    if "label_names" in archive.files
-                    else None
-                )
-        except DataError:
-            raise
-        except FileNotFoundError:
-            raise DataError(f"{file}: file not found") from None
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-            raise DataError(f"{file}: not a readable .npz file ({err})") from None
+        arrays = load_npz(file, required=("adj", "nums"))
+        adj, nums = _check_counts(arrays["adj"], arrays["nums"], str(file))
+        stored_names = [str(n) for n in arrays["label_names"]] if "label_names" in arrays else None
     if label_names is not None:
         wanted = list(label_names)
         if stored_names is not None:

@@ -25,7 +25,6 @@ import functools
 import os
 import re
 import warnings
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from agcn_pyg.data.labels import check_label_order, validate_label_names
+from agcn_pyg.data.npz import load_npz
 from agcn_pyg.data.safe_pickle import load_numpy_pickle
 from agcn_pyg.errors import ConfigError, DataError
 from agcn_pyg.io import save_npz
@@ -380,20 +380,13 @@ def load_embeddings(
 ) -> LabelEmbeddings:
     """Read an embeddings `.npz`; with `label_names`, count and order must match exactly."""
     file = Path(path)
-    try:
-        with np.load(file, allow_pickle=False) as archive:
-            missing = {"vectors", "label_names"} - set(archive.files)
-            if missing:
-                raise DataError(f"{file}: missing array(s) {sorted(missing)}")
-            vectors = np.asarray(archive["vectors"], dtype=np.float32)
-            names = [str(name) for name in archive["label_names"]]
-            source = str(archive["source"]) if "source" in archive.files else "unknown"
-    except DataError:
-        raise
-    except FileNotFoundError:
-        raise DataError(f"{file}: file not found") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise DataError(f"{file}: not a readable .npz file ({err})") from None
+    arrays = load_npz(file, required=("vectors", "label_names"))
+    vectors = arrays["vectors"]
+    if vectors.dtype.kind not in "biuf":
+        raise DataError(f"{file}: vectors have non-numeric dtype {vectors.dtype}")
+    vectors = vectors.astype(np.float32)
+    names = [str(name) for name in arrays["label_names"]]
+    source = str(arrays["source"]) if "source" in arrays else "unknown"
     if vectors.ndim != 2 or vectors.shape[0] != len(names):
         raise DataError(f"{file}: vectors of shape {vectors.shape} for {len(names)} label names")
     if label_names is not None:
