@@ -17,6 +17,8 @@ from agcn_pyg.errors import ConfigError
 POOLS = ("max", "avg", "avgmax")
 #: ``train.amp``: bf16 where the GPU supports it else fp16 (``auto``), or forced, or off
 AMP_MODES = ("auto", "bf16", "fp16", "off")
+#: label graphs built on 1×1 convolutions, the ones ``model.lg_bias`` applies to
+LG_BIAS_GRAPHS = ("conv", "dot")
 
 C = TypeVar("C")
 
@@ -33,14 +35,20 @@ class ModelConfig:
         pretrained: ``False``, ``True`` (timm hub) or a path to a local weights file.
         pool: global pooling of the backbone's feature map: ``max`` (ML-GCN's GMP), ``avg``,
             ``avgmax``.
-        guard: how a learned, possibly negative A enters Eq. 4 (see `agcn_pyg.graph.GUARDS`).
+        guard: how a learned, possibly negative A enters Eq. 4 (see `agcn_pyg.graph.GUARDS`);
+            ``none`` is plain Eq. 4 as the official A-GCN code computes it.
         alpha: weight of the sparse correlation constraint L_A (Eq. 6).
         num_layers: GNN depth; ML-GCN uses 2 (d_e → hidden_dim → D).
         hidden_dim: width of every hidden GNN layer.
         negative_slope: LeakyReLU slope between GNN layers (ML-GCN: 0.2).
         gnn_bias: whether GNN layers carry a bias (ML-GCN's layers do not).
         heads: attention heads for attention layers (averaged, so widths are unchanged).
-        lg_dim: output channels of the LG module's 1×1 convolutions; ``None`` keeps d_e.
+        lg_dim: output channels of the LG module's 1×1 convolutions; ``None`` keeps d_e
+            (the official A-GCN code uses d_e // 2).
+        lg_bias: biases on the LG module's 1×1 convolutions (``conv``, ``dot``); Eq. 5 has
+            none, the official A-GCN code has them.
+        gnn_init: initialisation of the GNN layers' weights: ``pyg`` (each PyG layer's own,
+            glorot for GCN) or ``mlgcn`` (ML-GCN's and A-GCN's ``U(±1/sqrt(out_features))``).
         t: ML-GCN's binarisation threshold for the static graph.
         p: ML-GCN's re-weighting mass for the static graph.
         reweight: re-weighted (``True``) or binary (``False``) static graph.
@@ -61,6 +69,8 @@ class ModelConfig:
     gnn_bias: bool = False
     heads: int = 1
     lg_dim: int | None = None
+    lg_bias: bool = False
+    gnn_init: str = "pyg"
     t: float = 0.4
     p: float = 0.25
     reweight: bool = True
@@ -71,15 +81,15 @@ class ModelConfig:
 
     def validate(self) -> None:
         # Imported here: the registries live in `models`, which imports this module.
-        from agcn_pyg.graph import GUARDS
-        from agcn_pyg.models.gnn import GNN_LAYERS
+        from agcn_pyg.graph import list_guards
+        from agcn_pyg.models.gnn import GNN_INITS, GNN_LAYERS
         from agcn_pyg.models.label_graph import list_graphs
 
         _require(isinstance(self.backbone, str) and self.backbone, "backbone", "a timm model name")
         _require(_is_int(self.num_classes) and self.num_classes >= 1, "num_classes", "an int ≥ 1")
         _require(self.graph in list_graphs(), "graph", f"one of {list_graphs()}")
         _require(self.gnn in GNN_LAYERS, "gnn", f"one of {GNN_LAYERS.names()}")
-        _require(self.guard in GUARDS, "guard", f"one of {GUARDS.names()}")
+        _require(self.guard in list_guards(), "guard", f"one of {list_guards()}")
         _require(self.pool in POOLS, "pool", f"one of {list(POOLS)}")
         _require(isinstance(self.pretrained, bool | str), "pretrained", "true, false or a path")
         _require(_is_number(self.alpha) and self.alpha >= 0, "alpha", "a number ≥ 0")
@@ -91,6 +101,13 @@ class ModelConfig:
             "lg_dim",
             "null or an int ≥ 1",
         )
+        _require(isinstance(self.lg_bias, bool), "lg_bias", "true or false")
+        _require(
+            not self.lg_bias or self.graph in LG_BIAS_GRAPHS,
+            "lg_bias",
+            f"false for graph {self.graph!r} (only {list(LG_BIAS_GRAPHS)} have 1×1 convolutions)",
+        )
+        _require(self.gnn_init in GNN_INITS, "gnn_init", f"one of {GNN_INITS.names()}")
         _require(_is_number(self.t) and 0 < self.t <= 1, "t", "a number in (0, 1]")
         _require(_is_number(self.p) and 0 < self.p <= 1, "p", "a number in (0, 1]")
         _require(isinstance(self.reweight, bool), "reweight", "true or false")
@@ -241,13 +258,15 @@ class DataConfig:
             ``fashion550k``, ``csv``).
         train: keyword arguments of the builder for the training split.
         val: keyword arguments of the builder for the evaluation split.
-        transforms: recipe in `agcn_pyg.data.TRANSFORM_RECIPES` (``paper``, ``mlgcn``).
+        transforms: recipe in `agcn_pyg.data.TRANSFORM_RECIPES` (``paper``, ``mlgcn``,
+            ``agcn_official``).
         image_size: crop size for training, resize size for testing (paper: 448).
         resize_size: training resize before the crop (paper: 512); ``None`` lets the recipe
             choose.
         normalization: ``imagenet`` or ``backbone`` (the timm model's own mean and std).
-        embeddings: a ``.npz`` written by ``agcn embed-labels``, or a source name (``minilm``,
-            ``glove50``, ``onehot``) to compute them for the dataset's labels.
+        embeddings: a ``.npz`` written by ``agcn embed-labels``, a ``.npy`` matrix or an
+            ML-GCN / A-GCN ``*.pkl`` (rows in the data set's label order), or a source name
+            (``minilm``, ``glove50``, ``onehot``) to compute them for the dataset's labels.
         cooccurrence: a ``.npz`` (or ML-GCN ``*_adj.pkl``); ``None`` counts the training split.
         difficult: how ``-1`` (difficult) targets enter the loss: ``ignore`` (masked),
             ``positive`` (ML-GCN) or ``negative``.
@@ -271,6 +290,9 @@ class DataConfig:
 class TrainConfig:
     """The optimisation recipe; the defaults are the paper's (SGD, lr 0.01, ÷10 every 30).
 
+    ``step_epochs`` is one period (``30``: ÷10 after every 30 epochs) or a list of milestones
+    (``[15, 30]``: ÷10 after epoch 15 and again after epoch 30, the official A-GCN code).
+
     ``init_from`` names a checkpoint whose weights start the run (same model config and
     labels), e.g. Fashion550K's fine-tuning on clean labels after training on noisy ones;
     unlike ``--resume`` it starts a new schedule at epoch 1.
@@ -284,7 +306,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     scheduler: str = "step"
-    step_epochs: int = 30
+    step_epochs: int | list[int] = 30
     gamma: float = 0.1
     warmup_epochs: float = 0.0
     loss: str = "bce"

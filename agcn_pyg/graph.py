@@ -28,6 +28,12 @@ floor of 1 (the degree of a label with only its self-loop) rules out a division 
 
 `bench/bench_guards.py` prints how far Â is from I at initialisation under each guard.
 
+**Plain Eq. 4** (guard ``none``): :math:`\tilde{A} = A + I` and
+:math:`\tilde{D}_{ii} = \sum_j \tilde{A}_{ij}`, signed, with no floor: the paper's text and the
+official A-GCN code (``gen_adj_new``). A row whose sum is not positive has no
+:math:`\tilde{D}^{-1/2}`; where the official code returns NaN (or inf), this stops with a
+`DegreeError` naming the label and its degree. Checking costs one host-device sync per call.
+
 **ML-GCN's static graph** (`mlgcn_adjacency`) reproduces ``gen_A`` and ``gen_adj`` from the
 ML-GCN code bit for bit, quirks included:
 
@@ -55,7 +61,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from agcn_pyg.errors import DataError
+from agcn_pyg.errors import DataError, DegreeError
 from agcn_pyg.registry import Registry
 
 GUARDS: Registry[Callable[[Tensor], Tensor]] = Registry("adjacency guard")
@@ -64,21 +70,49 @@ GUARDS.add("signed", lambda a: a)
 GUARDS.add("softplus", F.softplus)
 GUARDS.add("softmax", lambda a: a.softmax(dim=-1))
 
+#: the ``guard`` name of plain Eq. 4: no guard, signed degrees, no floor (official A-GCN)
+PLAIN = "none"
+
+
+def list_guards() -> list[str]:
+    """Names accepted as ``model.guard``: the registered guards and ``'none'``."""
+    return sorted([*GUARDS.names(), PLAIN])
+
 
 def normalize_adjacency(adj: Tensor, guard: str = "relu") -> Tensor:
     r"""Eq. 4 with a guard: :math:`\hat{A} = \tilde{D}^{-1/2}(g(A) + I)\tilde{D}^{-1/2}`.
 
     Args:
         adj: A, ``C × C``; row i receives from column j.
-        guard: name of ``g`` in `GUARDS`.
+        guard: name of ``g`` in `GUARDS`, or ``'none'`` for plain Eq. 4 (`plain_normalize`).
 
     Returns:
-        Â, ``C × C``, finite for any finite A.
+        Â, ``C × C``, finite for any finite A (under ``'none'``: or a `DegreeError`).
     """
+    if guard == PLAIN:
+        return plain_normalize(adj)
     num_nodes = adj.size(-1)
     eye = torch.eye(num_nodes, dtype=adj.dtype, device=adj.device)
     tilde = GUARDS.get(guard)(adj) + eye
     deg_inv_sqrt = tilde.abs().sum(dim=-1).clamp_min(1.0).rsqrt()
+    return deg_inv_sqrt.unsqueeze(-1) * tilde * deg_inv_sqrt.unsqueeze(-2)
+
+
+def plain_normalize(adj: Tensor) -> Tensor:
+    r"""Plain Eq. 4: :math:`\tilde{D}^{-1/2}(A + I)\tilde{D}^{-1/2}` with
+    :math:`\tilde{D}_{ii} = \sum_j (A + I)_{ij}`, as the official A-GCN code computes it.
+
+    Raises:
+        DegreeError: a degree is zero, negative or NaN (the first such row is named).
+    """
+    num_nodes = adj.size(-1)
+    tilde = adj + torch.eye(num_nodes, dtype=adj.dtype, device=adj.device)
+    deg = tilde.sum(dim=-1)
+    bad = ~(deg > 0)
+    if bool(bad.any()):
+        row = int(bad.nonzero()[0, 0])
+        raise DegreeError(row, float(deg[row]))
+    deg_inv_sqrt = deg.rsqrt()
     return deg_inv_sqrt.unsqueeze(-1) * tilde * deg_inv_sqrt.unsqueeze(-2)
 
 

@@ -2,8 +2,8 @@
 
 The numbers follow the evaluation code published with ML-GCN (``AveragePrecisionMeter``), which
 the A-GCN paper reports in its tables, translated to this project's target convention and
-vectorised. Inputs are ``scores`` (N×C probabilities) and ``targets`` (N×C ints) for N images
-and ``C`` labels, with
+vectorised. Inputs are ``scores`` (N×C real numbers: logits, or probabilities) and ``targets``
+(N×C ints) for N images and ``C`` labels, with
 
     targets[i, c] =  1   label c is present in image i,
     targets[i, c] =  0   label c is absent,
@@ -20,6 +20,13 @@ Average precision (non-interpolated), per class c
     ``mAP`` is the mean of ``AP_c`` over the classes that have at least one positive.
     ``AP_all`` is the same AP computed once over all (image, label) pairs flattened together,
     class-agnostic (the figure reported for Fashion550K).
+
+Logits, not probabilities
+    AP only ranks, so logits and their sigmoid give the same AP wherever the sigmoid keeps
+    them apart, but float32 sigmoid is exactly 1.0 from a logit of about 17 on and ties
+    every confident prediction. The engine therefore stores and ranks logits (as ML-GCN's
+    meter does) and passes thresholds as logits: :func:`logit_threshold` converts a
+    probability threshold (0.5 is logit 0).
 
 Tie order
     Equal scores are ranked by position: the lower image index first (for ``AP_all`` the
@@ -92,6 +99,8 @@ __all__ = [
     "compute_metrics",
     "format_table_header",
     "format_table_row",
+    "logit_threshold",
+    "sigmoid",
     "tune_thresholds",
 ]
 
@@ -189,6 +198,23 @@ def _check_top_k(top_k: Any) -> int:
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
         raise ConfigError(f"top_k must be a positive integer, got {top_k!r}")
     return int(top_k)
+
+
+def logit_threshold(threshold: float | ArrayLike, where: str = "threshold") -> np.ndarray:
+    """Probability threshold(s) in (0, 1) → the logit(s) with that sigmoid (float64)."""
+    p = _to_numpy(threshold, where)
+    if p.dtype.kind not in "biuf":
+        raise ConfigError(f"{where}: expected probabilities, got dtype {p.dtype}")
+    p = p.astype(np.float64)
+    if not (np.isfinite(p).all() and (p > 0).all() and (p < 1).all()):
+        raise ConfigError(f"{where}: probability thresholds must lie strictly between 0 and 1")
+    return np.log(p) - np.log1p(-p)
+
+
+def sigmoid(x: float | ArrayLike) -> np.ndarray:
+    """The logistic function in float64, for reporting logit thresholds as probabilities."""
+    x = _to_numpy(x, "logits").astype(np.float64)
+    return np.exp(-np.logaddexp(0.0, -x))
 
 
 # --------------------------------------------------------------------------------------------
@@ -356,7 +382,8 @@ def compute_metrics(
     """Every figure of the paper's tables for N×C ``scores`` and ``targets``.
 
     Args:
-        scores: N×C probabilities (numpy array, torch tensor or nested sequence).
+        scores: N×C logits or probabilities (numpy array, torch tensor or nested sequence);
+            give logits with a threshold in logits (``0.0`` for probability 0.5).
         targets: N×C with 1 = present, 0 = absent, -1 = difficult (ignored by AP, absent
             for the threshold metrics).
         threshold: one float for all C classes or a length-C array of per-class thresholds
@@ -418,7 +445,7 @@ def compute_metrics(
 
 
 def tune_thresholds(
-    scores: ArrayLike, targets: ArrayLike, grid: ArrayLike | None = None
+    scores: ArrayLike, targets: ArrayLike, grid: ArrayLike | None = None, default: float = 0.5
 ) -> np.ndarray:
     """Per-class thresholds (C,) that maximise each class's F1 on a validation set.
 
@@ -428,13 +455,14 @@ def tune_thresholds(
     Candidates: with ``grid=None`` each class's own distinct scores, which gives the exact
     optimum on this set, since F1 only changes at those values. With a 1-D ``grid``, those
     values for every class. Among candidates with equal F1 the highest threshold wins (the
-    fewest predictions). Classes without positives get 0.5.
+    fewest predictions). Classes without positives get ``default`` (0.5; pass 0.0 when the
+    scores are logits). The thresholds are in the units of ``scores``.
     """
     s, t = _check_inputs(scores, targets)
     n, n_classes = s.shape
     pos = t == 1
     n_g = pos.sum(axis=0)
-    best = np.full(n_classes, 0.5)
+    best = np.full(n_classes, float(default))
 
     if grid is None:
         ranked_scores, ranked_pos = _rank(_descending_keys(s), s, pos)

@@ -41,7 +41,7 @@ def main(args: argparse.Namespace) -> int:
     from agcn_pyg.data import build_dataset
     from agcn_pyg.engine.checkpoint import load_model
     from agcn_pyg.engine.evaluate import (
-        collect_scores,
+        collect_logits,
         load_thresholds,
         save_thresholds,
         table_row,
@@ -50,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
     from agcn_pyg.engine.inputs import make_loader, test_transform
     from agcn_pyg.engine.train import resolve_amp, resolve_device
     from agcn_pyg.errors import DataError
-    from agcn_pyg.metrics import tune_thresholds
+    from agcn_pyg.metrics import logit_threshold, sigmoid, tune_thresholds
 
     device = resolve_device(args.device)
     amp_dtype, _ = resolve_amp(args.amp, device)
@@ -66,32 +66,35 @@ def main(args: argparse.Namespace) -> int:
         )
     dataset = dataset.with_transform(test_transform(run_config, model.backbone.body))
     loader = make_loader(dataset, args.batch_size, args.workers, train=False)
-    scores, targets = collect_scores(
+    logits, targets = collect_logits(
         model, loader, device, amp_dtype, progress=not args.no_progress
     )
 
-    threshold: float | np.ndarray = args.threshold
-    if args.thresholds:
-        threshold = load_thresholds(args.thresholds, label_names)
+    logit_thresholds = (
+        load_thresholds(args.thresholds, label_names, logits=True)
+        if args.thresholds
+        else logit_threshold(args.threshold, where="--threshold")
+    )
     ckpt = Path(args.checkpoint)
     out = Path(args.out) if args.out else ckpt.parent / f"eval_{ckpt.stem}"
     report = write_evaluation(
         out,
         args.name or cfg.name,
-        scores,
+        logits,
         targets,
         label_names,
-        threshold=threshold,
         checkpoint=str(ckpt),
+        logit_thresholds=logit_thresholds,
         config=run_config,
     )
     print(table_row(report))
     print(f"wrote {out / 'metrics.json'}, {out / 'per_class.csv'}, {out / 'scores.npz'}")
     if args.tune_thresholds:
-        tuned = tune_thresholds(scores, targets)
+        tuned = tune_thresholds(logits, targets, default=0.0)
         save_thresholds(args.tune_thresholds, tuned, label_names)
         print(
             f"wrote {args.tune_thresholds}: per-class thresholds maximising F1 on this split "
-            f"(median {float(np.median(tuned)):.3f}); evaluate them on another split"
+            f"(median probability {float(np.median(sigmoid(tuned))):.3f}); evaluate them on "
+            "another split"
         )
     return 0

@@ -282,6 +282,22 @@ def _matrix_for(labels: Sequence[str], matrix: Any, file: Path) -> EmbeddingResu
     return EmbeddingResult(array.astype(np.float32), {"file": str(file)})
 
 
+#: files holding a bare C×d matrix, rows in label order and no label names
+_MATRIX_FILES = (".npy", ".pkl")
+
+
+def _read_matrix(file: Path) -> Any:
+    """A `.npy` array, or the array of an ML-GCN / A-GCN `.pkl` (restricted unpickler)."""
+    if file.suffix.lower() == ".pkl":
+        return load_numpy_pickle(file)
+    try:
+        return np.load(file, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{file}: file not found") from None
+    except (OSError, ValueError) as err:
+        raise DataError(f"{file}: not a readable .npy array ({err})") from None
+
+
 @EMBEDDING_SOURCES.register("file")
 def file_source(
     label_names: Sequence[str], *, path: str | os.PathLike[str] | None = None
@@ -305,16 +321,8 @@ def file_source(
             lambda word: table[word][0] if word in table else None,
             str(file),
         )
-    if suffix == ".npy":
-        try:
-            matrix = np.load(file, allow_pickle=False)
-        except FileNotFoundError:
-            raise DataError(f"{file}: file not found") from None
-        except (OSError, ValueError) as err:
-            raise DataError(f"{file}: not a readable .npy array ({err})") from None
-        return _matrix_for(label_names, matrix, file)
-    if suffix == ".pkl":
-        return _matrix_for(label_names, load_numpy_pickle(file), file)
+    if suffix in _MATRIX_FILES:
+        return _matrix_for(label_names, _read_matrix(file), file)
     if suffix == ".npz":
         loaded = load_embeddings(file, label_names)
         return EmbeddingResult(loaded.vectors, {"file": str(file), "source": loaded.source})
@@ -378,8 +386,21 @@ def save_embeddings(
 def load_embeddings(
     path: str | os.PathLike[str], label_names: Sequence[str] | None = None
 ) -> LabelEmbeddings:
-    """Read an embeddings `.npz`; with `label_names`, count and order must match exactly."""
+    """Read label embeddings from a file.
+
+    * an `.npz` of `save_embeddings`: with `label_names`, count and order must match exactly;
+    * a `.npy` matrix or an ML-GCN / A-GCN `.pkl` (`coco_glove_word2vec.pkl`,
+      `voc_glove_word2vec.pkl`, `fashion550_w.pkl`, read with the restricted unpickler):
+      these carry no names, so `label_names` is required, the row count must match it and
+      row i is taken as label i (for COCO, ML-GCN's label order is this project's).
+    """
     file = Path(path)
+    if file.suffix.lower() in _MATRIX_FILES:
+        if label_names is None:
+            raise ConfigError(f"{file}: holds no label names; pass the label list it is for")
+        names = validate_label_names(label_names, where=str(file))
+        vectors = _matrix_for(names, _read_matrix(file), file).vectors
+        return LabelEmbeddings(vectors, names, f"file:{file.name}")
     arrays = load_npz(file, required=("vectors", "label_names"))
     vectors = arrays["vectors"]
     if vectors.dtype.kind not in "biuf":

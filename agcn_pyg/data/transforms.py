@@ -8,6 +8,9 @@ Every recipe maps an RGB `PIL.Image` to a normalised float32 3×S×S tensor, S =
 * `mlgcn` (ML-GCN's engine): train = `MultiScaleCrop(S, scales=(1, .875, .75, .66, .5),
   max_distort=2)` on the original image, horizontal flip; test = squash-resize to S×S
   (ML-GCN's `Warp`). `resize_size` is unused.
+* `agcn_official` (the official A-GCN code): train = squash-resize to R×R, then ML-GCN's
+  `MultiScaleCrop(S, scales=(1, .875, .75, .66, .5), max_distort=2)`, horizontal flip;
+  test = squash-resize to S×S. R defaults as in `paper` (448 -> 512).
 
 Normalisation: ImageNet mean/std by default, or the backbone's own: pass
 `mean, std = timm_normalization("resnet101")` (timm's `resolve_data_config`).
@@ -137,9 +140,7 @@ def _finish(mean: Sequence[float], std: Sequence[float]) -> list[v2.Transform]:
 def paper_recipe(
     image_size: int, resize_size: int | None, mean: Sequence[float], std: Sequence[float]
 ) -> tuple[v2.Transform, v2.Transform]:
-    resize = resize_size if resize_size is not None else round(image_size * 8 / 7)
-    if resize < image_size:
-        raise ConfigError(f"resize_size {resize} is smaller than image_size {image_size}")
+    resize = _resize_size(image_size, resize_size)
     train = v2.Compose(
         [
             v2.Resize((resize, resize), antialias=True),
@@ -148,8 +149,22 @@ def paper_recipe(
             *_finish(mean, std),
         ]
     )
-    test = v2.Compose([v2.Resize((image_size, image_size), antialias=True), *_finish(mean, std)])
-    return train, test
+    return train, _test(image_size, mean, std)
+
+
+def _resize_size(image_size: int, resize_size: int | None) -> int:
+    resize = resize_size if resize_size is not None else round(image_size * 8 / 7)
+    if resize < image_size:
+        raise ConfigError(f"resize_size {resize} is smaller than image_size {image_size}")
+    return resize
+
+
+def _multiscale_crop(image_size: int) -> MultiScaleCrop:
+    return MultiScaleCrop(image_size, scales=(1.0, 0.875, 0.75, 0.66, 0.5), max_distort=2)
+
+
+def _test(image_size: int, mean: Sequence[float], std: Sequence[float]) -> v2.Transform:
+    return v2.Compose([v2.Resize((image_size, image_size), antialias=True), *_finish(mean, std)])
 
 
 @TRANSFORM_RECIPES.register("mlgcn")
@@ -158,14 +173,25 @@ def mlgcn_recipe(
 ) -> tuple[v2.Transform, v2.Transform]:
     del resize_size  # ML-GCN crops the original image
     train = v2.Compose(
+        [_multiscale_crop(image_size), v2.RandomHorizontalFlip(), *_finish(mean, std)]
+    )
+    return train, _test(image_size, mean, std)
+
+
+@TRANSFORM_RECIPES.register("agcn_official")
+def agcn_official_recipe(
+    image_size: int, resize_size: int | None, mean: Sequence[float], std: Sequence[float]
+) -> tuple[v2.Transform, v2.Transform]:
+    resize = _resize_size(image_size, resize_size)
+    train = v2.Compose(
         [
-            MultiScaleCrop(image_size, scales=(1.0, 0.875, 0.75, 0.66, 0.5), max_distort=2),
+            v2.Resize((resize, resize), antialias=True),
+            _multiscale_crop(image_size),
             v2.RandomHorizontalFlip(),
             *_finish(mean, std),
         ]
     )
-    test = v2.Compose([v2.Resize((image_size, image_size), antialias=True), *_finish(mean, std)])
-    return train, test
+    return train, _test(image_size, mean, std)
 
 
 def build_transforms(

@@ -25,9 +25,10 @@ def per_class_ap(run: RowRun) -> np.ndarray:
 
 
 def eval_scores(run: RowRun) -> tuple[np.ndarray, np.ndarray]:
-    """``(scores, targets)``, ``N × C`` each, of ``run`` on the test split (``eval/scores.npz``)."""
-    with np.load(run.run_dir / "eval" / "scores.npz", allow_pickle=False) as data:
-        return np.asarray(data["scores"]), np.asarray(data["targets"])
+    """``(logits, targets)``, ``N × C`` each, of ``run`` on the test split (``eval/scores.npz``)."""
+    from agcn_pyg.engine.evaluate import read_scores
+
+    return read_scores(run.run_dir / "eval" / "scores.npz")
 
 
 def paired_bootstrap(

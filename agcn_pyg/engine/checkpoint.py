@@ -145,8 +145,13 @@ def model_from_checkpoint(checkpoint: Mapping[str, Any]) -> AGCN:
     cooccurrence = (
         None if counts is None else (counts["adj"].cpu().numpy(), counts["nums"].cpu().numpy())
     )
+    # A static graph imported from ML-GCN has its gen_A output but no counts.
+    static = state.get("head.label_graph.adj") if cfg.graph == "static" and counts is None else None
     model = create_model(
-        cfg, label_embeddings=state.get("head.embeddings"), cooccurrence=cooccurrence
+        cfg,
+        label_embeddings=state.get("head.embeddings"),
+        cooccurrence=cooccurrence,
+        static_correlation=static,
     )
     try:
         model.load_state_dict(state)

@@ -1,4 +1,10 @@
-"""Scoring a data set with a model, and writing evaluation outputs."""
+"""Scoring a data set with a model, and writing evaluation outputs.
+
+Every metric is computed from the logits: float32 ``sigmoid`` rounds to exactly 1.0 from a
+logit of about 17 on, so probabilities would tie the confident predictions that AP ranks.
+Thresholds are given and stored in probability units and converted to logits once
+(`agcn_pyg.metrics.logit_threshold`): probability 0.5 is logit 0.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,13 @@ from tqdm import tqdm
 
 from agcn_pyg.engine.distributed import gather_objects, is_main_process
 from agcn_pyg.io import save_npz, write_json, write_text
-from agcn_pyg.metrics import compute_metrics, format_table_header, format_table_row
+from agcn_pyg.metrics import (
+    compute_metrics,
+    format_table_header,
+    format_table_row,
+    logit_threshold,
+    sigmoid,
+)
 
 
 class IndexedDataset(Dataset):
@@ -40,7 +52,7 @@ def autocast_context(device: torch.device, dtype: torch.dtype | None) -> Any:
 
 
 @torch.no_grad()
-def collect_scores(
+def collect_logits(
     model: nn.Module,
     loader: DataLoader,
     device: torch.device,
@@ -49,14 +61,14 @@ def collect_scores(
     progress: bool = True,
     desc: str = "eval",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sigmoid scores and targets (``N × C``) for a loader over an `IndexedDataset`.
+    """Logits (float32) and targets, ``N × C`` each, for a loader over an `IndexedDataset`.
 
     Under DDP every rank scores its shard; the shards are gathered, the DistributedSampler's
     padding duplicates dropped and the rows put back in data-set order, so every rank returns
     what a single process would.
     """
     model.eval()
-    scores, targets, indices = [], [], []
+    outputs, targets, indices = [], [], []
     bar = tqdm(loader, desc=desc, leave=False, disable=not (progress and is_main_process()))
     for images, target, index in bar:
         images = images.to(device, non_blocking=True)
@@ -64,32 +76,33 @@ def collect_scores(
             images = images.contiguous(memory_format=torch.channels_last)
         with autocast_context(device, amp_dtype):
             logits = model(images)
-        scores.append(torch.sigmoid(logits.float()).cpu())
+        outputs.append(logits.float().cpu())
         targets.append(target.cpu())
         indices.append(index.cpu())
     local = (
-        torch.cat(scores).numpy() if scores else np.zeros((0, 0), np.float32),
+        torch.cat(outputs).numpy() if outputs else np.zeros((0, 0), np.float32),
         torch.cat(targets).numpy() if targets else np.zeros((0, 0), np.int64),
         torch.cat(indices).numpy() if indices else np.zeros(0, np.int64),
     )
     parts = [p for p in gather_objects(local) if p[2].size]
-    all_scores = np.concatenate([p[0] for p in parts])
+    all_logits = np.concatenate([p[0] for p in parts])
     all_targets = np.concatenate([p[1] for p in parts])
     all_indices = np.concatenate([p[2] for p in parts])
     _, first = np.unique(all_indices, return_index=True)  # sorted by index, duplicates dropped
-    return all_scores[first], all_targets[first].astype(np.int64)
+    return all_logits[first], all_targets[first].astype(np.int64)
 
 
 def per_class_rows(
-    scores: np.ndarray,
+    logits: np.ndarray,
     targets: np.ndarray,
     label_names: list[str],
     per_class_ap: np.ndarray,
-    threshold: float | np.ndarray = 0.5,
+    logit_thresholds: float | np.ndarray = 0.0,
 ) -> list[dict[str, Any]]:
-    """Per-label AP (as given, in %), positives, precision, recall and F1 at the threshold."""
-    thresholds = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (scores.shape[1],))
-    predicted = scores >= thresholds
+    """Per-label AP (as given, in %), positives, precision, recall and F1 at the threshold
+    (given in logits, reported as a probability)."""
+    thresholds = np.broadcast_to(np.asarray(logit_thresholds, dtype=np.float64), (logits.shape[1],))
+    predicted = logits >= thresholds
     positive = targets == 1
     correct = (predicted & positive).sum(0)
     n_pred, n_pos = predicted.sum(0), positive.sum(0)
@@ -104,7 +117,7 @@ def per_class_rows(
                 "AP": float(per_class_ap[c]),
                 "positives": int(n_pos[c]),
                 "ignored": int((targets[:, c] < 0).sum()),
-                "threshold": float(thresholds[c]),
+                "threshold": float(sigmoid(thresholds[c])),
                 "precision": float(precision),
                 "recall": float(recall),
                 "F1": float(f1),
@@ -123,16 +136,25 @@ def _nan_to_none(values: Any) -> list[float | None]:
 def write_evaluation(
     out_dir: str | Path,
     name: str,
-    scores: np.ndarray,
+    logits: np.ndarray,
     targets: np.ndarray,
     label_names: list[str],
     threshold: float | np.ndarray = 0.5,
     checkpoint: str | None = None,
     config: dict[str, Any] | None = None,
+    logit_thresholds: float | np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Compute the metrics and write ``metrics.json``, ``per_class.csv`` and ``scores.npz``."""
+    """Compute the metrics from ``logits`` and write ``metrics.json``, ``per_class.csv`` and
+    ``scores.npz`` (``logits``, ``targets``, ``label_names``).
+
+    ``threshold`` is in probability units (one, or one per class); ``logit_thresholds``, when
+    given, replaces it with exact logit values (as `load_thresholds(..., logits=True)`).
+    """
     out_dir = Path(out_dir)
-    metrics = compute_metrics(scores, targets, threshold=threshold)
+    logit_thr = logit_threshold(threshold) if logit_thresholds is None else logit_thresholds
+    logit_thr = np.asarray(logit_thr, dtype=np.float64)
+    threshold = sigmoid(logit_thr)
+    metrics = compute_metrics(logits, targets, threshold=logit_thr)
     per_class_ap = np.asarray(metrics.pop("per_class_AP"), dtype=np.float64)
     scalars = {k: float(v) for k, v in metrics.items()}
     report = {
@@ -140,13 +162,14 @@ def write_evaluation(
         "label_names": list(label_names),
         "metrics": {k: (None if math.isnan(v) else v) for k, v in scalars.items()},
         "per_class_AP": _nan_to_none(per_class_ap),
-        "threshold": threshold if np.isscalar(threshold) else _nan_to_none(threshold),
-        "num_images": int(scores.shape[0]),
+        "threshold": float(threshold) if threshold.ndim == 0 else _nan_to_none(threshold),
+        "logit_threshold": float(logit_thr) if logit_thr.ndim == 0 else _nan_to_none(logit_thr),
+        "num_images": int(logits.shape[0]),
         "checkpoint": checkpoint,
         "config": config,
     }
     write_json(out_dir / "metrics.json", report)
-    rows = per_class_rows(scores, targets, label_names, per_class_ap, threshold)
+    rows = per_class_rows(logits, targets, label_names, per_class_ap, logit_thr)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
@@ -155,11 +178,27 @@ def write_evaluation(
     save_npz(
         out_dir / "scores.npz",
         compressed=True,
-        scores=scores,
+        logits=np.asarray(logits, dtype=np.float32),
         targets=targets,
         label_names=np.array(label_names),
     )
     return report
+
+
+def read_scores(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(scores, targets)`` from a ``scores.npz``: the logits, or for files written before
+    logits were stored, their probabilities (AP, which only ranks, reads either)."""
+    from agcn_pyg.errors import DataError
+
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            key = "logits" if "logits" in data.files else "scores"
+            return np.asarray(data[key]), np.asarray(data["targets"])
+    except FileNotFoundError:
+        raise DataError(f"{path}: scores file not found") from None
+    except (OSError, ValueError, KeyError) as err:
+        raise DataError(f"{path}: not a scores.npz with logits and targets ({err})") from None
 
 
 def table_row(report: dict[str, Any]) -> str:
@@ -168,16 +207,29 @@ def table_row(report: dict[str, Any]) -> str:
     return format_table_header() + "\n" + format_table_row(metrics, report["name"])
 
 
-def save_thresholds(path: str | Path, thresholds: np.ndarray, label_names: list[str]) -> None:
-    """Per-class thresholds as JSON: ``{"label_names": [...], "thresholds": [...]}``."""
+def save_thresholds(path: str | Path, logit_thresholds: np.ndarray, label_names: list[str]) -> None:
+    """Per-class thresholds as JSON: ``{"label_names", "thresholds", "logit_thresholds"}``.
+
+    ``thresholds`` are probabilities, for reading and for `agcn predict`; the exact logits
+    beside them keep an evaluation exact where a probability near 1 has lost the digits.
+    """
+    logits = np.asarray(logit_thresholds, dtype=np.float64)
     write_json(
         path,
-        {"label_names": list(label_names), "thresholds": [float(t) for t in thresholds]},
+        {
+            "label_names": list(label_names),
+            "thresholds": [float(t) for t in sigmoid(logits)],
+            "logit_thresholds": [float(t) for t in logits],
+        },
     )
 
 
-def load_thresholds(path: str | Path, label_names: list[str]) -> np.ndarray:
-    """Read `save_thresholds` output; the label order must match the model's."""
+def load_thresholds(path: str | Path, label_names: list[str], logits: bool = False) -> np.ndarray:
+    """Read `save_thresholds` output; the label order must match the model's.
+
+    Probabilities by default; with ``logits`` the stored logits (files without them: the
+    probabilities converted once).
+    """
     import json
 
     from agcn_pyg.errors import DataError
@@ -195,4 +247,12 @@ def load_thresholds(path: str | Path, label_names: list[str]) -> np.ndarray:
     thresholds = np.asarray(values, dtype=np.float64)
     if thresholds.shape != (len(label_names),) or not np.isfinite(thresholds).all():
         raise DataError(f"{path}: expected {len(label_names)} finite thresholds")
-    return thresholds
+    if not logits:
+        return thresholds
+    stored = data.get("logit_thresholds")
+    if stored is None:
+        return logit_threshold(thresholds, where=str(path))
+    exact = np.asarray(stored, dtype=np.float64)
+    if exact.shape != thresholds.shape or not np.isfinite(exact).all():
+        raise DataError(f"{path}: expected {len(label_names)} finite logit_thresholds")
+    return exact

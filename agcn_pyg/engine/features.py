@@ -75,7 +75,7 @@ from agcn_pyg.engine.train import (
     train,
     validate_train_config,
 )
-from agcn_pyg.errors import ConfigError, DataError
+from agcn_pyg.errors import ConfigError, DataError, DegreeError
 from agcn_pyg.io import atomic_path, write_json, write_text
 from agcn_pyg.metrics import compute_metrics
 from agcn_pyg.models import AGCN, create_model
@@ -256,20 +256,20 @@ def extract_features(
 class HeadTraining:
     """What `train_head` returns.
 
-    ``scores`` / ``best_scores``: sigmoid scores ``N_val × C`` after the last epoch and at the
+    ``logits`` / ``best_logits``: logits ``N_val × C`` after the last epoch and at the
     best evaluated epoch (highest mAP); ``final`` / ``best_metrics``: their metrics (as
     `compute_metrics`, without the per-class AP); ``best_state``: the head's state dict at the
     best epoch;
     ``history``: one row per epoch with the columns of `agcn_pyg.engine.runlog.LOG_COLUMNS`.
     """
 
-    scores: np.ndarray
+    logits: np.ndarray
     targets: np.ndarray
     final: dict[str, float]
     best_mAP: float
     best_epoch: int
     best_metrics: dict[str, float]
-    best_scores: np.ndarray
+    best_logits: np.ndarray
     best_state: dict[str, Tensor]
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -279,13 +279,13 @@ def _as_tensor(array: Any, dtype: torch.dtype) -> Tensor:
 
 
 @torch.no_grad()
-def score_features(
+def head_logits(
     model: AGCN | nn.Module,
     features: Any,
     batch_size: int = 1024,
     device: str | torch.device = "cpu",
 ) -> np.ndarray:
-    """Sigmoid scores ``N × C`` of a model's head (or of a head) on features ``N × D``.
+    """Logits ``N × C`` (float32) of a model's head (or of a head) on features ``N × D``.
 
     The head runs in eval mode, as ``model(images)`` would after ``model.eval()``.
     """
@@ -295,7 +295,7 @@ def score_features(
     head.eval()
     try:
         out = [
-            torch.sigmoid(head(x[i : i + batch_size].to(device))[0].float()).cpu()
+            head(x[i : i + batch_size].to(device))[0].float().cpu()
             for i in range(0, len(x), batch_size)
         ]
     finally:
@@ -400,9 +400,9 @@ def train_head(
 
         history: list[dict[str, Any]] = []
         best_map, best_epoch = -math.inf, 0
-        best_scores = np.zeros((0, model.num_classes), np.float32)
+        best_logits = np.zeros((0, model.num_classes), np.float32)
         best_state: dict[str, Tensor] = {}
-        scores = best_scores
+        logits = best_logits
         final: dict[str, float] = {}
         best_metrics: dict[str, float] = {}
         bar = tqdm(
@@ -458,12 +458,12 @@ def train_head(
             }
             last = epoch + 1 == train_cfg.epochs
             if (epoch + 1) % train_cfg.eval_every == 0 or last:
-                scores = score_features(head if ema is None else ema.module, x_val, device=device)
-                metrics = compute_metrics(scores, y_val)
+                logits = head_logits(head if ema is None else ema.module, x_val, device=device)
+                metrics = compute_metrics(logits, y_val, threshold=0.0)
                 final = {k: float(v) for k, v in metrics.items() if k != "per_class_AP"}
                 row.update({k: final[k] for k in ("mAP", "CF1", "OF1")})
                 if final["mAP"] > best_map:
-                    best_map, best_epoch, best_scores = final["mAP"], epoch + 1, scores
+                    best_map, best_epoch, best_logits = final["mAP"], epoch + 1, logits
                     best_metrics = dict(final)
                     source = ema.module if ema is not None else head
                     best_state = {
@@ -479,13 +479,13 @@ def train_head(
         if ema is not None:
             head.load_state_dict(ema.module.state_dict())
         return HeadTraining(
-            scores=scores,
+            logits=logits,
             targets=y_val,
             final=final,
             best_mAP=best_map,
             best_epoch=best_epoch,
             best_metrics=best_metrics,
-            best_scores=best_scores,
+            best_logits=best_logits,
             best_state=best_state,
             history=history,
         )
@@ -595,17 +595,20 @@ def train_features(
                 f"{cfg.name} epoch {row['epoch']}/{cfg.train.epochs}  loss {row['loss']:.4f}{val}"
             )
 
-    result = train_head(
-        model,
-        *extracted["train"],
-        *extracted["val"],
-        cfg.train,
-        alpha=cfg.model.alpha,
-        difficult=cfg.data.difficult,
-        device=device,
-        progress=progress,
-        on_epoch=log if cfg.train.epochs <= 20 else None,
-    )
+    try:
+        result = train_head(
+            model,
+            *extracted["train"],
+            *extracted["val"],
+            cfg.train,
+            alpha=cfg.model.alpha,
+            difficult=cfg.data.difficult,
+            device=device,
+            progress=progress,
+            on_epoch=log if cfg.train.epochs <= 20 else None,
+        )
+    except DegreeError as err:
+        raise err.with_label(label_names) from None
     common = {"run_config": to_dict(cfg), "mode": MODE}
     last = build_checkpoint(
         model,
@@ -634,7 +637,7 @@ def train_features(
     write_evaluation(
         run_dir / "eval",
         cfg.name,
-        result.best_scores,
+        result.best_logits,
         result.targets,
         label_names,
         checkpoint=str(run_dir / "best.pt"),

@@ -73,16 +73,16 @@ def _normalization(name: str, backbone: Any | None) -> tuple[tuple[float, ...], 
 
 
 def resolve_embeddings(value: str | None, label_names: list[str]) -> np.ndarray | None:
-    """E for ``label_names`` from a ``.npz`` path or an embedding source name."""
+    """E for ``label_names`` from a file (``.npz``, ``.npy``, ML-GCN ``.pkl``) or a source name."""
     if value is None:
         return None
     if value in EMBEDDING_SOURCES:
         return np.asarray(embed_labels(label_names, value))
     path = Path(value)
-    if path.suffix == ".npz" or path.exists():
+    if path.suffix.lower() in {".npz", ".npy", ".pkl"} or path.exists():
         return np.asarray(load_embeddings(path, label_names=label_names).vectors)
     raise ConfigError(
-        f"data.embeddings: {value!r} is neither a .npz file nor a source "
+        f"data.embeddings: {value!r} is neither an embeddings file (.npz, .npy, .pkl) nor a source "
         f"({', '.join(EMBEDDING_SOURCES.names())})"
     )
 

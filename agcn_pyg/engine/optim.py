@@ -33,12 +33,28 @@ def _warmup(step: int, warmup_steps: int) -> float:
     return min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
 
 
+def step_decays(step_epochs: int | list[int], epoch: float) -> int:
+    """How many times the ``step`` schedule has multiplied lr by gamma after ``epoch`` epochs.
+
+    One period ``n``: once after every ``n`` epochs. Milestones ``[m1, m2, ...]``: once after
+    each ``m`` reached, as torch's ``MultiStepLR`` (the official A-GCN code's ``[15, 30]``).
+    """
+    if isinstance(step_epochs, int):
+        return int(epoch // step_epochs)
+    return sum(epoch >= m for m in step_epochs)
+
+
 @SCHEDULERS.register("step")
 def _step(optimizer: Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> LRScheduler:
-    """The paper's schedule: lr × gamma every ``step_epochs`` epochs, stepped per iteration."""
-    period = cfg.step_epochs * steps_per_epoch
+    """The paper's schedule: lr × gamma every ``step_epochs`` epochs (or at each milestone),
+    stepped per iteration."""
     warmup = int(cfg.warmup_epochs * steps_per_epoch)
-    return LambdaLR(optimizer, lambda s: _warmup(s, warmup) * cfg.gamma ** (s // period))
+    return LambdaLR(
+        optimizer,
+        lambda s: (
+            _warmup(s, warmup) * cfg.gamma ** step_decays(cfg.step_epochs, s // steps_per_epoch)
+        ),
+    )
 
 
 @SCHEDULERS.register("cosine")

@@ -14,6 +14,7 @@ CPU it ends with the metrics of an uninterrupted run.
 
 from __future__ import annotations
 
+import itertools
 import math
 import platform
 import random
@@ -48,7 +49,7 @@ from agcn_pyg.engine.distributed import (
     init_distributed,
     is_main_process,
 )
-from agcn_pyg.engine.evaluate import autocast_context, collect_scores, write_evaluation
+from agcn_pyg.engine.evaluate import autocast_context, collect_logits, write_evaluation
 from agcn_pyg.engine.inputs import (
     load_splits,
     make_loader,
@@ -59,7 +60,7 @@ from agcn_pyg.engine.inputs import (
 from agcn_pyg.engine.losses import LOSSES, build_loss, targets_and_mask
 from agcn_pyg.engine.optim import OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler
 from agcn_pyg.engine.runlog import log_csv
-from agcn_pyg.errors import AgcnError, CheckpointError, ConfigError
+from agcn_pyg.errors import AgcnError, CheckpointError, ConfigError, DegreeError
 from agcn_pyg.io import write_json, write_text
 from agcn_pyg.metrics import compute_metrics
 from agcn_pyg.models import AGCN, create_model
@@ -144,7 +145,11 @@ def validate_train_config(cfg: RunConfig) -> None:
         (t.lr > 0, "lr", "a number > 0"),
         (t.lrp >= 0, "lrp", "a number ≥ 0"),
         (t.weight_decay >= 0, "weight_decay", "a number ≥ 0"),
-        (t.step_epochs >= 1, "step_epochs", "an int ≥ 1"),
+        (
+            _valid_step_epochs(t.step_epochs),
+            "step_epochs",
+            "an int ≥ 1 or an increasing list of ints ≥ 1",
+        ),
         (t.eval_every >= 1, "eval_every", "an int ≥ 1"),
         (t.clip_grad_norm is None or t.clip_grad_norm > 0, "clip_grad_norm", "null or > 0"),
         (t.ema_decay is None or 0 < t.ema_decay < 1, "ema_decay", "null or in (0, 1)"),
@@ -159,6 +164,15 @@ def validate_train_config(cfg: RunConfig) -> None:
             raise ConfigError(f"train.{name}: expected {expected}, got {getattr(t, name)!r}")
     if cfg.data.workers < 0:
         raise ConfigError("data.workers: expected an int ≥ 0")
+
+
+def _valid_step_epochs(value: object) -> bool:
+    def positive_int(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+    if isinstance(value, list):
+        return all(map(positive_int, value)) and all(a < b for a, b in itertools.pairwise(value))
+    return positive_int(value)
 
 
 def environment(cfg: RunConfig, device: torch.device, world: int) -> dict[str, Any]:
@@ -356,10 +370,10 @@ class Trainer:
                 self._seed_epoch(epoch)
                 row = self._train_epoch(epoch)
                 last = epoch + 1 == cfg.train.epochs
-                scores = targets = None
+                logits = targets = None
                 if (epoch + 1) % cfg.train.eval_every == 0 or last:
                     broadcast_buffers(self.eval_model)
-                    scores, targets = collect_scores(
+                    logits, targets = collect_logits(
                         self.eval_model,
                         self.val_loader,
                         self.device,
@@ -368,19 +382,21 @@ class Trainer:
                         self.progress,
                         desc=f"eval {epoch + 1}",
                     )
-                    metrics = compute_metrics(scores, targets)
+                    metrics = compute_metrics(logits, targets, threshold=0.0)
                     final = {k: float(v) for k, v in metrics.items() if k != "per_class_AP"}
                     row.update({k: final[k] for k in ("mAP", "CF1", "OF1")})
-                improved = scores is not None and final["mAP"] > self.best_map
+                improved = logits is not None and final["mAP"] > self.best_map
                 if improved:
                     self.best_map = final["mAP"]
                 row["best_mAP"] = self.best_map if self.best_map > -math.inf else math.nan
                 self.history.append(row)
                 if self.main:
-                    self._save(epoch, final, improved, scores, targets)
+                    self._save(epoch, final, improved, logits, targets)
                     _log(writer, row)
                     self._print(row)
                 barrier()
+        except DegreeError as err:
+            raise err.with_label(self.label_names) from None
         finally:
             if writer is not None:
                 writer.close()
@@ -479,7 +495,7 @@ class Trainer:
         epoch: int,
         metrics: dict[str, float],
         improved: bool,
-        scores: np.ndarray | None,
+        logits: np.ndarray | None,
         targets: np.ndarray | None,
     ) -> None:
         common = {"run_config": to_dict(self.cfg), "epoch": epoch, "metrics": metrics}
@@ -505,7 +521,7 @@ class Trainer:
             write_evaluation(
                 self.run_dir / "eval",
                 self.cfg.name,
-                scores,
+                logits,
                 targets,
                 self.label_names,
                 checkpoint=str(self.run_dir / "best.pt"),

@@ -31,7 +31,19 @@ from agcn_pyg.errors import ConfigError
 from agcn_pyg.graph import complete_edge_index, sparsity_loss
 from agcn_pyg.models.backbone import Backbone
 from agcn_pyg.models.gnn import LabelGNN
-from agcn_pyg.models.label_graph import BASELINE, LABEL_GRAPHS, Cooccurrence, LabelGraph
+from agcn_pyg.models.label_graph import (
+    BASELINE,
+    LABEL_GRAPHS,
+    Cooccurrence,
+    LabelGraph,
+    StaticGraph,
+)
+
+
+def _fp32_logits(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x Wᵀ (+ b)`` in float32 outside autocast, so logits keep their ranking under AMP."""
+    with torch.autocast(x.device.type, enabled=False):
+        return F.linear(x.float(), weight.float(), None if bias is None else bias.float())
 
 
 class LinearHead(nn.Module):
@@ -45,15 +57,16 @@ class LinearHead(nn.Module):
         return self.fc.weight, self.fc.bias
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return self.fc(x), x.new_zeros(())
+        return _fp32_logits(x, self.fc.weight, self.fc.bias), x.new_zeros(())
 
 
 class GraphHead(nn.Module):
     r"""Label embeddings → ``(A, Â)`` → GNN → :math:`\bar{W}`; ``logits = x \bar{W}^\top``.
 
-    Â is computed once per forward pass and shared by every GNN layer. The head runs with
-    autocast disabled: it is tiny next to the backbone, and Eq. 4's degree normalisation is
-    the kind of reduction that loses accuracy in half precision.
+    Â is computed once per forward pass and shared by every GNN layer. The head, the final
+    product ``x W̄ᵀ`` included, runs in float32 with autocast disabled: it is tiny next to the
+    backbone, Eq. 4's degree normalisation is the kind of reduction that loses accuracy in
+    half precision, and bf16 logits would tie scores that the evaluation ranks.
 
     Shapes:
         embeddings: ``C × d_e`` (a buffer: stored in the state dict and checkpoints).
@@ -94,9 +107,9 @@ class GraphHead(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         if self.training or torch.is_grad_enabled():
             weight, _, adj_hat = self.graph()
-            return F.linear(x, weight), sparsity_loss(adj_hat)
+            return _fp32_logits(x, weight), sparsity_loss(adj_hat)
         weight, _ = self.classifier()
-        return F.linear(x, weight), x.new_zeros(())
+        return _fp32_logits(x, weight), x.new_zeros(())
 
 
 class AGCN(nn.Module):
@@ -106,6 +119,8 @@ class AGCN(nn.Module):
         cfg: the model config.
         label_embeddings: E, ``C × d_e``; ``None`` falls back to one-hot embeddings.
         cooccurrence: ``(adj, nums)`` counts, needed by ``graph='static'``.
+        static_correlation: for ``graph='static'``, a ready ``gen_A`` output (``C × C``) in
+            place of the counts, e.g. the ``A`` stored in an ML-GCN checkpoint.
 
     Shapes:
         input: ``B × 3 × H × W``; output: logits ``B × C``.
@@ -116,6 +131,7 @@ class AGCN(nn.Module):
         cfg: ModelConfig,
         label_embeddings: Tensor | None = None,
         cooccurrence: Cooccurrence | None = None,
+        static_correlation: Tensor | None = None,
     ) -> None:
         super().__init__()
         self.cfg = cfg
@@ -127,7 +143,20 @@ class AGCN(nn.Module):
             self.head = LinearHead(self.num_features, cfg.num_classes)
             return
         embeddings = _check_embeddings(label_embeddings, cfg.num_classes)
-        label_graph = LABEL_GRAPHS.get(cfg.graph).from_config(cfg, embeddings.size(1), cooccurrence)
+        label_graph: LabelGraph
+        if static_correlation is not None:
+            if cfg.graph != "static":
+                raise ConfigError(f"static_correlation is for graph 'static', not {cfg.graph!r}")
+            n = cfg.num_classes
+            if tuple(static_correlation.shape) != (n, n):
+                raise ConfigError(
+                    f"static_correlation: expected {n} × {n}, got {tuple(static_correlation.shape)}"
+                )
+            label_graph = StaticGraph(static_correlation, cfg.t, cfg.p, cfg.reweight)
+        else:
+            label_graph = LABEL_GRAPHS.get(cfg.graph).from_config(
+                cfg, embeddings.size(1), cooccurrence
+            )
         gnn = LabelGNN(
             cfg.gnn,
             in_dim=embeddings.size(1),
@@ -136,6 +165,7 @@ class AGCN(nn.Module):
             negative_slope=cfg.negative_slope,
             bias=cfg.gnn_bias,
             heads=cfg.heads,
+            init=cfg.gnn_init,
         )
         self.head = GraphHead(label_graph, gnn, embeddings)
 

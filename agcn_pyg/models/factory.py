@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from agcn_pyg.config import ModelConfig
@@ -23,6 +24,7 @@ def create_model(
     pretrained: bool | str = False,
     pool: str = "max",
     cooccurrence: Cooccurrence | None = None,
+    static_correlation: Tensor | np.ndarray | None = None,
     **options: Any,
 ) -> AGCN:
     """Build A-GCN, an alternative label graph, ML-GCN or the baseline.
@@ -40,8 +42,11 @@ def create_model(
         pretrained: ``False``, ``True`` (timm hub) or a local weights file.
         pool: ``max``, ``avg`` or ``avgmax``.
         cooccurrence: ``(adj, nums)`` for ``graph='static'``.
+        static_correlation: ``graph='static'`` from a ready ``gen_A`` output (``C × C``)
+            instead of counts, e.g. an ML-GCN checkpoint's ``A``.
         **options: any other `ModelConfig` field: ``guard``, ``alpha``, ``num_layers``,
-            ``hidden_dim``, ``t``, ``p``, ``reweight``, ``heads``, ``lg_dim``, ...
+            ``hidden_dim``, ``t``, ``p``, ``reweight``, ``heads``, ``lg_dim``, ``lg_bias``,
+            ``gnn_init``, ...
 
     >>> model = create_model("resnet101", 80, label_embeddings=E, graph="conv")
     >>> logits = model(images)                     # B × 80
@@ -61,7 +66,13 @@ def create_model(
             "pool": pool,
         }
         cfg = _replace(ModelConfig(**fields), options)
-    return AGCN(cfg, label_embeddings=label_embeddings, cooccurrence=cooccurrence)
+    correlation = None if static_correlation is None else torch.as_tensor(static_correlation)
+    return AGCN(
+        cfg,
+        label_embeddings=label_embeddings,
+        cooccurrence=cooccurrence,
+        static_correlation=correlation,
+    )
 
 
 def _replace(cfg: ModelConfig, options: dict[str, Any]) -> ModelConfig:

@@ -34,12 +34,18 @@ parameters (checkpoints are unchanged), and ``LabelGNN.message_passing = True`` 
 ``propagate`` for every layer: the reference that ``tests/models/test_dense_gnn.py`` checks
 the dense forms against (outputs and gradients to 1e-5).
 
+**Initialisation** (``init``, `GNN_INITS`): ``pyg`` keeps each PyG layer's own (glorot for
+GCN's weight); ``mlgcn`` draws every weight and bias of the layers' linear maps, and each
+layer's own bias, from :math:`U(\pm 1/\sqrt{\text{out\_features}})`, as ML-GCN's and A-GCN's
+``GraphConvolution`` does. Attention vectors keep PyG's initialisation.
+
 New layers register with `register_gnn`.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -48,6 +54,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, GraphConv, TransformerConv
 from torch_geometric.nn.conv import MessagePassing
+from torch_geometric.nn.dense.linear import Linear as PygLinear
 
 from agcn_pyg.registry import Registry
 
@@ -70,6 +77,26 @@ class GNNLayerSpec:
 
 
 GNN_LAYERS: Registry[GNNLayerSpec] = Registry("GNN layer")
+#: ``init(conv)`` re-initialises one built layer in place
+GNN_INITS: Registry[Callable[[MessagePassing], None]] = Registry("GNN initialisation")
+GNN_INITS.add("pyg", lambda conv: None)
+
+
+@GNN_INITS.register("mlgcn")
+@torch.no_grad()
+def mlgcn_init(conv: MessagePassing) -> None:
+    """ML-GCN's ``GraphConvolution.reset_parameters``: ``U(±1/sqrt(out))`` for every linear
+    map's weight and bias and for the layer's own bias."""
+    for module in conv.modules():
+        if isinstance(module, PygLinear | nn.Linear):
+            out = module.weight.size(0)
+            module.weight.uniform_(-1 / math.sqrt(out), 1 / math.sqrt(out))
+            if module.bias is not None:
+                module.bias.uniform_(-1 / math.sqrt(out), 1 / math.sqrt(out))
+    bias = getattr(conv, "bias", None)
+    if isinstance(bias, nn.Parameter):
+        bound = 1 / math.sqrt(bias.size(-1))
+        bias.uniform_(-bound, bound)
 
 
 def register_gnn(
@@ -149,6 +176,7 @@ class LabelGNN(nn.Module):
         negative_slope: LeakyReLU slope.
         bias: whether layers carry a bias.
         heads: attention heads (averaged) for attention layers.
+        init: a name in `GNN_INITS` (module doc).
         message_passing: run every layer as PyG message passing, also those with a dense
             form (see the module doc); the reference path, for tests and benchmarks. Also an
             attribute that can be flipped on a built model.
@@ -167,6 +195,7 @@ class LabelGNN(nn.Module):
         negative_slope: float = 0.2,
         bias: bool = False,
         heads: int = 1,
+        init: str = "pyg",
         message_passing: bool = False,
     ) -> None:
         super().__init__()
@@ -178,6 +207,9 @@ class LabelGNN(nn.Module):
             self.spec.build(d_in, d_out, bias=bias, heads=heads)
             for d_in, d_out in itertools.pairwise(dims)
         )
+        self.init = init
+        for conv in self.convs:
+            GNN_INITS.get(init)(conv)
         self.act = nn.LeakyReLU(negative_slope)
 
     def _edge_kwargs(self, adj_hat: Tensor) -> dict[str, Tensor]:
@@ -228,6 +260,7 @@ def list_gnns() -> list[str]:
 
 
 __all__ = [
+    "GNN_INITS",
     "GNN_LAYERS",
     "DenseForward",
     "GNNLayerSpec",

@@ -2,7 +2,8 @@ r"""Label-graph (LG) modules: label embeddings E (``C × d_e``) → correlation 
 
 The paper writes E as ``d_e × C`` (channels × label positions, the convolution layout), so a
 1×1 convolution over the C positions is a linear map applied to each label's embedding
-``e_i``. In that reading, with ``[i, j]`` the weight label j sends to label i:
+``e_i`` (stored here as ``nn.Linear``). In that reading, with ``[i, j]`` the weight label j
+sends to label i:
 
 ============  ==================================================  ===========================
 name          A[i, j]                                             paper
@@ -17,9 +18,13 @@ name          A[i, j]                                             paper
 
 For FC-A, :math:`A = W_l^\top E` with :math:`W_l \in R^{d_e \times C}`: column j of A is
 :math:`W_l^\top e_j`, one linear layer ``d_e → C`` applied to label j's embedding. The 1×1
-convolutions carry no bias (Eq. 5 has none). Every module returns ``(A, Â)``; the learned
-ones normalise with Eq. 4 (`agcn_pyg.graph.normalize_adjacency`), ``static`` with ML-GCN's
-own ``gen_adj``. ``none`` (the baseline) has no label graph and is handled by the model.
+convolutions carry no bias by default (Eq. 5 has none); ``lg_bias=True`` adds one to each, as
+the official A-GCN code's ``Conv1d`` layers have. Its correlation is
+:math:`A_{ij} = \langle \theta(e_i), \phi(e_j)\rangle / C` in its own names, so its ``theta``
+is our ``phi`` and its ``phi`` our ``theta`` (`agcn_pyg.models.official`). Every module
+returns ``(A, Â)``; the learned ones normalise with Eq. 4
+(`agcn_pyg.graph.normalize_adjacency`), ``static`` with ML-GCN's own ``gen_adj``. ``none``
+(the baseline) has no label graph and is handled by the model.
 """
 
 from __future__ import annotations
@@ -81,18 +86,20 @@ class _ProjectedGraph(LabelGraph):
     def from_config(
         cls, cfg: ModelConfig, embed_dim: int, cooccurrence: Cooccurrence | None
     ) -> LabelGraph:
-        return cls(embed_dim, cfg.lg_dim, cfg.guard)
+        return cls(embed_dim, cfg.lg_dim, cfg.guard, bias=cfg.lg_bias)
 
 
 @LABEL_GRAPHS.register("conv")
 class ConvGraph(_ProjectedGraph):
     r"""Eq. 5: :math:`A = \frac{1}{C}(W_\phi * E)^\top (W_\theta * E)`."""
 
-    def __init__(self, embed_dim: int, lg_dim: int | None = None, guard: str = "relu") -> None:
+    def __init__(
+        self, embed_dim: int, lg_dim: int | None = None, guard: str = "relu", bias: bool = False
+    ) -> None:
         super().__init__(guard)
         out = lg_dim or embed_dim
-        self.phi = nn.Linear(embed_dim, out, bias=False)
-        self.theta = nn.Linear(embed_dim, out, bias=False)
+        self.phi = nn.Linear(embed_dim, out, bias=bias)
+        self.theta = nn.Linear(embed_dim, out, bias=bias)
 
     def correlation(self, embeddings: Tensor) -> Tensor:
         return self.phi(embeddings) @ self.theta(embeddings).t() / embeddings.size(0)
@@ -102,9 +109,11 @@ class ConvGraph(_ProjectedGraph):
 class DotGraph(_ProjectedGraph):
     r"""Eq. 9, Dot-A: :math:`A = \frac{1}{C}(W_\phi * E)^\top (W_\phi * E)`, symmetric."""
 
-    def __init__(self, embed_dim: int, lg_dim: int | None = None, guard: str = "relu") -> None:
+    def __init__(
+        self, embed_dim: int, lg_dim: int | None = None, guard: str = "relu", bias: bool = False
+    ) -> None:
         super().__init__(guard)
-        self.phi = nn.Linear(embed_dim, lg_dim or embed_dim, bias=False)
+        self.phi = nn.Linear(embed_dim, lg_dim or embed_dim, bias=bias)
 
     def correlation(self, embeddings: Tensor) -> Tensor:
         feat = self.phi(embeddings)
@@ -157,20 +166,33 @@ class StaticGraph(LabelGraph):
     """ML-GCN's fixed graph from co-occurrence counts, binary or re-weighted.
 
     A is ``gen_A``'s output and Â is ``gen_adj(A)``; both are buffers computed once. See
-    `agcn_pyg.graph` for the reference quirks this reproduces.
+    `agcn_pyg.graph` for the reference quirks this reproduces. The constructor takes a ready
+    ``gen_A`` output (``C × C``, self-loops included), such as the ``A`` that ML-GCN's
+    checkpoints store; `from_counts` computes it from co-occurrence counts.
     """
 
     learnable = False
 
     def __init__(
-        self, cooccurrence: Cooccurrence, t: float = 0.4, p: float = 0.25, reweight: bool = True
+        self, corr: Tensor | np.ndarray, t: float = 0.4, p: float = 0.25, reweight: bool = True
     ) -> None:
         super().__init__(guard="static")
-        adj, nums = cooccurrence
-        corr = torch.from_numpy(mlgcn_correlation(adj, nums, t, p, reweight)).float()
-        self.register_buffer("adj", corr)
-        self.register_buffer("adj_hat", mlgcn_normalize(corr))
+        matrix = torch.as_tensor(corr).detach().float().clone()
+        if matrix.dim() != 2 or matrix.size(0) != matrix.size(1):
+            raise ConfigError(f"static correlation: expected C × C, got {tuple(matrix.shape)}")
+        if not torch.isfinite(matrix).all() or (matrix.sum(1) <= 0).any():
+            raise ConfigError("static correlation: needs finite values and positive row sums")
+        self.register_buffer("adj", matrix)
+        self.register_buffer("adj_hat", mlgcn_normalize(matrix))
         self.t, self.p, self.reweight = t, p, reweight
+
+    @classmethod
+    def from_counts(
+        cls, cooccurrence: Cooccurrence, t: float = 0.4, p: float = 0.25, reweight: bool = True
+    ) -> StaticGraph:
+        """``gen_A`` on ``(adj, nums)`` co-occurrence counts, then ``gen_adj``."""
+        adj, nums = cooccurrence
+        return cls(mlgcn_correlation(adj, nums, t, p, reweight), t, p, reweight)
 
     @classmethod
     def from_config(
@@ -186,7 +208,7 @@ class StaticGraph(LabelGraph):
                 f"cooccurrence: counts for {len(cooccurrence[1])} labels, "
                 f"model.num_classes is {cfg.num_classes}"
             )
-        return cls(cooccurrence, cfg.t, cfg.p, cfg.reweight)
+        return cls.from_counts(cooccurrence, cfg.t, cfg.p, cfg.reweight)
 
     def correlation(self, embeddings: Tensor) -> Tensor:
         return self.adj

@@ -23,7 +23,7 @@ from agcn_pyg.engine.features import (
     extract_run_features,
     feature_key,
     features_cache_file,
-    score_features,
+    head_logits,
     train_features,
     train_head,
     train_mode,
@@ -75,8 +75,8 @@ def test_forward_head_of_extracted_features_equals_model(color_dataset: Path, gr
         expected = model(images)
         got = model.forward_head(torch.from_numpy(features))
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
-    scores = score_features(model, features)
-    np.testing.assert_allclose(scores, torch.sigmoid(expected).numpy(), rtol=1e-4, atol=1e-6)
+    logits = head_logits(model, features)
+    np.testing.assert_allclose(logits, expected.numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_extraction_leaves_the_model_as_it_was(color_dataset: Path) -> None:
@@ -153,12 +153,12 @@ def test_heads_train_on_easy_features(graph: str) -> None:
     assert result.final["mAP"] > 90  # chance is about 40
     assert [row["epoch"] for row in result.history] == list(range(1, 9))
     assert np.isnan(result.history[0]["mAP"]) and not np.isnan(result.history[3]["mAP"])
-    assert result.scores.shape == (80, 4) and result.best_epoch in (4, 8)
+    assert result.logits.shape == (80, 4) and result.best_epoch in (4, 8)
     assert result.best_mAP == max(result.history[3]["mAP"], result.history[7]["mAP"])
     for key, value in model.backbone.state_dict().items():
         assert torch.equal(value, backbone[key]), key
     # The head that is left in the model is the last epoch's: it reproduces `scores`.
-    np.testing.assert_allclose(score_features(model, x_val), result.scores, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(head_logits(model, x_val), result.logits, rtol=1e-5, atol=1e-5)
 
 
 def test_head_training_is_deterministic_and_restores_threads() -> None:
@@ -169,7 +169,7 @@ def test_head_training_is_deterministic_and_restores_threads() -> None:
         model = create_model("test_resnet", 4, label_embeddings=torch.eye(4), hidden_dim=8)
         x_d = np.pad(x, ((0, 0), (0, model.num_features - 8)))
         cfg = TrainConfig(epochs=2, batch_size=16, lr=0.05)
-        return train_head(model, x_d, y, x_d, y, cfg, progress=False).scores
+        return train_head(model, x_d, y, x_d, y, cfg, progress=False).logits
 
     threads = torch.get_num_threads()
     assert np.array_equal(run(), run())
@@ -204,12 +204,12 @@ def test_train_features_writes_a_normal_run(
     stored = np.load(run / "eval" / "scores.npz")
     images = torch.stack([img for img, _ in _test_view(color_dataset)])
     with torch.no_grad():
-        fresh = torch.sigmoid(model(images)).numpy()
-    np.testing.assert_allclose(fresh, stored["scores"], rtol=1e-4, atol=1e-5)
+        fresh = model(images).numpy()
+    np.testing.assert_allclose(fresh, stored["logits"], rtol=1e-4, atol=1e-5)
     report = json.loads((run / "eval" / "metrics.json").read_text())
     assert report["name"] == "probe"
     assert report["metrics"]["mAP"] == pytest.approx(
-        compute_metrics(stored["scores"], stored["targets"])["mAP"]
+        compute_metrics(stored["logits"], stored["targets"], threshold=0.0)["mAP"]
     )
 
     with pytest.raises(ConfigError, match="exists"):
