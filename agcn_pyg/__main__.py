@@ -17,6 +17,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("agcn_pyg.commands.predict", "label images, folders or a list file"),
     "embed-labels": ("agcn_pyg.commands.embed_labels", "write label embeddings E to .npz"),
     "prepare": ("agcn_pyg.commands.prepare", "write label statistics and embeddings"),
+    "import-official": (
+        "agcn_pyg.commands.import_official",
+        "convert an official A-GCN / ML-GCN checkpoint",
+    ),
     "demo": ("agcn_pyg.commands.demo", "build the demo data set, train, write a report"),
 }
 

@@ -111,7 +111,7 @@ def plain_normalize(adj: Tensor) -> Tensor:
     bad = ~(deg > 0)
     if bool(bad.any()):
         row = int(bad.nonzero()[0, 0])
-        raise DegreeError(row, float(deg[row]))
+        raise DegreeError(row, float(deg[row].detach()))
     deg_inv_sqrt = deg.rsqrt()
     return deg_inv_sqrt.unsqueeze(-1) * tilde * deg_inv_sqrt.unsqueeze(-2)
 

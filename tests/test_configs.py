@@ -105,3 +105,18 @@ def test_base_values_are_overridden_by_the_child(tmp_path: Path) -> None:
         1e-3,
         4,
     )
+
+
+@pytest.mark.parametrize("kind", ["agcn", "mlgcn"])
+def test_official_configs_are_the_official_recipes(kind: str) -> None:
+    from agcn_pyg.models import OFFICIAL_RECIPES
+
+    cfg = load_run_config(Path(CONFIGS[0]).parent / f"coco_{kind}_official.yaml")
+    recipe = OFFICIAL_RECIPES[kind]
+    for section in ("model", "data", "train"):
+        values = getattr(cfg, section)
+        for key, expected in recipe[section].items():
+            assert getattr(values, key) == expected, f"{section}.{key}"
+    assert cfg.data.embeddings.endswith(f"{'coco'}_glove_word2vec.pkl")
+    if kind == "mlgcn":
+        assert cfg.data.cooccurrence.endswith("coco_adj.pkl")

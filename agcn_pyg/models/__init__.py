@@ -5,19 +5,29 @@ from agcn_pyg.models.backbone import Backbone, convert_by_position, efficientnet
 from agcn_pyg.models.factory import create_model
 from agcn_pyg.models.gnn import GNN_LAYERS, LabelGNN, list_gnns, register_gnn
 from agcn_pyg.models.label_graph import LABEL_GRAPHS, LabelGraph, list_graphs
+from agcn_pyg.models.official import (
+    OFFICIAL_KINDS,
+    OFFICIAL_RECIPES,
+    OfficialCheckpoint,
+    import_official,
+)
 
 __all__ = [
     "AGCN",
     "GNN_LAYERS",
     "LABEL_GRAPHS",
+    "OFFICIAL_KINDS",
+    "OFFICIAL_RECIPES",
     "Backbone",
     "GraphHead",
     "LabelGNN",
     "LabelGraph",
     "LinearHead",
+    "OfficialCheckpoint",
     "convert_by_position",
     "create_model",
     "efficientnet_lite0_weights",
+    "import_official",
     "list_gnns",
     "list_graphs",
     "register_gnn",

@@ -121,3 +121,27 @@ def test_save_load_round_trip_and_order_checks(tmp_path: Path):
     (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(DataError, match=r"broken\.npz: not a readable \.npz"):
         load_embeddings(tmp_path / "broken.npz")
+
+
+def test_mlgcn_pickles_and_npy_load_as_data_embeddings(tmp_path: Path):
+    from agcn_pyg.engine.inputs import resolve_embeddings
+
+    names = ["person", "bicycle", "car"]
+    vectors = np.random.default_rng(1).normal(size=(3, 300)).astype(np.float32)
+    pkl = tmp_path / "coco_glove_word2vec.pkl"
+    pkl.write_bytes(pickle.dumps(vectors, protocol=2))  # the layout ML-GCN ships
+    loaded = load_embeddings(pkl, names)
+    assert np.array_equal(loaded.vectors, vectors) and loaded.label_names == names
+    assert np.array_equal(resolve_embeddings(str(pkl), names), vectors)
+    npy = tmp_path / "e.npy"
+    np.save(npy, vectors.astype(np.float64))
+    assert np.array_equal(resolve_embeddings(str(npy), names), vectors)
+
+    with pytest.raises(DataError, match=r"3 rows, the label list has 4"):
+        load_embeddings(pkl, [*names, "dog"])
+    with pytest.raises(ConfigError, match="holds no label names"):
+        load_embeddings(pkl)
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(pickle.dumps({"x": Path("/etc/passwd")}))
+    with pytest.raises(DataError, match="refusing to unpickle global"):
+        load_embeddings(evil, names)

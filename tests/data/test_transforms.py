@@ -120,3 +120,30 @@ def test_timm_normalisation_and_errors():
         build_transforms("fancy", 32)
     with pytest.raises(ConfigError, match="scales"):
         MultiScaleCrop(32, scales=(1.0, 1.5))
+
+
+def test_agcn_official_recipe_squashes_then_multiscale_crops():
+    train, test = build_transforms("agcn_official", 448)
+    resize, crop, flip = train.transforms[:3]
+    assert isinstance(resize, v2.Resize) and list(resize.size) == [512, 512]
+    assert isinstance(crop, MultiScaleCrop) and crop.size == (448, 448)
+    assert crop.scales == (1.0, 0.875, 0.75, 0.66, 0.5) and crop.max_distort == 2
+    assert isinstance(flip, v2.RandomHorizontalFlip)
+
+    train, test = build_transforms("agcn_official", 32, resize_size=40)
+    image = _image(90, 50)
+    # the crop sees the squashed 40×40 image: its candidate sides come from 40, not from 50
+    squashed = image.resize((40, 40), Image.Resampling.BILINEAR)
+    reference = v2.Compose(
+        [MultiScaleCrop(32, (1.0, 0.875, 0.75, 0.66, 0.5), 2), *train.transforms[2:]]
+    )
+    for seed in range(5):
+        torch.manual_seed(seed)
+        out = train(image)
+        torch.manual_seed(seed)
+        assert torch.equal(out, reference(squashed))
+    # test: PIL's bilinear squash-resize, as the official `Warp`
+    expected = build_transforms("paper", 32)[1](image)
+    assert torch.equal(test(image), expected)
+    with pytest.raises(ConfigError, match="smaller than image_size"):
+        build_transforms("agcn_official", 32, resize_size=16)

@@ -275,3 +275,56 @@ def test_bad_options_raise_config_errors(tiny_backbone, kwargs: dict, match: str
 def test_unknown_backbone_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="no_such_net"):
         create_model("no_such_net", C, graph="none")
+
+
+def test_lg_bias_adds_biases_to_the_1x1_convolutions(tiny_backbone, unit_embeddings) -> None:
+    emb = unit_embeddings(C, D_E)
+    plain = _model(tiny_backbone, emb, "conv")
+    biased = _model(tiny_backbone, emb, "conv", lg_bias=True, lg_dim=D_E // 2)
+    assert plain.head.label_graph.phi.bias is None
+    lg = biased.head.label_graph
+    assert lg.phi.bias.shape == (D_E // 2,) and lg.theta.bias.shape == (D_E // 2,)
+    with torch.no_grad():
+        lg.phi.bias.fill_(0.5)
+        lg.theta.bias.fill_(0.5)
+        adj, _ = biased.adjacency()
+        phi = emb @ lg.phi.weight.t() + 0.5
+        theta = emb @ lg.theta.weight.t() + 0.5
+    torch.testing.assert_close(adj, phi @ theta.t() / C)
+    assert _model(tiny_backbone, emb, "dot", lg_bias=True).head.label_graph.phi.bias is not None
+    with pytest.raises(ConfigError, match="lg_bias"):
+        _model(tiny_backbone, emb, "fc", lg_bias=True)
+
+
+def test_mlgcn_init_draws_gcn_weights_from_mlgcn_bounds(tiny_backbone, unit_embeddings) -> None:
+    emb = unit_embeddings(C, D_E)
+    torch.manual_seed(0)
+    mlgcn = _model(tiny_backbone, emb, "conv", hidden_dim=256, gnn_init="mlgcn", gnn_bias=True)
+    torch.manual_seed(0)
+    pyg = _model(tiny_backbone, emb, "conv", hidden_dim=256)
+    for conv, ref in zip(mlgcn.head.gnn.convs, pyg.head.gnn.convs, strict=True):
+        weight = conv.lin.weight  # out × in
+        bound = 1 / weight.size(0) ** 0.5
+        assert weight.abs().max() <= bound and weight.abs().max() > 0.95 * bound
+        # U(±b) has standard deviation b / sqrt(3)
+        assert weight.std().item() == pytest.approx(bound / 3**0.5, rel=0.05)
+        assert conv.bias.abs().max() <= bound and conv.bias.abs().max() > 0
+        assert not torch.equal(weight, ref.lin.weight)
+    with pytest.raises(ConfigError, match="gnn_init"):
+        _model(tiny_backbone, emb, "conv", gnn_init="xavier")
+
+
+@pytest.mark.parametrize("graph", ["conv", "none"])
+def test_logits_are_float32_under_bf16_autocast(graph, tiny_backbone, unit_embeddings) -> None:
+    model = _model(tiny_backbone, unit_embeddings(C, D_E), graph).eval()
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        reference = model(images)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            features = model.forward_features(images)
+            logits = model.forward_head(features)
+    assert logits.dtype == torch.float32
+    weight, bias = model.classifier()
+    expected = features.float() @ weight.t() + (0 if bias is None else bias)
+    torch.testing.assert_close(logits, expected, rtol=1e-6, atol=1e-6)
+    assert reference.dtype == torch.float32

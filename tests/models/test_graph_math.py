@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from agcn_pyg.errors import DataError
+from agcn_pyg.errors import DataError, DegreeError
 from agcn_pyg.graph import (
     GUARDS,
     complete_edge_index,
     mlgcn_adjacency,
     mlgcn_correlation,
     normalize_adjacency,
+    plain_normalize,
     sparsity_loss,
 )
 
@@ -149,3 +150,33 @@ def test_mlgcn_zero_count_label_gives_zero_row_not_nan() -> None:
 def test_mlgcn_rejects_bad_counts(adj: np.ndarray, nums: np.ndarray, match: str) -> None:
     with pytest.raises(DataError, match=match):
         mlgcn_adjacency(adj, nums)
+
+
+def test_plain_eq4_three_nodes_by_hand() -> None:
+    # guard 'none' (the official A-GCN code): Ã = A + I = [[1,2,-1],[1,1,0],[0,3,1]] and the
+    # *signed* row sums d = (2, 2, 4); Â_ij = Ã_ij / sqrt(d_i d_j).
+    s8 = math.sqrt(8)
+    expected = torch.tensor(
+        [[1 / 2, 2 / 2, -1 / s8], [1 / 2, 1 / 2, 0.0], [0.0, 3 / s8, 1 / 4]], dtype=torch.float64
+    )
+    torch.testing.assert_close(normalize_adjacency(A3, "none"), expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(plain_normalize(A3), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("adj", "row", "degree"),
+    [
+        ([[0.0, -3.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]], 0, -2.0),
+        ([[0.0, 0.0, 0.0], [-0.5, 0.0, -0.5], [0.0, 0.0, 0.0]], 1, 0.0),
+        ([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, float("nan"), 0.0]], 2, math.nan),
+    ],
+)
+def test_plain_eq4_stops_on_a_non_positive_degree(adj: list, row: int, degree: float) -> None:
+    with pytest.raises(DegreeError) as info:
+        normalize_adjacency(torch.tensor(adj), "none")
+    err = info.value
+    assert err.row == row and (err.degree == degree or math.isnan(degree))
+    assert f"label {row} has degree" in str(err) and "guard=relu" in str(err)
+    named = err.with_label(["cat", "dog", "bird"])
+    assert f"label {row} ({['cat', 'dog', 'bird'][row]!r})" in str(named)
+    assert len(str(named).splitlines()) == 1

@@ -1,0 +1,58 @@
+"""`agcn import-official`: an official A-GCN or ML-GCN checkpoint → an agcn_pyg checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Convert a checkpoint published with A-GCN (queenie88/A-GCN) or ML-GCN "
+        "(megvii-research/ML-GCN) into an agcn_pyg checkpoint that `agcn evaluate`, "
+        "`agcn predict` and the analysis scripts read.",
+        add_help=add_help,
+    )
+    parser.add_argument("checkpoint", type=Path, help="the official .pth.tar")
+    parser.add_argument("--kind", required=True, choices=["agcn", "mlgcn"])
+    parser.add_argument(
+        "--embeddings",
+        required=True,
+        type=Path,
+        help="the label embeddings the model was trained with, e.g. ML-GCN's "
+        "coco_glove_word2vec.pkl (or an .npz / .npy in the same label order)",
+    )
+    parser.add_argument(
+        "--labels",
+        required=True,
+        type=Path,
+        help="labels.txt in the embeddings' order (COCO: datasets/coco2014/labels.txt)",
+    )
+    parser.add_argument("--out", required=True, type=Path, help="the agcn_pyg .pt to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    from agcn_pyg.data.embeddings import load_embeddings
+    from agcn_pyg.data.labels import read_label_file
+    from agcn_pyg.errors import ConfigError
+    from agcn_pyg.models.official import import_official
+
+    if args.out.exists() and not args.overwrite:
+        raise ConfigError(f"--out {args.out} exists: pass --overwrite to replace it")
+    names = read_label_file(args.labels)
+    vectors = load_embeddings(args.embeddings, names).vectors
+    model, meta = import_official(args.checkpoint, args.kind, vectors, names, out=args.out)
+    cfg = model.cfg
+    score = "" if meta.best_score is None else f", official best score {meta.best_score:.3f}"
+    epoch = "" if meta.epoch is None else f", epoch {meta.epoch}"
+    print(
+        f"imported {args.kind} {cfg.backbone} ({cfg.num_classes} labels, d_e = "
+        f"{vectors.shape[1]}{epoch}{score}) -> {args.out}"
+    )
+    print(
+        f"evaluate it: agcn evaluate {args.out} data.dataset=coco "
+        "data.val.ann_file=<instances_val2014.json> data.val.image_dir=<val2014>"
+    )
+    return 0
