@@ -25,7 +25,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--out", help="output folder (default: <checkpoint dir>/eval_<stem>)")
     parser.add_argument("--name", help="row name in tables (default: the run name)")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--threshold", type=float, default=0.5, help="global threshold")
+    group.add_argument(
+        "--threshold", type=float, default=0.5, help="global threshold, a probability in (0, 1)"
+    )
     group.add_argument("--thresholds", help="per-class thresholds JSON (from --tune-thresholds)")
     parser.add_argument(
         "--tune-thresholds",
@@ -49,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
     )
     from agcn_pyg.engine.inputs import make_loader, test_transform
     from agcn_pyg.engine.train import resolve_amp, resolve_device
-    from agcn_pyg.errors import DataError
+    from agcn_pyg.errors import ConfigError, DataError
     from agcn_pyg.metrics import logit_threshold, sigmoid, tune_thresholds
 
     device = resolve_device(args.device)
@@ -58,6 +60,12 @@ def main(args: argparse.Namespace) -> int:
     label_names = meta["label_names"]
     run_config = apply_overrides(meta["run_config"] or {}, args.overrides)
     cfg = from_dict(RunConfig, run_config)
+    if not cfg.data.val:
+        raise ConfigError(
+            f"{args.checkpoint} names no evaluation data (an imported checkpoint, for one): pass "
+            "data.dataset=coco|voc2007|fashion550k|csv and the split's files, e.g. "
+            "data.val.ann_file=... data.val.image_dir=..."
+        )
     dataset = build_dataset(cfg.data.dataset, **cfg.data.val)
     if dataset.label_names != label_names:
         raise DataError(

@@ -164,6 +164,9 @@ def test_cli_import_then_evaluate_reports_the_map_of_the_official_logits(
     assert main([*args, "--labels", labels, "--out", str(out)]) == 2  # no silent overwrite
     assert "exists" in capsys.readouterr().err
 
+    assert main(["evaluate", str(out), "--workers", "0", "--no-progress"]) == 2
+    assert "names no evaluation data" in capsys.readouterr().err
+
     evaluation = tmp_path / "eval"
     code = main(
         [
