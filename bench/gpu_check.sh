@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# One short check for a CUDA machine, under 5 minutes:
+# One short check for a CUDA machine, under 8 minutes:
 #   1. the test suite's CUDA-marked tests (tests/test_cuda.py: bf16 autocast, channels_last,
 #      1-process DDP over NCCL via torchrun, the trainer on CUDA);
 #   2. ResNet-101 @448 training images/s, baseline vs A-GCN, bf16 + channels_last, eager and
 #      torch.compile, with the fraction of the device's bf16 peak (bench/bench_train_gpu.py),
-#      plus the head ÷ backbone and inference ratios on the GPU.
+#      plus the head ÷ backbone and inference ratios on the GPU;
+#   3. the input pipeline into the GPU: JPEG files → persistent workers → pinned uint8 batches
+#      → normalised on the device, alone and feeding ResNet-101 training, and nvJPEG decoding
+#      (bench/bench_pipeline_gpu.py).
 # Usage, from anywhere:  bash bench/gpu_check.sh [extra bench_train_gpu.py flags]
 # Python: $PYTHON, else .venv/bin/python, else python3; the checkout is put on PYTHONPATH, so
 # no install is needed where torch, timm and torch-geometric are. Reports go to $OUT when it
@@ -30,16 +33,22 @@ sys.exit(0 if torch.cuda.is_available() else 1)'; then
 fi
 mkdir -p "$REPORTS"
 
-echo "== 1/2 CUDA tests: $PYTHON -m pytest -m cuda -q"
+echo "== 1/3 CUDA tests: $PYTHON -m pytest -m cuda -q"
 timeout 100 "$PYTHON" -m pytest -m cuda -q -p no:cacheprovider 2>&1 | tee "$REPORTS/gpu_tests.log"
 rc=$?
 [[ $rc -eq 0 ]] || { echo "CUDA tests failed (exit $rc)"; status=1; }
 
-echo "== 2/2 training throughput: $PYTHON bench/bench_train_gpu.py $*"
+echo "== 2/3 training throughput: $PYTHON bench/bench_train_gpu.py $*"
 timeout 190 "$PYTHON" bench/bench_train_gpu.py --out "$REPORTS/gpu_train.md" "$@" 2>&1 \
   | tee "$REPORTS/gpu_train.log"
 rc=$?
 [[ $rc -eq 0 ]] || { echo "throughput benchmark failed (exit $rc)"; status=1; }
 
-echo "== done: reports in $REPORTS (gpu_tests.log, gpu_train.md, gpu_train.log); exit $status"
+echo "== 3/3 input pipeline into the GPU: $PYTHON bench/bench_pipeline_gpu.py"
+timeout 150 "$PYTHON" bench/bench_pipeline_gpu.py --out "$REPORTS/gpu_pipeline.md" 2>&1 \
+  | tee "$REPORTS/gpu_pipeline.log"
+rc=$?
+[[ $rc -eq 0 ]] || { echo "input pipeline benchmark failed (exit $rc)"; status=1; }
+
+echo "== done: reports in $REPORTS (gpu_tests.log, gpu_train.md, gpu_pipeline.md, logs); exit $status"
 exit $status

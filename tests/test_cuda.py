@@ -226,3 +226,15 @@ def test_trainer_runs_on_cuda_with_bf16_and_channels_last(tmp_path: Path) -> Non
         values = dict(zip(header, row.split(","), strict=True))
         assert np.isfinite(float(values["loss"])) and np.isfinite(float(values["mAP"]))
     assert (run / "best.pt").is_file() and (run / "eval" / "metrics.json").is_file()
+
+
+def test_pinned_uint8_batches_normalise_on_the_gpu_as_on_the_cpu() -> None:
+    from agcn_pyg.data import DeviceNormalize
+
+    normalize = DeviceNormalize()
+    batch = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8).pin_memory()
+    on_gpu = normalize(batch, "cuda", channels_last=True)
+    torch.cuda.synchronize()
+    assert on_gpu.is_cuda and on_gpu.dtype == torch.float32
+    assert on_gpu.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(on_gpu.cpu(), normalize(batch.clone()), rtol=0, atol=1e-6)

@@ -49,7 +49,7 @@ def main(args: argparse.Namespace) -> int:
         table_row,
         write_evaluation,
     )
-    from agcn_pyg.engine.inputs import make_loader, test_transform
+    from agcn_pyg.engine.inputs import make_loader, test_pipeline
     from agcn_pyg.engine.train import resolve_amp, resolve_device
     from agcn_pyg.errors import ConfigError, DataError
     from agcn_pyg.metrics import logit_threshold, sigmoid, tune_thresholds
@@ -72,10 +72,13 @@ def main(args: argparse.Namespace) -> int:
             f"evaluation data has another label list or order than {args.checkpoint} "
             f"({dataset.num_classes} vs {len(label_names)} labels)"
         )
-    dataset = dataset.with_transform(test_transform(run_config, model.backbone.body))
-    loader = make_loader(dataset, args.batch_size, args.workers, train=False)
+    transform, normalize = test_pipeline(run_config, model.backbone.body)
+    dataset = dataset.with_transform(transform)
+    loader = make_loader(
+        dataset, args.batch_size, args.workers, train=False, pin_memory=device.type == "cuda"
+    )
     logits, targets = collect_logits(
-        model, loader, device, amp_dtype, progress=not args.no_progress
+        model, loader, device, amp_dtype, progress=not args.no_progress, normalize=normalize
     )
 
     logit_thresholds = (

@@ -37,7 +37,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     from agcn_pyg.engine.checkpoint import load_model
     from agcn_pyg.engine.evaluate import load_thresholds
-    from agcn_pyg.engine.inputs import test_transform
+    from agcn_pyg.engine.inputs import test_pipeline
     from agcn_pyg.engine.predict import gather_images, predict_files
     from agcn_pyg.engine.train import resolve_amp, resolve_device
     from agcn_pyg.errors import ConfigError
@@ -58,7 +58,7 @@ def main(args: argparse.Namespace) -> int:
         if args.thresholds
         else np.full(len(names), args.threshold)
     )
-    transform = test_transform(meta["run_config"], model.backbone.body)
+    transform, normalize = test_pipeline(meta["run_config"], model.backbone.body)
     probs, kept, skipped = predict_files(
         model,
         paths,
@@ -68,6 +68,7 @@ def main(args: argparse.Namespace) -> int:
         device=device,
         amp_dtype=amp_dtype,
         progress=not args.no_progress,
+        normalize=normalize,
     )
     predicted = probs >= thresholds
     if out.suffix.lower() == ".json":

@@ -18,7 +18,7 @@ from agcn_pyg.data.embeddings import (
     save_embeddings,
 )
 from agcn_pyg.data.fashion550k import FASHION550K_FILES, fashion550k
-from agcn_pyg.data.images import load_image, scan_images
+from agcn_pyg.data.images import decode_image, image_for, load_image, scan_images
 from agcn_pyg.data.labels import check_label_order, read_label_file, write_label_file
 from agcn_pyg.data.safe_pickle import load_numpy_pickle
 from agcn_pyg.data.statistics import format_statistics, split_statistics
@@ -27,7 +27,9 @@ from agcn_pyg.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     TRANSFORM_RECIPES,
+    DeviceNormalize,
     MultiScaleCrop,
+    TensorCompose,
     build_transforms,
     timm_normalization,
 )
@@ -43,9 +45,11 @@ __all__ = [
     "TRANSFORM_RECIPES",
     "VOC_CLASSES",
     "DataReport",
+    "DeviceNormalize",
     "LabelEmbeddings",
     "MultiLabelDataset",
     "MultiScaleCrop",
+    "TensorCompose",
     "apply_difficult_policy",
     "build_dataset",
     "build_transforms",
@@ -53,10 +57,12 @@ __all__ = [
     "coco",
     "coco_label_names",
     "cooccurrence_counts",
+    "decode_image",
     "embed_labels",
     "fashion550k",
     "format_statistics",
     "from_csv",
+    "image_for",
     "load_cooccurrence",
     "load_embeddings",
     "load_image",

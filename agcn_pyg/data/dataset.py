@@ -9,7 +9,9 @@ Targets use one int8 code per (image, label):
   loss according to the trainer's difficult-label policy.
 
 `__getitem__(i)` returns `(image, target)`: the image after `transform` (a uint8 C×H×W tensor
-when `transform` is None) and `target`, a C-vector of dtype `torch.long`.
+when `transform` is None) and `target`, a C-vector of dtype `torch.long`. A transform with
+``takes_tensors`` (the engine's uint8 `TensorCompose`) receives `decode_image`'s uint8 tensor,
+any other a PIL image from `load_image`.
 """
 
 from __future__ import annotations
@@ -24,10 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
-from agcn_pyg.data.images import check_bad_image_policy, load_image, scan_images
+from agcn_pyg.data.images import check_bad_image_policy, image_for, scan_images
 from agcn_pyg.data.labels import validate_label_names
 from agcn_pyg.errors import DataError
 
@@ -160,9 +161,7 @@ class MultiLabelDataset(Dataset[tuple[Any, torch.Tensor]]):
         return len(self.image_paths)
 
     def __getitem__(self, index: int) -> tuple[Any, torch.Tensor]:
-        path = self.image_paths[index]
-        image: Any = load_image(path)
-        image = TF.pil_to_tensor(image) if self.transform is None else self.transform(image)
+        image = image_for(self.transform, self.image_paths[index])
         return image, self.targets[index].to(torch.long)
 
     def __repr__(self) -> str:

@@ -2,6 +2,12 @@
 
 `load_image` returns an 8-bit RGB `PIL.Image` or raises a `DataError` naming the file. It
 fully decodes the pixels, so a truncated file fails here and not later inside a transform.
+`decode_image` returns the same pixels as a uint8 ``3 × H × W`` tensor, the input of the
+engine's transforms: an RGB JPEG (Pillow reads its header, so Pillow's decompression-bomb
+limit applies) is decoded by torchvision's libjpeg-turbo decoder, which gave Pillow's pixels
+bit for bit about 30 % faster (`bench/bench_data.py`); every other file, and any JPEG that
+decoder refuses, goes through `load_image`, which then gives the verdict. (torchvision 0.29
+deprecates its decoders in favour of TorchCodec; where they are gone, Pillow decodes all.)
 
 Colour conversions (a decision documented in `datasets/*/README.md`):
 
@@ -19,6 +25,7 @@ Colour conversions (a decision documented in `datasets/*/README.md`):
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import warnings
@@ -27,9 +34,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image, ImageFile, UnidentifiedImageError
+from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
 from agcn_pyg.errors import ConfigError, DataError
@@ -121,6 +131,81 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         raise DataError(f"{file}: corrupt or truncated image ({reason})") from None
     image.info["source_mode"] = mode
     return image
+
+
+_JPEG_START = b"\xff\xd8\xff"
+#: torchvision 0.29's notice that its decoders move to TorchCodec
+_TORCHVISION_DEPRECATION = "The image decoding and encoding capabilities of TorchVision"
+
+
+def decode_image(path: str | os.PathLike[str]) -> torch.Tensor:
+    """One image as uint8 ``3 × H × W`` RGB: `load_image`'s pixels and errors (module doc)."""
+    file = Path(path)
+    try:
+        data = file.read_bytes()
+    except OSError:
+        data = b""  # load_image names the problem
+    decoder = _torchvision_jpeg_decoder()
+    if decoder is not None and _is_plain_colour_jpeg(data):
+        try:
+            with warnings.catch_warnings():  # 2 µs; torchvision 0.29 warns on every call
+                warnings.filterwarnings("ignore", message=_TORCHVISION_DEPRECATION)
+                return decoder(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+        except RuntimeError:
+            pass  # corrupt or truncated, or a variant this decoder lacks: Pillow decides
+    return TF.pil_to_tensor(load_image(file))
+
+
+@functools.cache
+def _torchvision_jpeg_decoder() -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """torchvision's ``decode_jpeg``, or ``None`` where it is gone (Pillow decodes then)."""
+    try:
+        from torchvision.io import decode_jpeg
+    except ImportError:
+        return None
+    return decode_jpeg
+
+
+def image_for(transform: Callable[[Any], Any] | None, path: str | os.PathLike[str]) -> Any:
+    """``path`` decoded as ``transform`` takes it and transformed: a uint8 tensor for none
+    and for transforms with ``takes_tensors`` (`decode_image`), else a PIL image."""
+    if transform is None:
+        return decode_image(path)
+    if getattr(transform, "takes_tensors", False):
+        return transform(decode_image(path))
+    return transform(load_image(path))
+
+
+# Start-of-frame markers (baseline, extended, progressive, lossless; Huffman or arithmetic).
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _is_plain_colour_jpeg(data: bytes) -> bool:
+    """Whether ``data`` is a JPEG of three colour components (Pillow's mode ``RGB``) within
+    Pillow's decompression-bomb limit, read from its frame header (Pillow's own header
+    parsing cost about a fifth of the decode)."""
+    if not data.startswith(_JPEG_START):
+        return False
+    pos, end = 2, len(data)
+    while pos + 4 <= end:
+        if data[pos] != 0xFF:
+            return False
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker in _SOF_MARKERS:
+            if pos + 10 > end:
+                return False
+            height = int.from_bytes(data[pos + 5 : pos + 7], "big")
+            width = int.from_bytes(data[pos + 7 : pos + 9], "big")
+            limit = Image.MAX_IMAGE_PIXELS
+            return data[pos + 9] == 3 and (limit is None or width * height <= limit)
+        if marker == 0xDA or length < 2:  # scan data before any frame header: malformed
+            return False
+        pos += 2 + length
+    return False
 
 
 @dataclass

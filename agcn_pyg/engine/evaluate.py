@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from agcn_pyg.data.transforms import DeviceNormalize
 from agcn_pyg.engine.distributed import gather_objects, is_main_process
 from agcn_pyg.io import save_npz, write_json, write_text
 from agcn_pyg.metrics import (
@@ -30,6 +31,10 @@ from agcn_pyg.metrics import (
     logit_threshold,
     sigmoid,
 )
+
+# Moves batches and sets their layout; uint8 batches it would normalise with ImageNet's
+# statistics, so callers with uint8 data pass their own.
+_PASS = DeviceNormalize()
 
 
 class IndexedDataset(Dataset):
@@ -60,8 +65,11 @@ def collect_logits(
     channels_last: bool = False,
     progress: bool = True,
     desc: str = "eval",
+    normalize: DeviceNormalize | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Logits (float32) and targets, ``N × C`` each, for a loader over an `IndexedDataset`.
+
+    ``normalize`` finishes uint8 batches on the device (float batches pass unchanged).
 
     Under DDP every rank scores its shard; the shards are gathered, the DistributedSampler's
     padding duplicates dropped and the rows put back in data-set order, so every rank returns
@@ -71,9 +79,7 @@ def collect_logits(
     outputs, targets, indices = [], [], []
     bar = tqdm(loader, desc=desc, leave=False, disable=not (progress and is_main_process()))
     for images, target, index in bar:
-        images = images.to(device, non_blocking=True)
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
+        images = (normalize or _PASS)(images, device, channels_last)
         with autocast_context(device, amp_dtype):
             logits = model(images)
         outputs.append(logits.float().cpu())

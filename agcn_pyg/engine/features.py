@@ -56,13 +56,16 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from agcn_pyg.config import RunConfig, TrainConfig, to_dict
+from agcn_pyg.data.transforms import DeviceNormalize
 from agcn_pyg.engine.checkpoint import build_checkpoint, save_checkpoint
 from agcn_pyg.engine.evaluate import write_evaluation
 from agcn_pyg.engine.inputs import (
+    PREFETCH_FACTOR,
     load_splits,
     resolve_cooccurrence,
     resolve_embeddings,
-    test_transform,
+    resolve_workers,
+    test_pipeline,
 )
 from agcn_pyg.engine.losses import build_loss, targets_and_mask
 from agcn_pyg.engine.optim import build_optimizer, build_scheduler
@@ -133,8 +136,11 @@ def dataset_fingerprint(dataset: Any) -> str:
     return digest.hexdigest()
 
 
-def feature_key(model: AGCN | Backbone, dataset: Any) -> str:
-    """The cache key of ``model``'s backbone on ``dataset`` (with its current transform)."""
+def feature_key(
+    model: AGCN | Backbone, dataset: Any, normalize: DeviceNormalize | None = None
+) -> str:
+    """The cache key of ``model``'s backbone on ``dataset`` (with its current transform and
+    the `DeviceNormalize` that finishes it)."""
     backbone = backbone_of(model)
     parts = {
         "format": FEATURES_FORMAT,
@@ -145,15 +151,21 @@ def feature_key(model: AGCN | Backbone, dataset: Any) -> str:
         "architecture": hashlib.sha256(repr(backbone).encode()).hexdigest(),
         "weights": weights_digest(backbone),
         "transform": repr(dataset.transform),
+        "normalize": repr(normalize or DeviceNormalize()),
         "data": dataset_fingerprint(dataset),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def features_cache_file(model: AGCN | Backbone, dataset: Any, cache_dir: str | Path) -> Path:
+def features_cache_file(
+    model: AGCN | Backbone,
+    dataset: Any,
+    cache_dir: str | Path,
+    normalize: DeviceNormalize | None = None,
+) -> Path:
     """Where `extract_features` caches ``model``'s features of ``dataset``."""
     backbone = backbone_of(model)
-    key = feature_key(backbone, dataset)
+    key = feature_key(backbone, dataset, normalize)
     return Path(cache_dir) / f"{backbone.name}_{key[:20]}.npz"
 
 
@@ -185,6 +197,7 @@ def extract_features(
     progress: bool = True,
     desc: str = "features",
     channels_last: bool = True,
+    normalize: DeviceNormalize | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pooled backbone features of every image of ``dataset``, in order, and its targets.
 
@@ -205,13 +218,20 @@ def extract_features(
         channels_last: run in the NHWC memory layout, which oneDNN's and cuDNN's
             convolutions prefer: on 2 CPU cores, 1.5–2 × the throughput of NCHW for
             ``efficientnet_lite0``. The features agree with NCHW's to float rounding.
+        normalize: finishes the batches of a uint8 transform on ``device``
+            (`agcn_pyg.engine.inputs.test_pipeline`); float batches pass unchanged.
 
     Returns:
         ``features`` float32 ``N × D`` and ``targets`` int64 ``N × C`` (1 / 0 / -1).
     """
     backbone = backbone_of(model)
     n, num_classes = len(dataset), len(dataset.label_names)
-    path = features_cache_file(backbone, dataset, cache_dir) if cache_dir is not None else None
+    normalize = normalize or DeviceNormalize()
+    path = (
+        features_cache_file(backbone, dataset, cache_dir, normalize)
+        if cache_dir is not None
+        else None
+    )
     if path is not None and path.is_file():
         cached = _read_cache(path, n, num_classes)
         if cached is not None:
@@ -225,12 +245,19 @@ def extract_features(
     frozen = copy.deepcopy(backbone).to(device).eval().requires_grad_(False)
     layout = torch.channels_last if channels_last else torch.contiguous_format
     frozen.to(memory_format=layout)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        prefetch_factor=PREFETCH_FACTOR if workers > 0 else None,
+    )
     chunks: list[np.ndarray] = []
     bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=not progress)
     for images, _ in bar:
-        images = images.to(device).contiguous(memory_format=layout)
-        chunks.append(frozen(images).float().cpu().numpy())
+        batch = normalize(images, device, channels_last)
+        chunks.append(frozen(batch).float().cpu().numpy())
     if not chunks:
         raise DataError(f"{getattr(dataset, 'name', 'dataset')}: no images to extract features")
     features = np.concatenate(chunks).astype(np.float32, copy=False)
@@ -515,15 +542,16 @@ def _split_features(
     device: torch.device,
     progress: bool,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    transform = test_transform(to_dict(cfg), backbone.body)
+    transform, normalize = test_pipeline(to_dict(cfg), backbone.body)
     return {
         split: extract_features(
             backbone,
             dataset.with_transform(transform),
             device=device,
             cache_dir=cache,
-            workers=cfg.data.workers,
+            workers=resolve_workers(cfg.data.workers),
             progress=progress,
+            normalize=normalize,
             desc=f"{split} features",
         )
         for split, dataset in (("train", splits.train), ("val", splits.val))

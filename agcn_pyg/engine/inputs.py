@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler
+from torch.utils.data import (
+    DataLoader,
+    Dataset,
+    DistributedSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    get_worker_info,
+)
 
 from agcn_pyg.config import DataConfig
 from agcn_pyg.data import (
     EMBEDDING_SOURCES,
     IMAGENET_MEAN,
     IMAGENET_STD,
+    DeviceNormalize,
     MultiLabelDataset,
     build_dataset,
     build_transforms,
@@ -35,6 +46,8 @@ class RunData:
     train: MultiLabelDataset
     val: MultiLabelDataset
     label_names: list[str]
+    #: finishes the uint8 batches on the device (`with_transforms`); ``None`` before
+    normalize: DeviceNormalize | None = None
 
 
 def load_splits(cfg: DataConfig) -> RunData:
@@ -52,15 +65,17 @@ def load_splits(cfg: DataConfig) -> RunData:
 
 
 def with_transforms(splits: RunData, cfg: DataConfig, backbone: Any | None = None) -> RunData:
-    """Attach the recipe's train and test transforms; ``backbone`` for its own normalisation."""
+    """Attach the recipe's uint8 train and test transforms and the `DeviceNormalize` that
+    finishes them; ``backbone`` for its own normalisation."""
     mean, std = _normalization(cfg.normalization, backbone)
     train_tf, test_tf = build_transforms(
-        cfg.transforms, cfg.image_size, resize_size=cfg.resize_size, mean=mean, std=std
+        cfg.transforms, cfg.image_size, resize_size=cfg.resize_size, output="uint8"
     )
     return RunData(
         splits.train.with_transform(train_tf),
         splits.val.with_transform(test_tf),
         splits.label_names,
+        DeviceNormalize(mean, std),
     )
 
 
@@ -97,10 +112,78 @@ def resolve_cooccurrence(
     return loaded[0], loaded[1]
 
 
+#: batches each worker prepares ahead (PyTorch's default is 2)
+PREFETCH_FACTOR = 4
+#: most workers `resolve_workers` chooses by itself
+MAX_AUTO_WORKERS = 16
+
+
+def resolve_workers(workers: int | None) -> int:
+    """``data.workers``: as given, or ``None``: one per CPU core this process may use, less
+    one for the main process, at most `MAX_AUTO_WORKERS`."""
+    if workers is not None:
+        return workers
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_AUTO_WORKERS, cores - 1))
+
+
+class SeededSampler(Sampler[tuple[int, int]]):
+    """Yields ``(index, seed)``: the wrapped sampler's indices, each with its own seed.
+
+    The seeds follow from ``generator`` alone (one draw per pass, then consecutive), so an
+    item's augmentation depends on the epoch's seed and its position, not on which worker
+    prepares it or what that worker did before: workers can persist across epochs and a
+    resumed run still sees the same augmentations.
+    """
+
+    def __init__(self, sampler: Sampler[int], generator: torch.Generator) -> None:
+        self.sampler = sampler
+        self.generator = generator
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        base = int(torch.randint(0, 2**62, (), generator=self.generator))
+        for position, index in enumerate(self.sampler):
+            yield int(index), base + position
+
+    def __len__(self) -> int:
+        return len(self.sampler)  # type: ignore[arg-type]
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
+
+
+class SeededDataset(Dataset):
+    """``dataset[index]`` with torch's RNG seeded from `SeededSampler`'s seed for the item.
+
+    In the main process (``workers=0``) the caller's RNG state is restored afterwards.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, item: tuple[int, int]) -> Any:
+        index, seed = item
+        # Only the CPU generator, which the transforms draw from: torch.manual_seed would
+        # also visit every accelerator backend, 80 µs an item.
+        if get_worker_info() is not None:
+            torch.default_generator.manual_seed(seed)
+            return self.dataset[index]
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(seed)
+            return self.dataset[index]
+
+
 def make_loader(
     dataset: MultiLabelDataset,
     batch_size: int,
-    workers: int,
+    workers: int | None,
     train: bool,
     generator: torch.Generator | None = None,
     distributed: bool = False,
@@ -109,16 +192,23 @@ def make_loader(
 ) -> DataLoader:
     """A DataLoader; evaluation loaders yield ``(images, targets, indices)``.
 
-    Shuffling and worker seeds come from ``generator`` (re-seeded by the trainer each epoch),
-    and workers are not persistent, so a resumed run sees the same batches and augmentations.
+    Workers persist across epochs and prefetch `PREFETCH_FACTOR` batches each; ``pin_memory``
+    (the trainer sets it on CUDA) lets the uint8 batches reach the GPU asynchronously. The
+    order of a training pass comes from ``generator`` (re-seeded by the trainer each epoch),
+    and every item's augmentation from its own seed (`SeededSampler`), so a resumed run sees
+    the same batches and augmentations with any number of workers.
     """
-    source = dataset if train else IndexedDataset(dataset)
+    workers = resolve_workers(workers)
+    source: Dataset = dataset if train else IndexedDataset(dataset)
     if distributed:
-        sampler = DistributedSampler(source, shuffle=train, seed=seed, drop_last=False)
+        sampler: Sampler = DistributedSampler(source, shuffle=train, seed=seed, drop_last=False)
     elif train:
         sampler = RandomSampler(source, generator=generator)
     else:
         sampler = SequentialSampler(source)
+    if train:
+        sampler = SeededSampler(sampler, generator if generator is not None else torch.Generator())
+        source = SeededDataset(source)
     return DataLoader(
         source,
         batch_size=batch_size,
@@ -126,15 +216,24 @@ def make_loader(
         num_workers=workers,
         pin_memory=pin_memory,
         drop_last=train and len(source) > batch_size,
-        generator=generator,
-        persistent_workers=False,
+        # Only the workers' own base seeds come from here; a fixed generator keeps them from
+        # drawing on the caller's RNG.
+        generator=torch.Generator().manual_seed(seed),
+        persistent_workers=workers > 0,
+        prefetch_factor=PREFETCH_FACTOR if workers > 0 else None,
     )
 
 
-def test_transform(run_config: dict[str, Any] | None, backbone: Any | None = None) -> Any:
-    """The evaluation transform a checkpoint was trained with (defaults without a config)."""
+def test_pipeline(
+    run_config: dict[str, Any] | None, backbone: Any | None = None
+) -> tuple[Any, DeviceNormalize]:
+    """The evaluation transform a checkpoint was trained with (defaults without a config), as
+    a uint8 transform and the `DeviceNormalize` that finishes its batches."""
     from agcn_pyg.config import RunConfig, from_dict
 
     data = from_dict(RunConfig, run_config or {}).data
     mean, std = _normalization(data.normalization, backbone)
-    return build_transforms(data.transforms, data.image_size, data.resize_size, mean, std)[1]
+    transform = build_transforms(
+        data.transforms, data.image_size, data.resize_size, output="uint8"
+    )[1]
+    return transform, DeviceNormalize(mean, std)

@@ -12,7 +12,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from agcn_pyg.data import load_image
+from agcn_pyg.data.images import image_for
+from agcn_pyg.data.transforms import DeviceNormalize
 from agcn_pyg.engine.evaluate import autocast_context
 from agcn_pyg.errors import AgcnError, DataError
 
@@ -54,7 +55,7 @@ class _ImageFiles(Dataset):
 
     def __getitem__(self, index: int) -> tuple[Any, int, str]:
         try:
-            image = self.transform(load_image(self.paths[index]))
+            image = image_for(self.transform, self.paths[index])
             return image, index, ""
         except (AgcnError, OSError) as err:
             return torch.zeros(0), index, str(err).splitlines()[0] if str(err) else "unreadable"
@@ -77,8 +78,13 @@ def predict_files(
     device: torch.device | str = "cpu",
     amp_dtype: torch.dtype | None = None,
     progress: bool = True,
+    normalize: DeviceNormalize | None = None,
 ) -> tuple[np.ndarray, list[Path], list[tuple[Path, str]]]:
-    """Probabilities ``N_ok × C`` for the readable files, those files, and the skipped ones."""
+    """Probabilities ``N_ok × C`` for the readable files, those files, and the skipped ones.
+
+    ``normalize`` finishes the batches of a uint8 ``transform`` on the device
+    (`agcn_pyg.engine.inputs.test_pipeline` gives both).
+    """
     device = torch.device(device)
     model.eval()
     loader = DataLoader(
@@ -86,7 +92,9 @@ def predict_files(
         batch_size=batch_size,
         num_workers=workers,
         collate_fn=_collate,
+        pin_memory=device.type == "cuda",
     )
+    normalize = normalize or DeviceNormalize()
     probs: list[torch.Tensor] = []
     kept: list[Path] = []
     skipped: list[tuple[Path, str]] = []
@@ -95,7 +103,7 @@ def predict_files(
         if images is None:
             continue
         with autocast_context(device, amp_dtype):
-            logits = model(images.to(device, non_blocking=True))
+            logits = model(normalize(images, device))
         probs.append(torch.sigmoid(logits.float()).cpu())
         kept.extend(paths[i] for i in indices)
     num_classes = getattr(model, "num_classes", 0)

@@ -162,8 +162,8 @@ def validate_train_config(cfg: RunConfig) -> None:
     for ok, name, expected in checks:
         if not ok:
             raise ConfigError(f"train.{name}: expected {expected}, got {getattr(t, name)!r}")
-    if cfg.data.workers < 0:
-        raise ConfigError("data.workers: expected an int ≥ 0")
+    if cfg.data.workers is not None and cfg.data.workers < 0:
+        raise ConfigError("data.workers: expected null (one per CPU core) or an int ≥ 0")
 
 
 def _valid_step_epochs(value: object) -> bool:
@@ -236,6 +236,7 @@ class Trainer:
         if cfg.train.init_from:
             self._init_weights(model, Path(cfg.train.init_from))
         data = with_transforms(splits, cfg.data, model.backbone.body)
+        self.normalize = data.normalize
 
         model.to(self.device)
         self.channels_last = cfg.train.channels_last
@@ -381,6 +382,7 @@ class Trainer:
                         self.channels_last,
                         self.progress,
                         desc=f"eval {epoch + 1}",
+                        normalize=self.normalize,
                     )
                     metrics = compute_metrics(logits, targets, threshold=0.0)
                     final = {k: float(v) for k, v in metrics.items() if k != "per_class_AP"}
@@ -417,9 +419,7 @@ class Trainer:
         for step, (images, raw_targets) in enumerate(self.train_loader):
             if step >= self.steps_per_epoch:
                 break
-            images = images.to(self.device, non_blocking=True)
-            if self.channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
+            images = self.normalize(images, self.device, self.channels_last)
             targets, mask = targets_and_mask(raw_targets, self.cfg.data.difficult)
             targets = targets.to(self.device, non_blocking=True)
             mask = mask.to(self.device, non_blocking=True)

@@ -89,3 +89,25 @@ def test_memory_benchmark_compares_three_variants() -> None:
 def test_gpu_check_is_valid_bash() -> None:
     proc = subprocess.run(["bash", "-n", str(BENCH / "gpu_check.sh")], capture_output=True)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.slow
+def test_data_benchmark_reports_old_new_and_minimal_paths() -> None:
+    out = _run(
+        "bench_data.py",
+        *("--images", "8", "--large", "1", "--rounds", "1", "--workers", "1"),
+        *("--batch", "4", "--demand", "0.5"),
+    )
+    assert "| **new path**" in out and "new path ÷ minimal torch pipeline" in out
+    assert "at most 1 uint8 step(s) apart" in out
+
+
+def test_gpu_pipeline_benchmark_runs_on_the_cpu(tmp_path: Path) -> None:
+    report = tmp_path / "gpu_pipeline.md"
+    out = _run(
+        "bench_pipeline_gpu.py",
+        *("--device", "cpu", "--backbone", "test_resnet", "--images", "8", "--batch", "4"),
+        *("--steps", "1", "--passes", "1", "--workers", "1", "--out", str(report)),
+    )
+    assert "new: uint8 batches, normalised on the device" in out
+    assert "fed ÷ resident training" in report.read_text()

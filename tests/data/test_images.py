@@ -147,3 +147,42 @@ def test_scan_reports_errors_and_modes_and_uses_its_cache(
     bad.write_bytes(jpeg_data)  # fixed: size and mtime change, so it is decoded again
     third = scan_images([good, gray, bad], cache_file=cache, progress=False)
     assert third.cached == 2 and third.errors == {}
+
+
+def _photo_jpeg(path: Path, mode: str = "RGB") -> Path:
+    rng = np.random.default_rng(0)
+    base = np.clip(rng.normal(128, 60, (48, 64, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(base).convert(mode).save(path, quality=85)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
+def test_decode_image_gives_load_images_pixels(tmp_path: Path, mode: str) -> None:
+    import torch
+
+    from agcn_pyg.data import decode_image
+
+    path = _photo_jpeg(tmp_path / f"{mode}.jpg", mode)
+    tensor = decode_image(path)
+    assert tensor.dtype == torch.uint8 and tensor.shape == (3, 48, 64)
+    assert np.array_equal(tensor.permute(1, 2, 0).numpy(), np.asarray(load_image(path)))
+    png = tmp_path / "alpha.png"
+    Image.new("RGBA", (5, 4), (10, 20, 30, 0)).save(png)
+    assert np.array_equal(decode_image(png).permute(1, 2, 0).numpy(), np.asarray(load_image(png)))
+
+
+def test_decode_image_errors_are_load_images(tmp_path: Path) -> None:
+    from agcn_pyg.data import decode_image
+
+    data = _photo_jpeg(tmp_path / "whole.jpg").read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data[: len(data) // 2])
+    for path, message in (
+        (cut, "corrupt or truncated"),
+        (tmp_path / "missing.jpg", "image file not found"),
+    ):
+        with pytest.raises(DataError, match=message) as got:
+            decode_image(path)
+        with pytest.raises(DataError) as expected:
+            load_image(path)
+        assert str(got.value) == str(expected.value)

@@ -147,3 +147,34 @@ def test_agcn_official_recipe_squashes_then_multiscale_crops():
     assert torch.equal(test(image), expected)
     with pytest.raises(ConfigError, match="smaller than image_size"):
         build_transforms("agcn_official", 32, resize_size=16)
+
+
+@pytest.mark.parametrize("recipe", ["paper", "mlgcn", "agcn_official"])
+def test_uint8_path_then_device_normalize_gives_the_float_recipe(recipe: str):
+    from agcn_pyg.data import TRANSFORM_RECIPES, DeviceNormalize
+
+    assert recipe in TRANSFORM_RECIPES
+    mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
+    float_train, float_test = build_transforms(recipe, 48, 56, mean=mean, std=std)
+    u8_train, u8_test = build_transforms(recipe, 48, 56, output="uint8")
+    normalize = DeviceNormalize(mean, std)
+    scale = torch.tensor(std).view(1, 3, 1, 1) * 255  # one uint8 step, in normalised units
+    for seed in range(8):
+        image = _image(90 + 7 * seed, 60 + 3 * seed)
+        for reference, candidate in ((float_train, u8_train), (float_test, u8_test)):
+            torch.manual_seed(seed)
+            expected = reference(image)
+            torch.manual_seed(seed)
+            raw = candidate(F.pil_to_tensor(image))  # the tensor path, as the engine runs it
+            assert raw.dtype == torch.uint8 and raw.shape == (3, 48, 48)
+            got = normalize(raw[None])
+            assert got.dtype == torch.float32
+            steps = (got - expected[None]).abs() * scale
+            assert steps.max() <= 1.0 + 1e-3  # torch's resampling against Pillow's
+            # a PIL image through the same uint8 pipeline gives Pillow's pixels exactly
+            torch.manual_seed(seed)
+            assert torch.equal(normalize(candidate(image)[None])[0], expected)
+    layout = normalize(raw[None], "cpu", channels_last=True)
+    assert layout.is_contiguous(memory_format=torch.channels_last)
+    already = torch.randn(2, 3, 8, 8)
+    assert normalize(already) is already  # float batches are taken as normalised

@@ -101,12 +101,15 @@ def test_predict_json_matches_model_probabilities(
     data = json.loads(out.read_text())
     assert len(data["predictions"]) == 5 and data["skipped"] == []
 
-    from agcn_pyg.data import load_image
-    from agcn_pyg.engine.inputs import test_transform
+    from agcn_pyg.config import RunConfig, from_dict
+    from agcn_pyg.data import build_transforms, load_image
 
     model, meta = load_model(ckpt)
     first = data["predictions"][0]
-    image = test_transform(meta["run_config"])(load_image(first["image"]))
+    # the float recipe, normalised on the CPU: what predict's uint8 path must reproduce
+    cfg = from_dict(RunConfig, meta["run_config"]).data
+    _, test = build_transforms(cfg.transforms, cfg.image_size, cfg.resize_size)
+    image = test(load_image(first["image"]))
     with torch.no_grad():
         probs = torch.sigmoid(model(image[None]))[0]
     for name, p in zip(meta["label_names"], probs.tolist(), strict=True):
