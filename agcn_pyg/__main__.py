@@ -45,7 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     parser: argparse.ArgumentParser = module.get_args_parser()
     parser.prog = f"agcn {name}"
-    args = parser.parse_args(rest)
+    # Intermixed: key=value overrides may stand before, between or after the flags. argparse
+    # documents a TypeError for parsers that cannot be read that way (subcommands: prepare).
+    try:
+        args = parser.parse_intermixed_args(rest)
+    except TypeError:
+        args = parser.parse_args(rest)
     try:
         return int(module.main(args) or 0)
     except AgcnError as err:

@@ -20,7 +20,44 @@ AMP_MODES = ("auto", "bf16", "fp16", "off")
 #: label graphs built on 1×1 convolutions, the ones ``model.lg_bias`` applies to
 LG_BIAS_GRAPHS = ("conv", "dot")
 
+#: the ``model.backbone_kwargs`` accepted (and so the ones a checkpoint may carry): options
+#: that shape the network. Whatever makes timm open a file (``checkpoint_path``,
+#: ``pretrained_cfg_overlay``, ``cache_dir``...) is refused: a checkpoint describes a model, it
+#: never directs the loader to other files; weights come through ``model.pretrained``.
+BACKBONE_KWARGS = frozenset(
+    {
+        "act_layer",
+        "channels",
+        "class_token",
+        "depth",
+        "drop_block_rate",
+        "drop_path_rate",
+        "drop_rate",
+        "embed_dim",
+        "global_pool",
+        "img_size",
+        "in_chans",
+        "layer_scale_init_value",
+        "mlp_ratio",
+        "norm_layer",
+        "num_heads",
+        "output_stride",
+        "patch_size",
+        "stem_type",
+        "stem_width",
+        "width_factor",
+    }
+)
+
 C = TypeVar("C")
+
+
+def path_like(value: object) -> bool:
+    """A string that names a file: it has a separator or a suffix."""
+    if not isinstance(value, str | Path):
+        return False
+    text = str(value)
+    return "/" in text or "\\" in text or Path(text).suffix != ""
 
 
 @dataclass
@@ -112,6 +149,13 @@ class ModelConfig:
         _require(_is_number(self.p) and 0 < self.p <= 1, "p", "a number in (0, 1]")
         _require(isinstance(self.reweight, bool), "reweight", "true or false")
         _require(isinstance(self.backbone_kwargs, dict), "backbone_kwargs", "a mapping")
+        for key, value in self.backbone_kwargs.items():
+            _require(
+                key in BACKBONE_KWARGS and not path_like(value),
+                f"backbone_kwargs.{key}",
+                f"one of {sorted(BACKBONE_KWARGS)} with a value that names no file (weights "
+                "come through model.pretrained)",
+            )
 
 
 def _is_int(value: object) -> bool:
@@ -196,15 +240,24 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
+#: mappings that a child config replaces whole instead of merging into its base's: a data
+#: set builder's arguments belong to that data set (VOC's ``root`` next to COCO's
+#: ``ann_file`` would be an error)
+REPLACED_WHOLE = (("data", "train"), ("data", "val"))
+
+
 def load_yaml(path: str | Path, _seen: frozenset[Path] = frozenset()) -> dict[str, Any]:
-    """Read a YAML mapping; ``_base_: other.yaml`` (relative to the file) is merged underneath."""
+    """Read a YAML mapping; ``_base_: other.yaml`` (relative to the file) is merged underneath
+    (mappings recursively, except `REPLACED_WHOLE`)."""
     path = Path(path)
     if path.resolve() in _seen:
         raise ConfigError(f"{path}: _base_ chain loops back to this file")
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -212,9 +265,32 @@ def load_yaml(path: str | Path, _seen: frozenset[Path] = frozenset()) -> dict[st
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     base = data.pop("_base_", None)
+    if base is not None and not isinstance(base, str):
+        raise ConfigError(f"{path}: _base_ must be one file name, got {base!r}")
     if base is not None:
-        data = merge(load_yaml(path.parent / base, _seen | {path.resolve()}), data)
+        child = data
+        data = merge(load_yaml(path.parent / base, _seen | {path.resolve()}), child)
+        for section, key in REPLACED_WHOLE:
+            given = child.get(section)
+            if isinstance(given, Mapping) and key in given:
+                data[section][key] = given[key]
     return data
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` that refuses a key given twice in one mapping (YAML keeps the last
+    silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

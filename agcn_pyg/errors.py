@@ -42,3 +42,7 @@ class DegreeError(AgcnError):
         if 0 <= self.row < len(label_names):
             return DegreeError(self.row, self.degree, label_names[self.row])
         return self
+
+
+class StorageError(AgcnError):
+    """A file could not be written: the disk is full, or the folder is not writable."""

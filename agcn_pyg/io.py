@@ -8,13 +8,17 @@ sibling is created with plain ``open()``, so the result gets the usual umask per
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from agcn_pyg.errors import StorageError
 
 
 @contextmanager
@@ -25,13 +29,37 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise _storage_error(path, err) from None
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        raise _storage_error(path, err) from None
+    except RuntimeError as err:
+        # torch.save reports a failed write as a RuntimeError from its zip writer
+        # ("inline_container.cc ... file write failed").
+        if "write" not in str(err):
+            raise
+        raise _storage_error(path, err) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _storage_error(path: Path, err: BaseException) -> StorageError:
+    full = getattr(err, "errno", None) == errno.ENOSPC
+    if not full:
+        try:
+            full = shutil.disk_usage(path.parent).free < 1 << 20
+        except OSError:
+            full = False
+    if full:
+        return StorageError(f"no space left on device ({path}); the previous file is unchanged")
+    reason = getattr(err, "strerror", None) or str(err).strip().splitlines()[-1][:200]
+    return StorageError(f"could not write {path} ({reason}); the previous file is unchanged")
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes, durable: bool = True) -> None:

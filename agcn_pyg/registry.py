@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+from agcn_pyg.errors import ConfigError
+
 T = TypeVar("T")
 
 
-class RegistryError(ValueError):
-    """An unknown or duplicate name; the message lists the valid choices."""
+class RegistryError(ConfigError):
+    """An unknown or duplicate name; the message lists the valid choices (a `ConfigError`,
+    so the command line prints it as one line)."""
 
 
 class Registry(Generic[T]):

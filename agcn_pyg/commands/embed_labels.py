@@ -6,6 +6,7 @@ import argparse
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from agcn_pyg.data.embeddings import EMBEDDING_SOURCES, embed_labels, save_embeddings
 from agcn_pyg.data.labels import read_label_file
@@ -49,14 +50,26 @@ def source_options(source: str, args: argparse.Namespace) -> dict[str, object]:
     return _SOURCE_OPTIONS.get(source, lambda _: {})(args)
 
 
+def embed(
+    label_names: list[str], source: str, options: dict[str, object]
+) -> tuple[Any, dict[str, Any]]:
+    """``(vectors, info)``; out-of-vocabulary words are reported by `save_and_report`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return embed_labels(label_names, source, return_info=True, **options)
+
+
 def embed_and_save(
     label_names: list[str], source: str, out: Path, options: dict[str, object]
 ) -> None:
     """Embed, save, and print a one-line summary (plus out-of-vocabulary words)."""
-    with warnings.catch_warnings():
-        # Out-of-vocabulary words are printed below from `info`, once.
-        warnings.simplefilter("ignore", UserWarning)
-        vectors, info = embed_labels(label_names, source, return_info=True, **options)
+    vectors, info = embed(label_names, source, options)
+    save_and_report(out, vectors, info, label_names, source)
+
+
+def save_and_report(
+    out: Path, vectors: Any, info: dict[str, Any], label_names: list[str], source: str
+) -> None:
     save_embeddings(out, vectors, label_names, source)
     print(f"{source}: {vectors.shape[0]} labels × {vectors.shape[1]} dims -> {out}")
     for label, words in (info.get("compounds") or {}).items():

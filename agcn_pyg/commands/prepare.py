@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agcn_pyg.commands.embed_labels import embed_and_save, source_options
+from agcn_pyg.commands.embed_labels import embed, save_and_report, source_options
 from agcn_pyg.data.coco import COCO_ORDERS, CROWD_POLICIES, coco
 from agcn_pyg.data.cooccurrence import cooccurrence_counts, save_cooccurrence
 from agcn_pyg.data.custom import from_csv
@@ -32,7 +32,7 @@ from agcn_pyg.data.labels import check_label_order, read_label_file, write_label
 from agcn_pyg.data.statistics import format_statistics, split_statistics
 from agcn_pyg.data.voc import VOC_SPLITS, voc2007
 from agcn_pyg.errors import ConfigError
-from agcn_pyg.io import write_json
+from agcn_pyg.io import write_json, write_text
 from agcn_pyg.registry import Registry
 
 Splits = dict[str, MultiLabelDataset]
@@ -217,6 +217,11 @@ def main(args: argparse.Namespace) -> int:
                 progress=progress,
             )
 
+    # Everything that can fail on the user's input runs before the first file is written.
+    embeddings = {
+        source: embed(first.label_names, source, source_options(source, args))
+        for source in dict.fromkeys(args.sources)
+    }
     statistics = {key: split_statistics(split) for key, split in splits.items()}
     for stats in statistics.values():
         print(format_statistics(stats))
@@ -229,13 +234,15 @@ def main(args: argparse.Namespace) -> int:
         adj, nums = cooccurrence_counts(split.targets)
         save_cooccurrence(out / file_name, adj, nums, split.label_names, num_images=len(split))
         print(f"co-occurrence from {split.name} ({len(split)} images) -> {out / file_name}")
-    for source in dict.fromkeys(args.sources):
-        embed_and_save(
-            first.label_names,
-            source,
-            out / f"embeddings_{source}.npz",
-            source_options(source, args),
-        )
+    for source, (vectors, info) in embeddings.items():
+        save_and_report(out / f"embeddings_{source}.npz", vectors, info, first.label_names, source)
+    if any(split.report.skipped for split in splits.values()):
+        # The cleaned lists: what each split keeps once the bad images are left out.
+        for key, split in splits.items():
+            kept = "".join(f"{path}\n" for path in split.image_paths)
+            write_text(out / f"{key}_images.txt", kept)
+        names = ", ".join(str(out / f"{key}_images.txt") for key in splits)
+        print(f"kept images -> {names} (training with on_bad_image=skip leaves out the same)")
 
     summary = [(split.name, line) for split in splits.values() for line in split.report.lines()]
     if summary:

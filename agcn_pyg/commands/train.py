@@ -20,12 +20,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         help="config overrides, e.g. train.epochs=10 model.graph=fc data.workers=8",
     )
     parser.add_argument(
-        "--resume",
-        nargs="?",
-        const=True,
-        default=None,
-        metavar="CKPT",
-        help="continue from CKPT, or from <run_dir>/last.pt without a value",
+        "--resume", action="store_true", help="continue the run from <run_dir>/last.pt"
+    )
+    parser.add_argument(
+        "--resume-from", metavar="CKPT", help="continue from another last.pt (a copy, say)"
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="start afresh in a run folder with a last.pt"
@@ -35,14 +33,26 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    from agcn_pyg.engine.distributed import is_main_process
     from agcn_pyg.engine.train import train
+    from agcn_pyg.errors import ConfigError
 
+    if args.resume and args.resume_from:
+        raise ConfigError("pass --resume or --resume-from CKPT, not both")
     cfg = load_run_config(args.config, args.overrides)
-    result = train(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress)
+    resume = args.resume_from or (True if args.resume else None)
+    result = train(cfg, resume=resume, overwrite=args.overwrite, progress=not args.no_progress)
+    if not is_main_process():
+        return 0
     final = result["final"]
-    if final:
+    best = result["best_mAP"]
+    if result["finished_before"]:
         print(
-            f"done: {result['run_dir']}  final mAP {final['mAP']:.2f}  "
-            f"best mAP {result['best_mAP']:.2f}"
+            f"{result['run_dir']} is already finished ({cfg.train.epochs} epochs); nothing to "
+            f"do. Best mAP {best:.2f}; raise train.epochs to train on"
         )
+    elif final:
+        print(f"done: {result['run_dir']}  final mAP {final['mAP']:.2f}  best mAP {best:.2f}")
+    else:
+        print(f"done: {result['run_dir']} (not evaluated)")
     return 0

@@ -113,13 +113,21 @@ def coco(
     column = {cid: index for index, cid in enumerate(ordered_ids)}
 
     images: dict[int, str] = {}
+    id_of_file: dict[str, int] = {}
     for i, image in enumerate(sections["images"]):
         where = f"{file}: images[{i}]"
         image_id = _field(image, "id", int, where)
         file_name = _field(image, "file_name", str, where)
         if image_id in images:
             raise DataError(f"{where}: duplicate image id {image_id}")
+        if file_name in id_of_file:
+            # Two ids for one picture: its labels would be split over two rows.
+            raise DataError(
+                f"{where}: file_name {file_name!r} also belongs to image id "
+                f"{id_of_file[file_name]}; each image needs one id"
+            )
         images[image_id] = file_name
+        id_of_file[file_name] = image_id
 
     row_of = {image_id: row for row, image_id in enumerate(images)}
     normal = np.zeros((len(images), len(names)), dtype=bool)

@@ -32,6 +32,16 @@ LABEL_SEPARATOR = ";"
 REQUIRED_COLUMNS = ("image", "labels")
 
 
+def _first_undecodable_line(file: Path) -> int | str:
+    with file.open("rb") as raw:
+        for number, line in enumerate(raw, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return "?"
+
+
 def read_label_csv(csv_file: str | os.PathLike[str]) -> list[tuple[int, str, list[str]]]:
     """Parse the CSV into `(line, image, labels)` rows; any format error names file and line."""
     file = Path(csv_file)
@@ -75,7 +85,8 @@ def read_label_csv(csv_file: str | os.PathLike[str]) -> list[tuple[int, str, lis
         except csv.Error as err:
             raise DataError(f"{file}:{reader.line_num}: malformed CSV ({err})") from None
         except UnicodeDecodeError as err:
-            raise DataError(f"{file}: not UTF-8 text ({err.reason})") from None
+            line = _first_undecodable_line(file)
+            raise DataError(f"{file}:{line}: not UTF-8 text ({err.reason})") from None
     if not rows:
         raise DataError(f"{file}: no data rows after the header")
     return rows

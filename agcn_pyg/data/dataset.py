@@ -199,7 +199,8 @@ class MultiLabelDataset(Dataset[tuple[Any, torch.Tensor]]):
             summary = "; ".join(f"{count} {reason}" for reason, count in sorted(kinds.items()))
             raise DataError(
                 f"{self.name}: {summary} (first: {first}); "
-                "fix the paths or pass on_bad_image='skip' to leave them out"
+                "fix the paths, or leave them out with on_bad_image=skip in the split's builder "
+                "arguments (e.g. data.train.on_bad_image=skip)"
             )
         bad = dict(problems)
         for index, reason in problems:

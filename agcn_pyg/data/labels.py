@@ -48,7 +48,9 @@ def read_label_file(path: str | os.PathLike[str]) -> list[str]:
 
     A blank line in the middle, a duplicate name or an empty file is a `DataError`.
     """
-    return validate_label_names(read_line_list(path, "label list"), where=str(Path(path)))
+    return validate_label_names(
+        read_line_list(path, "label list"), where=str(Path(path)), first_line=1
+    )
 
 
 def write_label_file(path: str | os.PathLike[str], label_names: Sequence[str]) -> None:
@@ -56,19 +58,31 @@ def write_label_file(path: str | os.PathLike[str], label_names: Sequence[str]) -
     write_text(path, "".join(f"{name}\n" for name in names))
 
 
-def validate_label_names(label_names: Sequence[str], *, where: str = "label list") -> list[str]:
-    """Return the names as a list; empty, non-string, multi-line or duplicate names are errors."""
+def validate_label_names(
+    label_names: Sequence[str], *, where: str = "label list", first_line: int | None = None
+) -> list[str]:
+    """Return the names as a list; empty, non-string, multi-line or duplicate names are errors.
+
+    Messages name 0-based positions, or the lines of a file whose first name is on line
+    ``first_line``.
+    """
     names = list(label_names)
     if not names:
         raise DataError(f"{where}: no label names")
+
+    def at(index: int) -> str:
+        return f"position {index}" if first_line is None else f"line {index + first_line}"
+
     seen: dict[str, int] = {}
     for index, name in enumerate(names):
         if not isinstance(name, str) or not name.strip():
-            raise DataError(f"{where}: label {index} is empty or not a string: {name!r}")
+            raise DataError(f"{where}: label at {at(index)} is empty or not a string: {name!r}")
         if "\n" in name or "\r" in name:
-            raise DataError(f"{where}: label {index} contains a line break: {name!r}")
+            raise DataError(f"{where}: label at {at(index)} contains a line break: {name!r}")
         if name in seen:
-            raise DataError(f"{where}: duplicate label {name!r} at positions {seen[name]}, {index}")
+            raise DataError(
+                f"{where}: duplicate label {name!r} at {at(seen[name])} and {at(index)}"
+            )
         seen[name] = index
     return names
 

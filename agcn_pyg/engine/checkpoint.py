@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agcn_pyg.config import ModelConfig, from_dict
+from agcn_pyg.config import BACKBONE_KWARGS, ModelConfig, from_dict, path_like
 from agcn_pyg.errors import CheckpointError
 from agcn_pyg.io import save_torch
 from agcn_pyg.models import AGCN, create_model
@@ -113,8 +113,12 @@ def save_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> None:
     save_torch(dict(checkpoint), path)
 
 
+#: what every checkpoint holds, and the type of each
+REQUIRED = {"model_config": dict, "label_names": list, "state_dict": dict}
+
+
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint dict safely (``weights_only=True``) and check its format."""
+    """Load a checkpoint dict safely (``weights_only=True``) and check its format and keys."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
@@ -124,7 +128,37 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path}: not a readable checkpoint ({_reason(err)})") from err
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an agcn_pyg checkpoint (expected format {FORMAT})")
+    for key, kind in REQUIRED.items():
+        if not isinstance(checkpoint.get(key), kind):
+            raise CheckpointError(
+                f"{path}: malformed checkpoint: {key!r} missing or not a {kind.__name__}"
+            )
+    kwargs = checkpoint["model_config"].get("backbone_kwargs") or {}
+    if not isinstance(kwargs, dict):
+        raise CheckpointError(f"{path}: malformed checkpoint: backbone_kwargs is not a mapping")
+    refused = sorted(k for k in kwargs if k not in BACKBONE_KWARGS or path_like(kwargs[k]))
+    if refused:
+        raise CheckpointError(
+            f"{path}: model_config.backbone_kwargs.{refused[0]} is not allowed in a checkpoint "
+            "(a checkpoint may not name files or direct the loader)"
+        )
     return checkpoint
+
+
+def check_finite(checkpoint: Mapping[str, Any], path: str | Path) -> None:
+    """Refuse a checkpoint whose weights hold NaN or inf (`CheckpointError`)."""
+    bad = first_non_finite(checkpoint["state_dict"])
+    if bad is not None:
+        raise CheckpointError(f"{path}: holds non-finite weights ({bad}); it cannot be used")
+
+
+def first_non_finite(state: Mapping[str, Any]) -> str | None:
+    """The first floating-point tensor of ``state`` that holds NaN or inf, by name."""
+    for name, value in state.items():
+        floating = isinstance(value, torch.Tensor) and value.is_floating_point()
+        if floating and not torch.isfinite(value).all():
+            return name
+    return None
 
 
 def _reason(err: Exception) -> str:
@@ -173,6 +207,7 @@ def load_model(
     ``metrics``, ``versions`` and ``git_commit``.
     """
     checkpoint = read_checkpoint(path, map_location)
+    check_finite(checkpoint, path)
     model = model_from_checkpoint(checkpoint).to(map_location).eval()
     counts = checkpoint.get("cooccurrence")
     meta = {

@@ -41,6 +41,7 @@ import math
 import os
 import shutil
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -57,7 +58,7 @@ from tqdm import tqdm
 
 from agcn_pyg.config import RunConfig, TrainConfig, to_dict
 from agcn_pyg.data.transforms import DeviceNormalize
-from agcn_pyg.engine.checkpoint import build_checkpoint, save_checkpoint
+from agcn_pyg.engine.checkpoint import build_checkpoint, first_non_finite, save_checkpoint
 from agcn_pyg.engine.evaluate import write_evaluation
 from agcn_pyg.engine.inputs import (
     PREFETCH_FACTOR,
@@ -69,6 +70,7 @@ from agcn_pyg.engine.inputs import (
 )
 from agcn_pyg.engine.losses import build_loss, targets_and_mask
 from agcn_pyg.engine.optim import build_optimizer, build_scheduler
+from agcn_pyg.engine.runfolder import RunFolder
 from agcn_pyg.engine.runlog import log_csv
 from agcn_pyg.engine.train import (
     TrainingDiverged,
@@ -179,7 +181,7 @@ def _read_cache(path: Path, n: int, num_classes: int) -> tuple[np.ndarray, np.nd
                 return None
             features = np.asarray(data["features"], dtype=np.float32)
             targets = np.asarray(data["targets"], dtype=np.int64)
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None  # unreadable or partial: extract again and replace it
     if features.ndim != 2 or len(features) != n or targets.shape != (n, num_classes):
         return None
@@ -593,11 +595,23 @@ def train_features(
     Returns ``{"final", "best_mAP", "run_dir", "mode"}`` like ``train`` (plus ``mode``).
     """
     validate_train_config(cfg)
+    with RunFolder(cfg.run_dir) as folder:
+        if (cfg.run_dir / "last.pt").exists() and not overwrite:
+            raise ConfigError(
+                f"{cfg.run_dir / 'last.pt'} exists: pass --overwrite to start afresh (the old "
+                "run is moved aside) or name=<another> for a new run"
+            )
+        return _train_features(cfg, folder, cache_dir, overwrite, progress)
+
+
+def _train_features(
+    cfg: RunConfig,
+    folder: RunFolder,
+    cache_dir: str | Path | None,
+    overwrite: bool,
+    progress: bool,
+) -> dict[str, Any]:
     run_dir = cfg.run_dir
-    if (run_dir / "last.pt").exists() and not overwrite:
-        raise ConfigError(
-            f"{run_dir / 'last.pt'} exists: pass --overwrite or another name to start a new run"
-        )
     device = resolve_device(cfg.train.device)
     seed_everything(cfg.train.seed)
     splits = load_splits(cfg.data)
@@ -611,6 +625,10 @@ def train_features(
     cache = _cache_dir(cfg, cache_dir)
     extracted = _split_features(cfg, model.backbone, splits, cache, device, progress)
 
+    if overwrite:
+        moved = folder.move_aside()
+        if moved is not None and progress:
+            tqdm.write(f"--overwrite: the previous run in {run_dir} is now {moved}")
     env = environment(cfg, device, 1)
     env.update({"mode": MODE, "label_names": label_names, "features_cache": str(cache)})
     write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
@@ -637,21 +655,41 @@ def train_features(
         )
     except DegreeError as err:
         raise err.with_label(label_names) from None
+    # The run's files in the trainer's commit order: eval/, best.pt, log.csv, last.pt last.
+    for what, state in (("weights", model.state_dict()), ("best weights", result.best_state)):
+        bad = first_non_finite(state)
+        if bad is not None:
+            raise TrainingDiverged(f"{what} are not finite ({bad}); stopped without saving them")
     common = {"run_config": to_dict(cfg), "mode": MODE}
-    last = build_checkpoint(
-        model,
+    write_evaluation(
+        run_dir / "eval",
+        cfg.name,
+        result.best_logits,
+        result.targets,
         label_names,
-        cooccurrence,
-        **common,
-        epoch=cfg.train.epochs - 1,
-        metrics=result.final,
+        checkpoint=str(run_dir / "best.pt"),
+        config=to_dict(cfg),
     )
+
+    def final_checkpoint() -> dict[str, Any]:
+        return build_checkpoint(
+            model,
+            label_names,
+            cooccurrence,
+            **common,
+            epoch=cfg.train.epochs - 1,
+            metrics=result.final,
+        )
+
     if result.best_epoch == cfg.train.epochs:
         # The last epoch is the best: one file under both names (each holds the backbone).
-        save_checkpoint(last, run_dir / "best.pt")
+        save_checkpoint(final_checkpoint(), run_dir / "best.pt")
+        write_text(run_dir / "log.csv", log_csv(result.history))
         _link_or_copy(run_dir / "best.pt", run_dir / "last.pt")
     else:
-        save_checkpoint(last, run_dir / "last.pt")
+        # On the CPU a checkpoint's tensors share the model's storage: build each one only
+        # when the model holds its weights.
+        final_head = {k: v.clone() for k, v in model.head.state_dict().items()}
         model.head.load_state_dict(result.best_state)
         best = build_checkpoint(
             model,
@@ -662,16 +700,9 @@ def train_features(
             metrics=result.best_metrics,
         )
         save_checkpoint(best, run_dir / "best.pt")
-    write_evaluation(
-        run_dir / "eval",
-        cfg.name,
-        result.best_logits,
-        result.targets,
-        label_names,
-        checkpoint=str(run_dir / "best.pt"),
-        config=to_dict(cfg),
-    )
-    write_text(run_dir / "log.csv", log_csv(result.history))
+        model.head.load_state_dict(final_head)
+        write_text(run_dir / "log.csv", log_csv(result.history))
+        save_checkpoint(final_checkpoint(), run_dir / "last.pt")
     return {
         "final": result.final,
         "best_mAP": result.best_mAP,

@@ -50,12 +50,19 @@ class RunData:
     normalize: DeviceNormalize | None = None
 
 
-def load_splits(cfg: DataConfig) -> RunData:
-    """The training and evaluation splits, without transforms; same label order checked."""
+def load_splits(cfg: DataConfig, image_check: Path | None = None) -> RunData:
+    """The training and evaluation splits, without transforms; same label order checked.
+
+    A split built with ``on_bad_image=skip`` is decoded once here (`check_images`, cached in
+    ``image_check``), so that corrupt images are left out before training, not met mid-epoch.
+    """
     if not cfg.train or not cfg.val:
         raise ConfigError("data.train and data.val: give the dataset builder's arguments for both")
     train = build_dataset(cfg.dataset, **cfg.train)
     val = build_dataset(cfg.dataset, **cfg.val)
+    for split in (train, val):
+        if split.on_bad_image == "skip":
+            split.check_images(cache_file=image_check)
     if train.label_names != val.label_names:
         raise DataError(
             f"data.val: label order differs from data.train ({val.num_classes} vs "

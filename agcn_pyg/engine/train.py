@@ -14,7 +14,6 @@ CPU it ends with the metrics of an uninterrupted run.
 
 from __future__ import annotations
 
-import itertools
 import math
 import platform
 import random
@@ -36,6 +35,8 @@ from tqdm import tqdm
 from agcn_pyg.config import AMP_MODES, RunConfig, to_dict
 from agcn_pyg.engine.checkpoint import (
     build_checkpoint,
+    check_finite,
+    first_non_finite,
     git_commit,
     package_versions,
     read_checkpoint,
@@ -57,9 +58,11 @@ from agcn_pyg.engine.inputs import (
     resolve_embeddings,
     with_transforms,
 )
-from agcn_pyg.engine.losses import LOSSES, build_loss, targets_and_mask
-from agcn_pyg.engine.optim import OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler
+from agcn_pyg.engine.losses import build_loss, targets_and_mask
+from agcn_pyg.engine.optim import build_optimizer, build_scheduler
+from agcn_pyg.engine.runfolder import PENDING_BEST, PENDING_EVAL, RunFolder
 from agcn_pyg.engine.runlog import log_csv
+from agcn_pyg.engine.validation import validate_run_config
 from agcn_pyg.errors import AgcnError, CheckpointError, ConfigError, DegreeError
 from agcn_pyg.io import write_json, write_text
 from agcn_pyg.metrics import compute_metrics
@@ -138,41 +141,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def validate_train_config(cfg: RunConfig) -> None:
-    t = cfg.train
-    checks = [
-        (t.epochs >= 1, "epochs", "an int ≥ 1"),
-        (t.batch_size >= 1, "batch_size", "an int ≥ 1"),
-        (t.lr > 0, "lr", "a number > 0"),
-        (t.lrp >= 0, "lrp", "a number ≥ 0"),
-        (t.weight_decay >= 0, "weight_decay", "a number ≥ 0"),
-        (
-            _valid_step_epochs(t.step_epochs),
-            "step_epochs",
-            "an int ≥ 1 or an increasing list of ints ≥ 1",
-        ),
-        (t.eval_every >= 1, "eval_every", "an int ≥ 1"),
-        (t.clip_grad_norm is None or t.clip_grad_norm > 0, "clip_grad_norm", "null or > 0"),
-        (t.ema_decay is None or 0 < t.ema_decay < 1, "ema_decay", "null or in (0, 1)"),
-        (t.max_steps_per_epoch is None or t.max_steps_per_epoch >= 1, "max_steps_per_epoch", "≥ 1"),
-        (t.optimizer in OPTIMIZERS, "optimizer", f"one of {OPTIMIZERS.names()}"),
-        (t.scheduler in SCHEDULERS, "scheduler", f"one of {SCHEDULERS.names()}"),
-        (t.loss in LOSSES, "loss", f"one of {LOSSES.names()}"),
-        (t.amp in AMP_MODES, "amp", f"one of {list(AMP_MODES)}"),
-    ]
-    for ok, name, expected in checks:
-        if not ok:
-            raise ConfigError(f"train.{name}: expected {expected}, got {getattr(t, name)!r}")
-    if cfg.data.workers is not None and cfg.data.workers < 0:
-        raise ConfigError("data.workers: expected null (one per CPU core) or an int ≥ 0")
-
-
-def _valid_step_epochs(value: object) -> bool:
-    def positive_int(v: object) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
-
-    if isinstance(value, list):
-        return all(map(positive_int, value)) and all(a < b for a, b in itertools.pairwise(value))
-    return positive_int(value)
+    """Every field of ``cfg`` (`agcn_pyg.engine.validation.validate_run_config`)."""
+    validate_run_config(cfg)
 
 
 def environment(cfg: RunConfig, device: torch.device, world: int) -> dict[str, Any]:
@@ -216,15 +186,32 @@ class Trainer:
         if self.device.type == "cuda" and self.world > 1:
             self.device = torch.device("cuda", self.local_rank)
         self.main = is_main_process()
+        # Rank 0 writes the folder, so it alone holds it; taken before anything is written.
+        self.folder = RunFolder(self.run_dir)
+        if self.main:
+            self.folder.acquire()
+        try:
+            self._setup(cfg, resume, overwrite)
+        except BaseException:
+            self.folder.release()
+            raise
+
+    def _setup(self, cfg: RunConfig, resume: bool | str | Path | None, overwrite: bool) -> None:
         self.amp_dtype, use_scaler = resolve_amp(cfg.train.amp, self.device)
         if cfg.train.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = self.device.type == "cuda" and not cfg.train.deterministic
         resume_path = self._resume_path(resume, overwrite)
+        self.replace_old = overwrite and resume_path is None
         seed_everything(cfg.train.seed)
 
-        splits = load_splits(cfg.data)
+        splits = load_splits(cfg.data, image_check=Path(cfg.output_dir) / "image_check.json")
         self.label_names = splits.label_names
+        if cfg.model.num_classes != len(self.label_names) and self.main:
+            tqdm.write(
+                f"model.num_classes: {cfg.model.num_classes} in the config, the data has "
+                f"{len(self.label_names)} labels: using {len(self.label_names)}"
+            )
         model_cfg = replace(cfg.model, num_classes=len(self.label_names))
         self.cfg = cfg = replace(cfg, model=model_cfg)
         needs_embeddings = model_cfg.graph != BASELINE
@@ -282,6 +269,10 @@ class Trainer:
         self.start_epoch = 0
         self.global_step = 0
         self.best_map = -math.inf
+        self.best_epoch: int | None = None
+        #: the epoch (0-based) that the ``last.pt`` on disk holds; ``None`` before the first
+        self.committed_epoch: int | None = None
+        self.final: dict[str, float] = {}
         self.history: list[dict[str, Any]] = []
         self.resumed_from: str | None = None
         if resume_path is not None:
@@ -289,6 +280,7 @@ class Trainer:
 
     def _init_weights(self, model: AGCN, path: Path) -> None:
         checkpoint = read_checkpoint(path, map_location="cpu")
+        check_finite(checkpoint, path)
         self._check_compatible(checkpoint, path)
         model.load_state_dict(checkpoint["state_dict"])
 
@@ -309,13 +301,13 @@ class Trainer:
         if resume is None or resume is False:
             if last.exists() and not overwrite:
                 raise ConfigError(
-                    f"{last} exists: pass --resume to continue that run, or --overwrite / "
-                    "another --name to start a new one"
+                    f"{last} exists: pass --resume to continue that run, --overwrite to start "
+                    "afresh (the old run is moved aside), or name=<another> for a new run"
                 )
             return None
         path = last if resume is True else Path(resume)
         if not path.is_file():
-            raise CheckpointError(f"--resume: {path} not found")
+            raise CheckpointError(f"--resume: {path} not found (nothing to resume)")
         return path
 
     def _load_training_state(self, path: Path) -> None:
@@ -323,6 +315,7 @@ class Trainer:
         state = checkpoint.get("training_state")
         if state is None:
             raise CheckpointError(f"{path}: holds no training state (use last.pt to resume)")
+        check_finite(checkpoint, path)
         self._check_compatible(checkpoint, path)
         self.unwrapped.load_state_dict(checkpoint["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -335,10 +328,15 @@ class Trainer:
             self.ema.module.load_state_dict(state["ema"])
         set_rng_state(state["rng"])
         self.start_epoch = int(checkpoint["epoch"]) + 1
+        self.committed_epoch = int(checkpoint["epoch"])
         self.global_step = int(state["global_step"])
         self.best_map = float(state["best_map"])
+        self.best_epoch = state.get("best_epoch")
+        self.final = dict(checkpoint.get("metrics") or {})
         self.history = list(state["history"])
         self.resumed_from = str(path)
+        if self.main and path == self.run_dir / "last.pt":
+            self._publish()  # finish an epoch that a kill interrupted after its commit
 
     @property
     def eval_model(self) -> AGCN:
@@ -360,16 +358,34 @@ class Trainer:
         write_json(self.run_dir / "env.json", env)
 
     def fit(self) -> dict[str, Any]:
-        """Train from ``start_epoch`` to ``train.epochs``; returns ``final`` and ``best_mAP``."""
+        """Train from ``start_epoch`` to ``train.epochs``.
+
+        Returns ``final`` (the last evaluation's metrics), ``best_mAP``, ``run_dir`` and
+        ``finished_before`` (``True`` when a resumed run had nothing left to do).
+        """
+        try:
+            return self._fit()
+        finally:
+            self.folder.release()
+
+    def _fit(self) -> dict[str, Any]:
         cfg = self.cfg
+        result = {"best_mAP": self.best_map, "run_dir": str(self.run_dir)}
+        if self.start_epoch >= cfg.train.epochs:
+            return {**result, "final": self.final, "finished_before": True}
         if self.main:
+            if self.replace_old:
+                moved = self.folder.move_aside()
+                if moved is not None:
+                    tqdm.write(f"--overwrite: the previous run in {self.run_dir} is now {moved}")
             self._write_run_files()
         writer = _tensorboard(self.run_dir) if self.main else None
-        final: dict[str, float] = {}
+        final: dict[str, float] = self.final
         try:
             for epoch in range(self.start_epoch, cfg.train.epochs):
                 self._seed_epoch(epoch)
                 row = self._train_epoch(epoch)
+                self._check_finite_weights(epoch)
                 last = epoch + 1 == cfg.train.epochs
                 logits = targets = None
                 if (epoch + 1) % cfg.train.eval_every == 0 or last:
@@ -389,7 +405,7 @@ class Trainer:
                     row.update({k: final[k] for k in ("mAP", "CF1", "OF1")})
                 improved = logits is not None and final["mAP"] > self.best_map
                 if improved:
-                    self.best_map = final["mAP"]
+                    self.best_map, self.best_epoch = final["mAP"], epoch
                 row["best_mAP"] = self.best_map if self.best_map > -math.inf else math.nan
                 self.history.append(row)
                 if self.main:
@@ -402,7 +418,7 @@ class Trainer:
         finally:
             if writer is not None:
                 writer.close()
-        return {"final": final, "best_mAP": self.best_map, "run_dir": str(self.run_dir)}
+        return {**result, "best_mAP": self.best_map, "final": final, "finished_before": False}
 
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
         cfg = self.cfg.train
@@ -476,19 +492,32 @@ class Trainer:
     def _lr(self) -> float:
         return float(self.optimizer.param_groups[-1]["lr"])
 
-    def _diverged_message(self, epoch: int, step: int, bce: Any, graph_loss: Any) -> str:
+    def _kept(self) -> str:
+        if self.committed_epoch is None:
+            return "no checkpoint had been written yet"
         last = self.run_dir / "last.pt"
-        kept = (
-            f"the last good checkpoint is {last} (epoch {self.history[-1]['epoch']})"
-            if self.history and last.exists()
-            else "no checkpoint had been written yet"
-        )
+        return f"the last good checkpoint is {last} (epoch {self.committed_epoch + 1})"
+
+    def _diverged_message(self, epoch: int, step: int, bce: Any, graph_loss: Any) -> str:
         return (
             f"loss is not finite at epoch {epoch + 1}, step {step + 1} "
             f"(bce={float(bce.detach()):.4g}, L_A={float(graph_loss.detach()):.4g}); "
-            f"stopped, {kept}. Try a lower train.lr or "
-            "train.clip_grad_norm"
+            f"stopped, {self._kept()}. Try a lower train.lr or train.clip_grad_norm"
         )
+
+    def _check_finite_weights(self, epoch: int) -> None:
+        """Stop before a non-finite model is evaluated or saved (the last step's update can
+        diverge after a finite loss)."""
+        models = [("weights", self.unwrapped)]
+        if self.ema is not None:
+            models.append(("EMA weights", self.ema.module))
+        for what, module in models:
+            name = first_non_finite(module.state_dict())
+            if name is not None:
+                raise TrainingDiverged(
+                    f"{what} are not finite after epoch {epoch + 1} ({name}); stopped without "
+                    f"saving them, {self._kept()}. Try a lower train.lr or train.clip_grad_norm"
+                )
 
     def _save(
         self,
@@ -498,7 +527,21 @@ class Trainer:
         logits: np.ndarray | None,
         targets: np.ndarray | None,
     ) -> None:
+        """Commit the epoch (see `agcn_pyg.engine.runfolder`): pending best, then ``last.pt``,
+        then publish."""
         common = {"run_config": to_dict(self.cfg), "epoch": epoch, "metrics": metrics}
+        if improved:
+            write_evaluation(
+                self.run_dir / PENDING_EVAL,
+                self.cfg.name,
+                logits,
+                targets,
+                self.label_names,
+                checkpoint=str(self.run_dir / "best.pt"),
+                config=to_dict(self.cfg),
+            )
+            best = build_checkpoint(self.eval_model, self.label_names, self.cooccurrence, **common)
+            save_checkpoint(best, self.run_dir / PENDING_BEST)
         state = {
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -507,6 +550,7 @@ class Trainer:
             "rng": rng_state(),
             "global_step": self.global_step,
             "best_map": self.best_map,
+            "best_epoch": self.best_epoch,
             "history": self.history,
         }
         last = build_checkpoint(
@@ -515,18 +559,11 @@ class Trainer:
         if self.ema is not None:
             last["ema_state_dict"] = state["ema"]
         save_checkpoint(last, self.run_dir / "last.pt")
-        if improved:
-            best = build_checkpoint(self.eval_model, self.label_names, self.cooccurrence, **common)
-            save_checkpoint(best, self.run_dir / "best.pt")
-            write_evaluation(
-                self.run_dir / "eval",
-                self.cfg.name,
-                logits,
-                targets,
-                self.label_names,
-                checkpoint=str(self.run_dir / "best.pt"),
-                config=to_dict(self.cfg),
-            )
+        self.committed_epoch = epoch
+        self._publish(lambda _: epoch)
+
+    def _publish(self, epoch_of: Any = None) -> None:
+        self.folder.publish(self.best_epoch, epoch_of or _checkpoint_epoch)
         write_text(self.run_dir / "log.csv", log_csv(self.history))
 
     def _print(self, row: dict[str, Any]) -> None:
@@ -536,6 +573,15 @@ class Trainer:
             f"(bce {row['bce']:.4f}, L_A {row['graph_loss']:.4f})  lr {row['lr']:.2e}  "
             f"{row['images_per_s']:.0f} img/s{val}  best {row['best_mAP']:.2f}"
         )
+
+
+def _checkpoint_epoch(path: Path) -> int | None:
+    """The epoch a checkpoint file holds, read without loading its tensors."""
+    try:
+        epoch = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("epoch")
+    except Exception:  # unreadable: not the committed epoch's file
+        return None
+    return int(epoch) if isinstance(epoch, int) else None
 
 
 def _tensorboard(run_dir: Path) -> Any:

@@ -237,4 +237,10 @@ def _check_embeddings(embeddings: Any, num_classes: int) -> Tensor:
         )
     if not torch.isfinite(tensor).all():
         raise ConfigError("label_embeddings: found NaN or inf")
+    zero = (tensor == 0).all(dim=1).nonzero()
+    if zero.numel():
+        raise ConfigError(
+            f"label_embeddings: row {int(zero[0, 0])} is all zeros; every label needs an "
+            "embedding that tells it apart (check the embedding file or source)"
+        )
     return tensor

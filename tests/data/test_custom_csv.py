@@ -106,7 +106,7 @@ def test_missing_csv_and_missing_images(tmp_path: Path, images: Path):
 def test_bad_label_files(tmp_path: Path, images: Path):
     csv_file = _csv(tmp_path, "image,labels\na.jpg,cat\n")
     (tmp_path / "dup.txt").write_text("cat\ndog\ncat\n")
-    with pytest.raises(DataError, match=r"dup\.txt: duplicate label 'cat' at positions 0, 2"):
+    with pytest.raises(DataError, match=r"dup\.txt: duplicate label 'cat' at line 1 and line 3"):
         from_csv(csv_file, images, tmp_path / "dup.txt")
     (tmp_path / "gap.txt").write_text("cat\n\ndog\n")
     with pytest.raises(DataError, match=r"gap\.txt:2: blank line inside the label list"):

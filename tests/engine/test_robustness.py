@@ -20,7 +20,7 @@ from agcn_pyg.engine import checkpoint as ckpt_module
 from agcn_pyg.engine.checkpoint import read_checkpoint, save_checkpoint
 from agcn_pyg.engine.losses import LOSSES
 from agcn_pyg.engine.train import Trainer, TrainingDiverged
-from agcn_pyg.errors import CheckpointError
+from agcn_pyg.errors import CheckpointError, StorageError
 
 pytestmark = pytest.mark.slow
 
@@ -90,7 +90,13 @@ def test_starting_over_an_existing_run_needs_resume_or_overwrite(run_config, cap
 
 def test_half_written_checkpoint_never_replaces_a_good_one(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "last.pt"
-    good = {"format": ckpt_module.FORMAT, "epoch": 1, "state_dict": {"w": torch.ones(3)}}
+    good = {
+        "format": ckpt_module.FORMAT,
+        "epoch": 1,
+        "state_dict": {"w": torch.ones(3)},
+        "model_config": {},
+        "label_names": [],
+    }
     save_checkpoint(good, path)
 
     def crash_midway(obj, handle, *args, **kwargs):
@@ -98,7 +104,7 @@ def test_half_written_checkpoint_never_replaces_a_good_one(tmp_path: Path, monke
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", crash_midway)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(StorageError, match="disk full"):
         save_checkpoint({**good, "epoch": 2}, path)
     monkeypatch.undo()
     assert read_checkpoint(path)["epoch"] == 1
