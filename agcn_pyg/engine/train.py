@@ -3,11 +3,13 @@
 Every run writes into ``<output_dir>/<name>/``: ``config.yaml`` (the resolved config),
 ``env.json`` (seed, versions, git commit, command, device), ``log.csv`` (one row per epoch),
 ``last.pt`` (everything ``--resume`` needs), ``best.pt`` (best validation mAP) and ``eval/``
-(the metrics of ``best.pt``). Only rank 0 writes.
+(the metrics of ``best.pt``). Only rank 0 writes, holding the folder's lock; an epoch's files
+commit together, ``last.pt`` last (`agcn_pyg.engine.runfolder`).
 
 Determinism: each epoch re-seeds torch, numpy, Python and the data-order generator from
-``seed + epoch``, workers are not persistent, and ``last.pt`` holds the optimiser, scheduler,
-AMP scaler, EMA weights and RNG states. A run killed at any point and resumed from
+``seed + epoch``, every training item is augmented from its own seed (so persistent workers,
+and any number of them, give the same batches), and ``last.pt`` holds the optimiser,
+scheduler, AMP scaler, EMA weights and RNG states. A run killed at any point and resumed from
 ``last.pt`` repeats the unfinished epoch with the same batches and augmentations, so on the
 CPU it ends with the metrics of an uninterrupted run.
 """
