@@ -285,6 +285,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"a mapping key must be a plain value, got {key!r}",
+                    key_node.start_mark,
+                )
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -309,7 +316,12 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
     out = dict(data)
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"override {item!r}: expected key=value, e.g. train.epochs=10")
+            hint = (
+                " (a checkpoint to resume from goes after --resume-from)"
+                if (item.endswith((".pt", ".pth", ".tar")))
+                else ""
+            )
+            raise ConfigError(f"override {item!r}: expected key=value, e.g. train.epochs=10{hint}")
         dotted, raw = item.split("=", 1)
         try:
             value = yaml.safe_load(raw)

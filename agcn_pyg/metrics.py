@@ -189,9 +189,9 @@ def _resolve_threshold(threshold: float | ArrayLike, n_classes: int) -> np.ndarr
         raise ConfigError(
             f"threshold must be one number or one per class ({n_classes}), got shape {thr.shape}"
         )
-    if not np.isfinite(thr).all():
-        raise ConfigError("threshold values must be finite")
-    return thr
+    if np.isnan(thr).any():
+        raise ConfigError("threshold values must be numbers, not NaN")
+    return thr  # +inf: never predicted, -inf: always (finite scores)
 
 
 def _check_top_k(top_k: Any) -> int:

@@ -42,6 +42,7 @@ def main(args: argparse.Namespace) -> int:
     from agcn_pyg.engine.train import resolve_amp, resolve_device
     from agcn_pyg.errors import ConfigError
     from agcn_pyg.io import write_text
+    from agcn_pyg.metrics import logit_threshold, sigmoid
 
     out = Path(args.out)
     if out.suffix.lower() not in {".csv", ".json"}:
@@ -53,13 +54,14 @@ def main(args: argparse.Namespace) -> int:
     amp_dtype, _ = resolve_amp(args.amp, device)
     model, meta = load_model(args.checkpoint, map_location=device)
     names = meta["label_names"]
-    thresholds = (
-        load_thresholds(args.thresholds, names)
+    # Decisions compare logits, as evaluate does; probabilities are only for reading.
+    logit_thresholds = (
+        load_thresholds(args.thresholds, names, logits=True)
         if args.thresholds
-        else np.full(len(names), args.threshold)
+        else np.full(len(names), logit_threshold(args.threshold, where="--threshold"))
     )
     transform, normalize = test_pipeline(meta["run_config"], model.backbone.body)
-    probs, kept, skipped = predict_files(
+    logits, kept, skipped = predict_files(
         model,
         paths,
         transform,
@@ -70,7 +72,8 @@ def main(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         normalize=normalize,
     )
-    predicted = probs >= thresholds
+    predicted = logits >= logit_thresholds
+    probs = sigmoid(logits)
     if out.suffix.lower() == ".json":
         records = [
             {

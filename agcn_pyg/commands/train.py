@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from agcn_pyg.config import load_run_config
 
@@ -33,7 +34,6 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
-    from agcn_pyg.engine.distributed import is_main_process
     from agcn_pyg.engine.train import train
     from agcn_pyg.errors import ConfigError
 
@@ -41,8 +41,10 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("pass --resume or --resume-from CKPT, not both")
     cfg = load_run_config(args.config, args.overrides)
     resume = args.resume_from or (True if args.resume else None)
+    # torchrun's RANK: the process group is gone once train() returns.
+    main_process = int(os.environ.get("RANK", "0")) == 0
     result = train(cfg, resume=resume, overwrite=args.overwrite, progress=not args.no_progress)
-    if not is_main_process():
+    if not main_process:
         return 0
     final = result["final"]
     best = result["best_mAP"]

@@ -132,6 +132,11 @@ def per_class_rows(
     return rows
 
 
+def _finite_or_none(values: np.ndarray) -> float | list[float | None] | None:
+    out = [float(v) if np.isfinite(v) else None for v in np.atleast_1d(values).tolist()]
+    return out[0] if values.ndim == 0 else out
+
+
 def _nan_to_none(values: Any) -> list[float | None]:
     return [
         None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
@@ -169,7 +174,8 @@ def write_evaluation(
         "metrics": {k: (None if math.isnan(v) else v) for k, v in scalars.items()},
         "per_class_AP": _nan_to_none(per_class_ap),
         "threshold": float(threshold) if threshold.ndim == 0 else _nan_to_none(threshold),
-        "logit_threshold": float(logit_thr) if logit_thr.ndim == 0 else _nan_to_none(logit_thr),
+        # ±inf (never / always predicted) has no JSON number: null, with "threshold" 1 or 0
+        "logit_threshold": _finite_or_none(logit_thr),
         "num_images": int(logits.shape[0]),
         "checkpoint": checkpoint,
         "config": config,
@@ -253,11 +259,18 @@ def load_thresholds(path: str | Path, label_names: list[str], logits: bool = Fal
     thresholds = np.asarray(values, dtype=np.float64)
     if thresholds.shape != (len(label_names),) or not np.isfinite(thresholds).all():
         raise DataError(f"{path}: expected {len(label_names)} finite thresholds")
+    if ((thresholds < 0) | (thresholds > 1)).any():
+        raise DataError(f"{path}: thresholds are probabilities, in [0, 1]")
     if not logits:
         return thresholds
     stored = data.get("logit_thresholds")
     if stored is None:
-        return logit_threshold(thresholds, where=str(path))
+        # Files from before logits were stored were tuned on float32 probabilities, where a
+        # threshold of exactly 1.0 (or 0.0) occurs: never (always) predicted.
+        inside = (thresholds > 0) & (thresholds < 1)
+        converted = np.where(thresholds >= 1, np.inf, -np.inf)
+        converted[inside] = logit_threshold(thresholds[inside], where=str(path))
+        return converted
     exact = np.asarray(stored, dtype=np.float64)
     if exact.shape != thresholds.shape or not np.isfinite(exact).all():
         raise DataError(f"{path}: expected {len(label_names)} finite logit_thresholds")

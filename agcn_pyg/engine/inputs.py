@@ -126,15 +126,17 @@ MAX_AUTO_WORKERS = 16
 
 
 def resolve_workers(workers: int | None) -> int:
-    """``data.workers``: as given, or ``None``: one per CPU core this process may use, less
-    one for the main process, at most `MAX_AUTO_WORKERS`."""
+    """``data.workers``: as given, or ``None``: the CPU cores this process may use, shared
+    among the processes of this machine (torchrun's ``LOCAL_WORLD_SIZE``), less one for the
+    main process, at most `MAX_AUTO_WORKERS`."""
     if workers is not None:
         return workers
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, min(MAX_AUTO_WORKERS, cores - 1))
+    share = cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return max(1, min(MAX_AUTO_WORKERS, share - 1))
 
 
 class SeededSampler(Sampler[tuple[int, int]]):
@@ -214,7 +216,9 @@ def make_loader(
     else:
         sampler = SequentialSampler(source)
     if train:
-        sampler = SeededSampler(sampler, generator if generator is not None else torch.Generator())
+        if generator is None:  # follow the global seed
+            generator = torch.Generator().manual_seed(torch.initial_seed())
+        sampler = SeededSampler(sampler, generator)
         source = SeededDataset(source)
     return DataLoader(
         source,

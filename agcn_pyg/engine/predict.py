@@ -80,7 +80,7 @@ def predict_files(
     progress: bool = True,
     normalize: DeviceNormalize | None = None,
 ) -> tuple[np.ndarray, list[Path], list[tuple[Path, str]]]:
-    """Probabilities ``N_ok × C`` for the readable files, those files, and the skipped ones.
+    """Logits ``N_ok × C`` (float32) for the readable files, those files, and the skipped ones.
 
     ``normalize`` finishes the batches of a uint8 ``transform`` on the device
     (`agcn_pyg.engine.inputs.test_pipeline` gives both).
@@ -95,7 +95,7 @@ def predict_files(
         pin_memory=device.type == "cuda",
     )
     normalize = normalize or DeviceNormalize()
-    probs: list[torch.Tensor] = []
+    outputs: list[torch.Tensor] = []
     kept: list[Path] = []
     skipped: list[tuple[Path, str]] = []
     for images, indices, bad in tqdm(loader, desc="predict", leave=False, disable=not progress):
@@ -104,8 +104,8 @@ def predict_files(
             continue
         with autocast_context(device, amp_dtype):
             logits = model(normalize(images, device))
-        probs.append(torch.sigmoid(logits.float()).cpu())
+        outputs.append(logits.float().cpu())
         kept.extend(paths[i] for i in indices)
     num_classes = getattr(model, "num_classes", 0)
-    out = torch.cat(probs).numpy() if probs else np.zeros((0, num_classes), np.float32)
+    out = torch.cat(outputs).numpy() if outputs else np.zeros((0, num_classes), np.float32)
     return out, kept, skipped

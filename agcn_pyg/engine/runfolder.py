@@ -1,9 +1,10 @@
 """A run folder: one owner at a time, and an epoch that commits whole.
 
 **One owner.** `RunFolder.acquire` takes an advisory lock (``fcntl.flock``) on
-``<run_dir>/.lock`` before anything else is written there and records its PID in it; a
-second run into the same folder stops with a `ConfigError` naming the folder and that PID.
-The lock goes with the process (also when it is killed).
+``<output_dir>/.<name>.lock``, beside the folder, before anything is written there, and
+records its PID in it; a second run into the same folder stops with a `ConfigError` naming
+the folder and that PID. The lock goes with the process, also when it is killed: forked
+children (DataLoader workers) close their copy at once, so none outlives it.
 
 **An epoch commits whole.** The artefacts of an epoch are written in this order:
 
@@ -14,9 +15,9 @@ The lock goes with the process (also when it is killed).
 3. `RunFolder.publish`: ``eval.next/`` becomes ``eval/``, ``best.pt.next`` becomes ``best.pt``
    and ``log.csv`` is rewritten from the history.
 
-A kill between 1 and 2 leaves ``*.next`` files that no ``last.pt`` vouches for: the next
-start removes them and the epoch runs again. A kill during 3 leaves a committed epoch whose
-files are not all in place: the next start (``--resume``, also of a finished run) runs
+A kill between 1 and 2 leaves ``*.next`` files that no ``last.pt`` vouches for: ``--resume``
+(or a fresh start) removes them and the epoch runs again. A kill during 3 leaves a committed
+epoch whose files are not all in place: ``--resume`` (also of a finished run) runs
 `RunFolder.publish` again, which finishes the job. Every file is itself written atomically
 (`agcn_pyg.io`), and leftover temporary files of a killed write are removed on start.
 """
@@ -33,10 +34,22 @@ from typing import Any
 
 from agcn_pyg.errors import ConfigError
 
-LOCK = ".lock"
 PENDING_BEST = "best.pt.next"
 PENDING_EVAL = "eval.next"
 _OLD_EVAL = "eval.prev"
+
+
+#: lock files this process holds; a forked child closes its copies (`_forget_in_child`)
+_HELD: set[Any] = set()
+
+
+def _forget_in_child() -> None:
+    for handle in list(_HELD):
+        handle.close()  # the parent's lock stays: it holds its own descriptor
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 class RunFolder:
@@ -44,14 +57,15 @@ class RunFolder:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self.lock_path = self.path.with_name(f".{self.path.name}.lock")
         self._handle: Any = None
 
     # ---------------------------------------------------------------- ownership
 
     def acquire(self) -> RunFolder:
         """Take the folder's lock (creating the folder) or raise `ConfigError`."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path / LOCK, "a+", encoding="utf-8")  # noqa: SIM115 (held open)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.lock_path, "a+", encoding="utf-8")  # noqa: SIM115 (held open)
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -67,11 +81,14 @@ class RunFolder:
         handle.write(f"{os.getpid()}\n")
         handle.flush()
         self._handle = handle
+        _HELD.add(handle)
+        self.path.mkdir(exist_ok=True)
         self.remove_stale_temporaries()
         return self
 
     def release(self) -> None:
         if self._handle is not None:
+            _HELD.discard(self._handle)
             fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
             self._handle.close()
             self._handle = None
@@ -88,11 +105,10 @@ class RunFolder:
             tmp.unlink(missing_ok=True)
 
     def move_aside(self) -> Path | None:
-        """For ``--overwrite``: move the previous run's files (all but the lock) into a sibling
-        ``<name>.replaced-<time>`` folder, so the new run starts in an empty folder and the old
-        results are kept. Returns that folder, or ``None`` when there was nothing to move."""
-        entries = [p for p in self.path.iterdir() if p.name != LOCK]
-        if not entries:
+        """For ``--overwrite``: rename the previous run's folder to ``<name>.replaced-<time>``
+        in one step (the lock lives outside it) and start an empty one, so the old results are
+        kept whole. Returns the renamed folder, or ``None`` when there was nothing to move."""
+        if not any(self.path.iterdir()):
             return None
         stamp = time.strftime("%Y%m%d-%H%M%S")
         target = self.path.with_name(f"{self.path.name}.replaced-{stamp}")
@@ -100,10 +116,15 @@ class RunFolder:
         while target.exists():
             suffix += 1
             target = self.path.with_name(f"{self.path.name}.replaced-{stamp}-{suffix}")
-        target.mkdir(parents=True)
-        for entry in entries:
-            os.replace(entry, target / entry.name)
+        os.replace(self.path, target)
+        self.path.mkdir()
         return target
+
+    def discard_pending(self) -> None:
+        """Drop pending files (a fresh run: no ``last.pt`` vouches for them)."""
+        (self.path / PENDING_BEST).unlink(missing_ok=True)
+        for leftover in (PENDING_EVAL, _OLD_EVAL):
+            shutil.rmtree(self.path / leftover, ignore_errors=True)
 
     # ---------------------------------------------------------------- epoch commit
 

@@ -7,11 +7,11 @@ Every run writes into ``<output_dir>/<name>/``: ``config.yaml`` (the resolved co
 commit together, ``last.pt`` last (`agcn_pyg.engine.runfolder`).
 
 Determinism: each epoch re-seeds torch, numpy, Python and the data-order generator from
-``seed + epoch``, every training item is augmented from its own seed (so persistent workers,
-and any number of them, give the same batches), and ``last.pt`` holds the optimiser,
-scheduler, AMP scaler, EMA weights and RNG states. A run killed at any point and resumed from
-``last.pt`` repeats the unfinished epoch with the same batches and augmentations, so on the
-CPU it ends with the metrics of an uninterrupted run.
+``seed + 1000 · epoch + rank``, every training item is augmented from its own seed (so
+persistent workers, and any number of them, give the same batches), and ``last.pt`` holds
+the optimiser, scheduler, AMP scaler, EMA weights and RNG states. A run killed at any point
+and resumed from ``last.pt`` repeats the unfinished epoch with the same batches and
+augmentations, so on the CPU it ends with the metrics of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from agcn_pyg.config import AMP_MODES, RunConfig, to_dict
+from agcn_pyg.config import AMP_MODES, ModelConfig, RunConfig, from_dict, to_dict
 from agcn_pyg.engine.checkpoint import (
     build_checkpoint,
     check_finite,
@@ -190,13 +190,33 @@ class Trainer:
         self.main = is_main_process()
         # Rank 0 writes the folder, so it alone holds it; taken before anything is written.
         self.folder = RunFolder(self.run_dir)
+        refused: ConfigError | None = None
         if self.main:
-            self.folder.acquire()
+            try:
+                self.folder.acquire()
+            except ConfigError as err:
+                refused = err
+        # Every rank learns whether rank 0 holds the folder, so none waits for it forever.
+        held = all_reduce_mean(torch.tensor(0.0 if refused else 1.0, device=self.device))
+        if refused is not None:
+            raise refused
+        if float(held) < 1.0:
+            raise ConfigError(f"{self.run_dir}: rank 0 could not take the run folder")
         try:
             self._setup(cfg, resume, overwrite)
         except BaseException:
             self.folder.release()
             raise
+
+    def close(self) -> None:
+        """Release the run folder (`fit` does this itself when it ends)."""
+        self.folder.release()
+
+    def __del__(self) -> None:
+        # A Trainer that is built but never fitted must not keep its folder.
+        folder = getattr(self, "folder", None)
+        if folder is not None:
+            folder.release()
 
     def _setup(self, cfg: RunConfig, resume: bool | str | Path | None, overwrite: bool) -> None:
         self.amp_dtype, use_scaler = resolve_amp(cfg.train.amp, self.device)
@@ -205,6 +225,8 @@ class Trainer:
         torch.backends.cudnn.benchmark = self.device.type == "cuda" and not cfg.train.deterministic
         resume_path = self._resume_path(resume, overwrite)
         self.replace_old = overwrite and resume_path is None
+        if resume_path is None and self.main and not (self.run_dir / "last.pt").exists():
+            self.folder.discard_pending()  # no committed epoch vouches for them
         seed_everything(cfg.train.seed)
 
         splits = load_splits(cfg.data, image_check=Path(cfg.output_dir) / "image_check.json")
@@ -288,7 +310,12 @@ class Trainer:
 
     def _check_compatible(self, checkpoint: dict[str, Any], path: Path) -> None:
         ours = {k: v for k, v in asdict(self.cfg.model).items() if k != "pretrained"}
-        theirs = {k: v for k, v in checkpoint["model_config"].items() if k != "pretrained"}
+        # Through the dataclass, so that a checkpoint from before a field existed reads as
+        # that field's default.
+        stored = from_dict(
+            ModelConfig, {**checkpoint["model_config"], "pretrained": False}, "model"
+        )
+        theirs = {k: v for k, v in asdict(stored).items() if k != "pretrained"}
         changed = sorted(k for k in ours if ours[k] != theirs.get(k))
         if changed:
             key = changed[0]
@@ -337,7 +364,7 @@ class Trainer:
         self.final = dict(checkpoint.get("metrics") or {})
         self.history = list(state["history"])
         self.resumed_from = str(path)
-        if self.main and path == self.run_dir / "last.pt":
+        if self.main and _same_file(path, self.run_dir / "last.pt"):
             self._publish()  # finish an epoch that a kill interrupted after its commit
 
     @property
@@ -368,7 +395,7 @@ class Trainer:
         try:
             return self._fit()
         finally:
-            self.folder.release()
+            self.close()
 
     def _fit(self) -> dict[str, Any]:
         cfg = self.cfg
@@ -562,7 +589,7 @@ class Trainer:
             last["ema_state_dict"] = state["ema"]
         save_checkpoint(last, self.run_dir / "last.pt")
         self.committed_epoch = epoch
-        self._publish(lambda _: epoch)
+        self._publish((lambda _: epoch) if improved else None)
 
     def _publish(self, epoch_of: Any = None) -> None:
         self.folder.publish(self.best_epoch, epoch_of or _checkpoint_epoch)
@@ -575,6 +602,13 @@ class Trainer:
             f"(bce {row['bce']:.4f}, L_A {row['graph_loss']:.4f})  lr {row['lr']:.2e}  "
             f"{row['images_per_s']:.0f} img/s{val}  best {row['best_mAP']:.2f}"
         )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
 
 
 def _checkpoint_epoch(path: Path) -> int | None:

@@ -186,3 +186,30 @@ def test_decode_image_errors_are_load_images(tmp_path: Path) -> None:
         with pytest.raises(DataError) as expected:
             load_image(path)
         assert str(got.value) == str(expected.value)
+
+
+def test_jpeg_frame_header_decides_the_fast_path(tmp_path: Path, monkeypatch) -> None:
+    import agcn_pyg.data.images as images
+
+    rgb = _photo_jpeg(tmp_path / "rgb.jpg").read_bytes()
+    progressive = tmp_path / "progressive.jpg"
+    Image.open(tmp_path / "rgb.jpg").save(progressive, progressive=True, quality=85)
+    grey = _photo_jpeg(tmp_path / "grey.jpg", "L").read_bytes()
+    cmyk = _photo_jpeg(tmp_path / "cmyk.jpg", "CMYK").read_bytes()
+    assert images._is_plain_colour_jpeg(rgb)
+    assert images._is_plain_colour_jpeg(progressive.read_bytes())
+    assert not images._is_plain_colour_jpeg(grey) and not images._is_plain_colour_jpeg(cmyk)
+    assert not images._is_plain_colour_jpeg(rgb[:20])  # cut before its frame header
+    assert not images._is_plain_colour_jpeg(b"\x89PNG\r\n\x1a\n")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the bomb limit holds here too
+    assert not images._is_plain_colour_jpeg(rgb)
+    monkeypatch.undo()
+
+    calls = []
+    decoder = images._torchvision_jpeg_decoder()
+    monkeypatch.setattr(
+        images, "_torchvision_jpeg_decoder", lambda: lambda data: calls.append(1) or decoder(data)
+    )
+    images.decode_image(tmp_path / "rgb.jpg")
+    images.decode_image(tmp_path / "grey.jpg")
+    assert calls == [1]  # torchvision decoded the RGB JPEG, Pillow the grey one

@@ -98,6 +98,7 @@ def test_a_kill_at_a_commit_instant_resumes_to_the_uninterrupted_result(
     assert leftovers == []
 
 
+@pytest.mark.filterwarnings("ignore:Seems like `optimizer.step\\(\\)` has been overridden")
 def test_a_divergent_last_step_is_never_saved(run_config, tmp_path: Path, monkeypatch) -> None:
     cfg = load_run_config(run_config("diverge", train={**SECTIONS["train"], "eval_every": 2}))
     trainer = Trainer(cfg, progress=False)
@@ -200,7 +201,7 @@ def test_two_processes_racing_into_one_folder(run_config, tmp_path: Path) -> Non
         )
 
     first = start(0)
-    lock = tmp_path / "runs" / "race" / ".lock"
+    lock = tmp_path / "runs" / ".race.lock"
     deadline = time.time() + 120
     while time.time() < deadline and not (lock.exists() and lock.read_text().strip()):
         time.sleep(0.05)
@@ -230,7 +231,7 @@ def test_overwrite_moves_the_old_run_aside_and_never_mixes(
         main(["train", "-c", str(cfg), "--overwrite", "--no-progress"])
     monkeypatch.undo()
     # The new run's files only: the old run is complete in its own folder.
-    assert sorted(p.name for p in run.iterdir() if p.name not in {".lock", "tb"}) == [
+    assert sorted(p.name for p in run.iterdir() if p.name != "tb") == [
         "config.yaml",
         "env.json",
     ]
@@ -286,3 +287,48 @@ def test_a_safe_but_malformed_checkpoint_is_a_one_line_error(tmp_path: Path, cap
         load_model(path)
     assert main(["evaluate", str(path), "--workers", "0"]) == 2
     assert "'model_config' missing" in capsys.readouterr().err
+
+
+def test_the_lock_goes_with_its_process_not_with_forked_children(tmp_path: Path) -> None:
+    folder = tmp_path / "runs" / "forked"
+    script = (
+        "import os, sys, time\n"
+        "from agcn_pyg.engine.runfolder import RunFolder\n"
+        f"RunFolder({str(folder)!r}).acquire()\n"
+        "if os.fork() == 0:\n"
+        "    time.sleep(30)\n"  # a child (a DataLoader worker, say) outlives its parent
+        "    os._exit(0)\n"
+        "print('held', flush=True)\n"
+        "os._exit(0)\n"  # the parent dies without releasing anything
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert proc.stdout.strip() == "held", proc.stderr
+    with RunFolder(folder):  # free at once, although the child still runs
+        pass
+
+
+def test_checkpoints_from_before_a_model_option_existed_still_resume(
+    run_config, tmp_path: Path, monkeypatch
+) -> None:
+    cfg = load_run_config(run_config("older", **SECTIONS))
+    original = Trainer._train_epoch
+
+    def stop(self: Trainer, epoch: int) -> dict:
+        if epoch == 1:
+            raise Killed
+        return original(self, epoch)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", stop)
+    with pytest.raises(Killed):
+        Trainer(cfg, progress=False).fit()
+    monkeypatch.undo()
+    last = tmp_path / "runs" / "older" / "last.pt"
+    checkpoint = read_checkpoint(last)
+    for key in ("lg_bias", "gnn_init"):  # what a checkpoint of the previous version lacks
+        del checkpoint["model_config"][key]
+    save_torch(checkpoint, last)
+    relative = os.path.relpath(last)  # --resume-from names the same file another way
+    result = Trainer(cfg, resume=relative, progress=False).fit()
+    assert result["final"] and read_checkpoint(last)["epoch"] == 2

@@ -85,3 +85,17 @@ def test_older_scores_files_hold_probabilities_and_still_read(tmp_path: Path) ->
 def test_probability_thresholds_must_lie_inside_zero_one(bad: float) -> None:
     with pytest.raises(ConfigError, match="strictly between 0 and 1"):
         logit_threshold(bad)
+
+
+def test_threshold_files_from_probabilities_of_one_still_load(tmp_path: Path) -> None:
+    logits, targets = _case()
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"label_names": NAMES, "thresholds": [1.0, 0.0, 0.5]}))
+    thresholds = load_thresholds(path, NAMES, logits=True)
+    assert thresholds[0] == np.inf and thresholds[1] == -np.inf and thresholds[2] == 0.0
+    report = write_evaluation(
+        tmp_path / "e", "x", logits, targets, NAMES, logit_thresholds=thresholds
+    )
+    rows = (tmp_path / "e" / "per_class.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[4] for row in rows] == ["1.0", "0.0", "0.5"]
+    assert report["logit_threshold"] == [None, None, 0.0]
