@@ -350,7 +350,9 @@ class DataConfig:
             ``agcn_official``).
         image_size: crop size for training, resize size for testing (paper: 448).
         resize_size: training resize before the crop (paper: 512); ``None`` lets the recipe
-            choose.
+            choose (8/7 of ``image_size``).
+        hflip: the recipes' random horizontal flip in training; ``false`` for data that is
+            not mirror-symmetric (digits, text, many medical images).
         normalization: ``imagenet`` or ``backbone`` (the timm model's own mean and std).
         embeddings: a ``.npz`` written by ``agcn embed-labels``, a ``.npy`` matrix or an
             ML-GCN / A-GCN ``*.pkl`` (rows in the data set's label order), or a source name
@@ -368,6 +370,7 @@ class DataConfig:
     transforms: str = "paper"
     image_size: int = 448
     resize_size: int | None = None
+    hflip: bool = True
     normalization: str = "imagenet"
     embeddings: str | None = "minilm"
     cooccurrence: str | None = None

@@ -116,6 +116,12 @@ def plain_normalize(adj: Tensor) -> Tensor:
     return deg_inv_sqrt.unsqueeze(-1) * tilde * deg_inv_sqrt.unsqueeze(-2)
 
 
+def offdiagonal_mass(adj_hat: Tensor) -> Tensor:
+    r"""Per row, :math:`\sum_{j \ne i} |\hat{A}_{ij}|` (``C``): how much label i receives from
+    the other labels; all zeros means Â = I, a GCN without label correlations."""
+    return adj_hat.abs().sum(dim=-1) - adj_hat.diagonal(dim1=-2, dim2=-1).abs()
+
+
 def sparsity_loss(adj_hat: Tensor) -> Tensor:
     r"""Eq. 6, the sparse correlation constraint: :math:`L_A = \mathrm{mean}|\hat{A} - I|`.
 

@@ -205,8 +205,12 @@ def build_transforms(
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     output: str = "float",
+    hflip: bool = True,
 ) -> tuple[v2.Transform, v2.Transform]:
     """`(train_transform, test_transform)` for a registered recipe (see module doc).
+
+    ``hflip=False`` drops the recipe's random horizontal flip (data that is not
+    mirror-symmetric).
 
     ``output="float"``: PIL image → normalised float32 tensor. ``output="uint8"``: uint8
     tensor → the same geometry on tensors → uint8 tensor (a `TensorCompose`);
@@ -224,6 +228,8 @@ def build_transforms(
         raise ConfigError(str(err)) from None
     mean, std = _check_normalization(mean, std)
     train, test = fn(int(image_size), resize_size)
+    if not hflip:
+        train = [step for step in train if not isinstance(step, v2.RandomHorizontalFlip)]
     finish = _finish(mean, std, output)
     compose = TensorCompose if output == "uint8" else v2.Compose
     return compose([*train, *finish]), compose([*test, *finish])

@@ -38,6 +38,8 @@ ROW_TITLES = {
     "fc_a": "FC-A (w L_A)",
     "dot_a": "Dot-A (w L_A)",
     "agcn_gat": "A-GCN (GAT instead of GCN)",
+    "identity": "Â = I (control: no label correlations)",
+    "agcn_official": "A-GCN (official code's Eq. 4, biases, init)",
 }
 MODE_TITLES = {"end2end": "end to end", "features": "cached features, frozen backbone"}
 MODE_SHORT = {"end2end": "end to end", "features": "features"}

@@ -71,7 +71,7 @@ from agcn_pyg.engine.inputs import (
 from agcn_pyg.engine.losses import build_loss, targets_and_mask
 from agcn_pyg.engine.optim import build_optimizer, build_scheduler
 from agcn_pyg.engine.runfolder import RunFolder
-from agcn_pyg.engine.runlog import log_csv
+from agcn_pyg.engine.runlog import GraphWatch, log_csv
 from agcn_pyg.engine.train import (
     TrainingDiverged,
     environment,
@@ -428,6 +428,7 @@ def train_head(
         generator = torch.Generator()
 
         history: list[dict[str, Any]] = []
+        watch = GraphWatch()
         best_map, best_epoch = -math.inf, 0
         best_logits = np.zeros((0, model.num_classes), np.float32)
         best_state: dict[str, Tensor] = {}
@@ -484,6 +485,7 @@ def train_head(
                 "mAP": math.nan,
                 "CF1": math.nan,
                 "OF1": math.nan,
+                "adj_offdiag": watch.offdiag(head),
             }
             last = epoch + 1 == train_cfg.epochs
             if (epoch + 1) % train_cfg.eval_every == 0 or last:

@@ -76,7 +76,7 @@ def with_transforms(splits: RunData, cfg: DataConfig, backbone: Any | None = Non
     finishes them; ``backbone`` for its own normalisation."""
     mean, std = _normalization(cfg.normalization, backbone)
     train_tf, test_tf = build_transforms(
-        cfg.transforms, cfg.image_size, resize_size=cfg.resize_size, output="uint8"
+        cfg.transforms, cfg.image_size, resize_size=cfg.resize_size, output="uint8", hflip=cfg.hflip
     )
     return RunData(
         splits.train.with_transform(train_tf),

@@ -2,13 +2,23 @@
 
 Floats are written with 6 significant digits; NaN and ±inf (an epoch that was not evaluated,
 a run without a best mAP yet) are empty cells, and a column a row lacks is empty too.
+
+``adj_offdiag`` is the learned graph's state after the epoch: the mean over labels of
+:math:`\\sum_{j \ne i} |\\hat{A}_{ij}|` (`agcn_pyg.graph.offdiagonal_mass`); 0 means Â = I.
+`GraphWatch` warns once per run when a learnable graph has become exactly the identity.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import torch
+from torch import nn
+
+from agcn_pyg.graph import offdiagonal_mass
 
 LOG_COLUMNS = [
     "epoch",
@@ -22,6 +32,7 @@ LOG_COLUMNS = [
     "CF1",
     "OF1",
     "best_mAP",
+    "adj_offdiag",
 ]
 
 
@@ -36,3 +47,31 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}" if math.isfinite(value) else ""
     return str(value)
+
+
+class GraphWatch:
+    """Measures a head's Â after each epoch and warns once if a learnable one is exactly I."""
+
+    def __init__(self) -> None:
+        self.warned = False
+
+    @torch.no_grad()
+    def offdiag(self, head: nn.Module) -> float:
+        """The ``adj_offdiag`` cell for ``head`` (NaN without a label graph)."""
+        graph = getattr(head, "graph", None)
+        if not callable(graph):
+            return math.nan
+        _, _, adj_hat = graph()
+        value = float(offdiagonal_mass(adj_hat.float()).mean())
+        learnable = any(p.numel() for p in head.label_graph.parameters())
+        if value == 0.0 and learnable and not self.warned:
+            self.warned = True
+            warnings.warn(
+                "the learned label graph is exactly the identity (Â = I) after an epoch: the "
+                "GCN passes no label correlations, so this run is the Â = I ablation. Under "
+                "guard 'relu' entries of A that went negative get no gradient; see "
+                "log.csv's adj_offdiag and try model.guard=signed",
+                RuntimeWarning,
+                stacklevel=3,  # past torch.no_grad's wrapper, to the training loop
+            )
+        return value

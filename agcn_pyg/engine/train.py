@@ -63,7 +63,7 @@ from agcn_pyg.engine.inputs import (
 from agcn_pyg.engine.losses import build_loss, targets_and_mask
 from agcn_pyg.engine.optim import build_optimizer, build_scheduler
 from agcn_pyg.engine.runfolder import PENDING_BEST, PENDING_EVAL, RunFolder
-from agcn_pyg.engine.runlog import log_csv
+from agcn_pyg.engine.runlog import GraphWatch, log_csv
 from agcn_pyg.engine.validation import validate_run_config
 from agcn_pyg.errors import AgcnError, CheckpointError, ConfigError, DegreeError
 from agcn_pyg.io import write_json, write_text
@@ -299,6 +299,7 @@ class Trainer:
         self.final: dict[str, float] = {}
         self.history: list[dict[str, Any]] = []
         self.resumed_from: str | None = None
+        self.graph_watch = GraphWatch()
         if resume_path is not None:
             self._load_training_state(resume_path)
 
@@ -516,6 +517,7 @@ class Trainer:
             "mAP": math.nan,
             "CF1": math.nan,
             "OF1": math.nan,
+            "adj_offdiag": self.graph_watch.offdiag(self.unwrapped.head),
         }
 
     def _lr(self) -> float:

@@ -144,6 +144,7 @@ def validate_run_config(cfg: RunConfig) -> None:
             d.resize_size,
             f"null or an int ≥ data.image_size ({d.image_size})",
         ),
+        (isinstance(d.hflip, bool), "data.hflip", d.hflip, "true or false"),
         (
             d.normalization in NORMALIZATIONS,
             "data.normalization",

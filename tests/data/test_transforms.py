@@ -178,3 +178,29 @@ def test_uint8_path_then_device_normalize_gives_the_float_recipe(recipe: str):
     assert layout.is_contiguous(memory_format=torch.channels_last)
     already = torch.randn(2, 3, 8, 8)
     assert normalize(already) is already  # float batches are taken as normalised
+
+
+@pytest.mark.parametrize("recipe", ["paper", "mlgcn", "agcn_official"])
+def test_hflip_false_drops_the_flip_of_every_recipe(recipe: str):
+    flipped, _ = build_transforms(recipe, 32, 36)
+    kept, _ = build_transforms(recipe, 32, 36, hflip=False)
+    assert any(isinstance(t, v2.RandomHorizontalFlip) for t in flipped.transforms)
+    assert not any(isinstance(t, v2.RandomHorizontalFlip) for t in kept.transforms)
+    assert len(kept.transforms) == len(flipped.transforms) - 1
+    # through the engine: data.hflip reaches the training transform
+    from agcn_pyg.config import DataConfig
+    from agcn_pyg.engine.inputs import RunData, with_transforms
+
+    splits = RunData(_Split(), _Split(), ["a"])
+    cfg = DataConfig(transforms=recipe, image_size=32, resize_size=36, hflip=False)
+    train = with_transforms(splits, cfg).train.transform
+    assert not any(isinstance(t, v2.RandomHorizontalFlip) for t in train.transforms)
+
+
+class _Split:
+    transform = None
+
+    def with_transform(self, transform):
+        out = _Split()
+        out.transform = transform
+        return out

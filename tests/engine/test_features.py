@@ -4,6 +4,7 @@ keyed correctly, heads train, and a features-mode run writes what a normal run w
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -257,7 +258,32 @@ def test_log_csv_rows_of_either_mode() -> None:
     text = log_csv([not_yet, evaluated])
     assert text.splitlines() == [
         ",".join(LOG_COLUMNS),
-        "1,0.04,1,,,,,,,,",  # missing columns, NaN and inf are empty cells
-        "2,0.01,0.693147,0.5,0,123.457,1.5,81.25,,,81.25",
+        "1,0.04,1,,,,,,,,,",  # missing columns, NaN and inf are empty cells
+        "2,0.01,0.693147,0.5,0,123.457,1.5,81.25,,,81.25,",
     ]
     assert text.endswith("\n") and log_csv([]) == ",".join(LOG_COLUMNS) + "\n"
+
+
+def test_graph_watch_logs_offdiagonal_mass_and_warns_once_on_identity() -> None:
+    import warnings
+
+    from agcn_pyg.engine.runlog import GraphWatch
+    from agcn_pyg.graph import offdiagonal_mass
+
+    adj_hat = torch.tensor([[0.5, -0.25], [0.0, 1.0]])
+    assert offdiagonal_mass(adj_hat).tolist() == [0.25, 0.0]
+    model = create_model("test_resnet", 4, label_embeddings=torch.eye(4), graph="conv")
+    watch = GraphWatch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        live = watch.offdiag(model.head)
+    assert live > 0
+    with torch.no_grad():  # theta = -phi: every A[i, j] <= 0, relu passes nothing
+        model.head.label_graph.phi.weight.copy_(torch.eye(4))
+        model.head.label_graph.theta.weight.copy_(-torch.eye(4))
+    with pytest.warns(RuntimeWarning, match="exactly the identity"):
+        assert watch.offdiag(model.head) == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per run
+        assert watch.offdiag(model.head) == 0.0
+    assert math.isnan(watch.offdiag(create_model("test_resnet", 4, graph="none").head))
