@@ -459,6 +459,69 @@ def plot_model(
     return plot_adjacency_panels(panels, names, order=order, out=out, suptitle=title, dpi=dpi)
 
 
+@dataclass
+class GraphLearning:
+    """What a learned graph holds, in numbers: see `graph_learning`."""
+
+    offdiag: np.ndarray  # (C,) Σ_{j≠i} |Â_ij|: what label i receives from the others
+    spearman: dict[str, float]  # "A vs P(j|i)", "A vs P(i|j)", "Â vs P(j|i)", "Â vs P(i|j)"
+    neighbours: list[list[tuple[str, float]]]  # per label: its three largest off-diagonal Â_ij
+
+    def lines(self, names: Sequence[str]) -> list[str]:
+        out = [
+            f"off-diagonal mass of Â per row (Σ_j≠i |Â_ij|; 0: Â = I): mean "
+            f"{self.offdiag.mean():.4f}, max {self.offdiag.max():.4f} "
+            f"({names[int(self.offdiag.argmax())]})"
+        ]
+        if self.spearman:
+            cells = [
+                f"{key} {'undefined (constant)' if math.isnan(v) else f'{v:+.3f}'}"
+                for key, v in self.spearman.items()
+            ]
+            out.append("Spearman ρ over the off-diagonal pairs: " + "; ".join(cells))
+        else:
+            out.append("Spearman ρ: no co-occurrence counts in the checkpoint")
+        out.append("top-3 neighbours by Â (row i gathers from):")
+        for name, row in zip(names, self.neighbours, strict=True):
+            listed = ", ".join(f"{n} {w:.3g}" for n, w in row) or "-"
+            out.append(f"  {name}: {listed}")
+        return out
+
+
+def graph_learning(
+    adj: np.ndarray,
+    adj_hat: np.ndarray,
+    names: Sequence[str],
+    cooccurrence: Mapping[str, Any] | None = None,
+) -> GraphLearning:
+    """Off-diagonal mass of Â per row, the Spearman correlation of A and of Â with the
+    training split's P(j|i) in both orientations (``[i, j]`` against P(j|i) and against
+    P(i|j)), and each label's three strongest neighbours in Â."""
+    from scipy.stats import spearmanr
+
+    from agcn_pyg.graph import cooccurrence_conditional
+
+    adj, adj_hat = np.asarray(adj, dtype=np.float64), np.asarray(adj_hat, dtype=np.float64)
+    c = adj_hat.shape[0]
+    off = ~np.eye(c, dtype=bool)
+    offdiag = np.abs(np.where(off, adj_hat, 0.0)).sum(axis=1)
+    spearman: dict[str, float] = {}
+    if cooccurrence is not None and c > 2:
+        p = cooccurrence_conditional(cooccurrence["adj"], cooccurrence["nums"])
+        for label, matrix in (("A", adj), ("Â", adj_hat)):
+            for orientation, target in (("P(j|i)", p), ("P(i|j)", p.T)):
+                x, y = matrix[off], target[off]
+                constant = np.ptp(x) == 0 or np.ptp(y) == 0
+                rho = math.nan if constant else float(spearmanr(x, y).statistic)
+                spearman[f"{label} vs {orientation}"] = rho
+    neighbours = []
+    for i in range(c):
+        row = np.where(off[i], adj_hat[i], -np.inf)
+        top = [j for j in np.argsort(-row, kind="stable")[:3] if row[j] > 0]
+        neighbours.append([(names[j], float(adj_hat[i, j])) for j in top])
+    return GraphLearning(offdiag, spearman, neighbours)
+
+
 def default_out(ckpt: str | Path) -> Path:
     """Where the CLI writes the figure when ``--out`` is not given: beside the checkpoint."""
     p = Path(ckpt)
@@ -473,10 +536,28 @@ def plot_checkpoint(
 
     model, meta = load_model(ckpt, map_location="cpu")
     target = Path(out) if out is not None else default_out(ckpt)
-    plot_model(
-        model, meta, target, cluster=cluster, title=f"Label graph of {Path(ckpt).name}", dpi=dpi
-    )
+    title = f"Label graph of {Path(ckpt).name}"
+    summary = checkpoint_graph_learning(model, meta)
+    if summary is not None:
+        print("\n".join(summary.lines(list(meta["label_names"]))))
+        title += "\n" + _headline(summary)
+    plot_model(model, meta, target, cluster=cluster, title=title, dpi=dpi)
     return target
+
+
+def checkpoint_graph_learning(model: GraphModel, meta: Mapping[str, Any]) -> GraphLearning | None:
+    """`graph_learning` of a loaded model; ``None`` for the baseline."""
+    graph = model.adjacency()
+    if graph is None:
+        return None
+    adj, adj_hat = (to_numpy(m) for m in graph)
+    return graph_learning(adj, adj_hat, list(meta["label_names"]), meta.get("cooccurrence"))
+
+
+def _headline(summary: GraphLearning) -> str:
+    rho = summary.spearman.get("Â vs P(j|i)")
+    corr = "" if rho is None or math.isnan(rho) else f", Spearman ρ(Â, P(j|i)) {rho:+.2f}"
+    return f"mean off-diagonal mass of Â per row {summary.offdiag.mean():.4f}{corr}"
 
 
 # --------------------------------------------------------------------------- CLI

@@ -25,7 +25,9 @@ def adjacency_figure(run: RowRun, info: DemoDataset, out: Path, title: str) -> d
     blocks in every panel. Returns ``path`` (the PNG), ``rho_hat`` and ``rho_a`` (Spearman
     correlations of the off-diagonal entries of Â and of A with the true P(j | i); NaN when the
     entries are constant), and ``max_hat`` / ``max_mlgcn`` (the largest off-diagonal entry of
-    Â and of ML-GCN's Â).
+    Â and of ML-GCN's Â), and ``learned``: what `analysis/plot_adjacency.py` prints about the
+    graph (off-diagonal mass per row, Spearman ρ with the training split's P(j|i), top-3
+    neighbours).
     """
     from scipy.stats import spearmanr
 
@@ -56,8 +58,10 @@ def adjacency_figure(run: RowRun, info: DemoDataset, out: Path, title: str) -> d
         values = panel.matrix[off]
         constant = np.ptp(values) == 0
         rho.append(math.nan if constant else float(spearmanr(values, info.conditional[off])[0]))
+    summary = plots.checkpoint_graph_learning(model, meta)
     return {
         "path": out,
+        "learned": summary.lines(list(meta["label_names"])) if summary is not None else [],
         "rho_hat": rho[0],
         "rho_a": rho[1],
         "max_hat": float(normalised.matrix[off].max()),

@@ -375,6 +375,16 @@ def write_report(
             f"with the true P(j | i): Â {_fmt(rho_hat)}, A {_fmt(rho_a)}.",
             "",
         ]
+        if graph.get("learned"):
+            lines += [
+                "What the graph learned (`analysis/plot_adjacency.py` on its best.pt; P(j|i) "
+                "counted on the training scenes):",
+                "",
+                "```",
+                *graph["learned"],
+                "```",
+                "",
+            ]
     for key, caption in (
         ("delta_baseline", "A-GCN vs baseline"),
         ("delta_mlgcn", "A-GCN vs ML-GCN"),

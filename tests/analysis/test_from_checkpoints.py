@@ -85,3 +85,14 @@ def test_ap_delta_and_table_from_write_evaluation(tmp_path: Path) -> None:
     assert list(table.index) == ["agcn", "baseline"]
     assert list(table.columns[: len(PAPER_COLUMNS)]) == list(PAPER_COLUMNS)
     assert table.loc["agcn", "mAP"] > table.loc["baseline", "mAP"]
+
+
+def test_plot_adjacency_prints_what_the_graph_learned(tmp_path: Path, capsys) -> None:
+    ckpt = _checkpoint(tmp_path, "conv")
+    out = tmp_path / "graph.png"
+    assert (
+        plot_adjacency_main(plot_adjacency_parser().parse_args([str(ckpt), "--out", str(out)])) == 0
+    )
+    printed = capsys.readouterr().out
+    assert "off-diagonal mass of Â per row" in printed and "Spearman ρ" in printed
+    assert "top-3 neighbours by Â" in printed and f"  {NAMES[0]}:" in printed

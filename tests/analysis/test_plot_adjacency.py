@@ -273,3 +273,31 @@ def test_cli_arguments() -> None:
     assert args.cluster is False and args.out is None
     assert default_out(args.checkpoint) == Path("runs/x/checkpoint_adjacency.png")
     assert get_args_parser().parse_args(["c.pt"]).cluster is True
+
+
+def test_graph_learning_figures_on_a_hand_made_graph() -> None:
+    from analysis.plot_adjacency import graph_learning
+
+    names = ["a", "b", "c", "d"]
+    # P(j|i) from counts: a and b always together, c and d never with anything
+    counts = {"adj": np.array([[0, 4, 1, 0], [4, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0.0]])}
+    counts["nums"] = np.array([4, 4, 2, 1.0])
+    adj_hat = np.array(
+        [
+            [0.7, 0.3, 0.05, 0.0],
+            [0.3, 0.7, 0.0, 0.0],
+            [0.1, 0.0, 0.9, 0.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ]
+    )
+    summary = graph_learning(adj_hat - np.eye(4) * 0.5, adj_hat, names, counts)
+    np.testing.assert_allclose(summary.offdiag, [0.35, 0.3, 0.1, 0.0])
+    assert summary.neighbours[0] == [("b", 0.3), ("c", 0.05)]
+    assert summary.neighbours[3] == []  # d gathers from nobody
+    assert summary.spearman["Â vs P(j|i)"] > 0.8  # it follows the co-occurrence
+    lines = summary.lines(names)
+    assert lines[0].startswith("off-diagonal mass of Â per row") and "max 0.3500 (a)" in lines[0]
+    assert "  a: b 0.3, c 0.05" in lines and "  d: -" in lines
+    identity = graph_learning(np.zeros((4, 4)), np.eye(4), names, counts)
+    assert np.isnan(identity.spearman["Â vs P(j|i)"])  # Â = I: nothing to correlate
+    assert "undefined (constant)" in identity.lines(names)[1]
