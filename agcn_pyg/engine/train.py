@@ -16,6 +16,7 @@ augmentations, so on the CPU it ends with the metrics of an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
 import random
@@ -216,7 +217,8 @@ class Trainer:
         # A Trainer that is built but never fitted must not keep its folder.
         folder = getattr(self, "folder", None)
         if folder is not None:
-            folder.release()
+            with contextlib.suppress(Exception):  # at interpreter shutdown
+                folder.release()
 
     def _setup(self, cfg: RunConfig, resume: bool | str | Path | None, overwrite: bool) -> None:
         self.amp_dtype, use_scaler = resolve_amp(cfg.train.amp, self.device)
