@@ -123,18 +123,18 @@ class ModelConfig:
         from agcn_pyg.models.label_graph import list_graphs
 
         _require(isinstance(self.backbone, str) and self.backbone, "backbone", "a timm model name")
-        _require(_is_int(self.num_classes) and self.num_classes >= 1, "num_classes", "an int ≥ 1")
+        _require(is_int(self.num_classes) and self.num_classes >= 1, "num_classes", "an int ≥ 1")
         _require(self.graph in list_graphs(), "graph", f"one of {list_graphs()}")
         _require(self.gnn in GNN_LAYERS, "gnn", f"one of {GNN_LAYERS.names()}")
         _require(self.guard in list_guards(), "guard", f"one of {list_guards()}")
         _require(self.pool in POOLS, "pool", f"one of {list(POOLS)}")
         _require(isinstance(self.pretrained, bool | str), "pretrained", "true, false or a path")
-        _require(_is_number(self.alpha) and self.alpha >= 0, "alpha", "a number ≥ 0")
-        _require(_is_int(self.num_layers) and self.num_layers >= 1, "num_layers", "an int ≥ 1")
-        _require(_is_int(self.hidden_dim) and self.hidden_dim >= 1, "hidden_dim", "an int ≥ 1")
-        _require(_is_int(self.heads) and self.heads >= 1, "heads", "an int ≥ 1")
+        _require(is_number(self.alpha) and self.alpha >= 0, "alpha", "a number ≥ 0")
+        _require(is_int(self.num_layers) and self.num_layers >= 1, "num_layers", "an int ≥ 1")
+        _require(is_int(self.hidden_dim) and self.hidden_dim >= 1, "hidden_dim", "an int ≥ 1")
+        _require(is_int(self.heads) and self.heads >= 1, "heads", "an int ≥ 1")
         _require(
-            self.lg_dim is None or (_is_int(self.lg_dim) and self.lg_dim >= 1),
+            self.lg_dim is None or (is_int(self.lg_dim) and self.lg_dim >= 1),
             "lg_dim",
             "null or an int ≥ 1",
         )
@@ -145,24 +145,30 @@ class ModelConfig:
             f"false for graph {self.graph!r} (only {list(LG_BIAS_GRAPHS)} have 1×1 convolutions)",
         )
         _require(self.gnn_init in GNN_INITS, "gnn_init", f"one of {GNN_INITS.names()}")
-        _require(_is_number(self.t) and 0 < self.t <= 1, "t", "a number in (0, 1]")
-        _require(_is_number(self.p) and 0 < self.p <= 1, "p", "a number in (0, 1]")
+        _require(is_number(self.t) and 0 < self.t <= 1, "t", "a number in (0, 1]")
+        _require(is_number(self.p) and 0 < self.p <= 1, "p", "a number in (0, 1]")
         _require(isinstance(self.reweight, bool), "reweight", "true or false")
         _require(isinstance(self.backbone_kwargs, dict), "backbone_kwargs", "a mapping")
-        for key, value in self.backbone_kwargs.items():
-            _require(
-                key in BACKBONE_KWARGS and not path_like(value),
-                f"backbone_kwargs.{key}",
-                f"one of {sorted(BACKBONE_KWARGS)} with a value that names no file (weights "
-                "come through model.pretrained)",
+        if refused := refused_backbone_kwargs(self.backbone_kwargs):
+            raise ConfigError(
+                f"model.backbone_kwargs.{refused[0]}: expected one of {sorted(BACKBONE_KWARGS)} "
+                "with a value that names no file (weights come through model.pretrained)"
             )
 
 
-def _is_int(value: object) -> bool:
+def refused_backbone_kwargs(kwargs: Mapping[str, Any]) -> list[str]:
+    """The keys of ``kwargs`` (sorted) that `BACKBONE_KWARGS` does not allow, or whose value
+    names a file."""
+    return sorted(k for k, v in kwargs.items() if k not in BACKBONE_KWARGS or path_like(v))
+
+
+def is_int(value: object) -> bool:
+    """An int, not a bool."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
+    """An int or float, not a bool."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

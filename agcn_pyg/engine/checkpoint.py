@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agcn_pyg.config import BACKBONE_KWARGS, ModelConfig, from_dict, path_like
+from agcn_pyg.config import ModelConfig, from_dict, refused_backbone_kwargs
 from agcn_pyg.errors import CheckpointError
 from agcn_pyg.io import save_torch
 from agcn_pyg.models import AGCN, create_model
@@ -136,7 +136,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     kwargs = checkpoint["model_config"].get("backbone_kwargs") or {}
     if not isinstance(kwargs, dict):
         raise CheckpointError(f"{path}: malformed checkpoint: backbone_kwargs is not a mapping")
-    refused = sorted(k for k in kwargs if k not in BACKBONE_KWARGS or path_like(kwargs[k]))
+    refused = refused_backbone_kwargs(kwargs)
     if refused:
         raise CheckpointError(
             f"{path}: model_config.backbone_kwargs.{refused[0]} is not allowed in a checkpoint "

@@ -132,16 +132,11 @@ def per_class_rows(
     return rows
 
 
-def _finite_or_none(values: np.ndarray) -> float | list[float | None] | None:
-    out = [float(v) if np.isfinite(v) else None for v in np.atleast_1d(values).tolist()]
-    return out[0] if values.ndim == 0 else out
-
-
-def _nan_to_none(values: Any) -> list[float | None]:
-    return [
-        None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-        for v in np.asarray(values, dtype=np.float64).tolist()
-    ]
+def _json_numbers(values: Any) -> float | list[float | None] | None:
+    """A number or a list of them for JSON, which has none for NaN or ±inf: those are null."""
+    array = np.asarray(values, dtype=np.float64)
+    out = [float(v) if math.isfinite(v) else None for v in np.atleast_1d(array).tolist()]
+    return out[0] if array.ndim == 0 else out
 
 
 def write_evaluation(
@@ -172,10 +167,10 @@ def write_evaluation(
         "name": name,
         "label_names": list(label_names),
         "metrics": {k: (None if math.isnan(v) else v) for k, v in scalars.items()},
-        "per_class_AP": _nan_to_none(per_class_ap),
-        "threshold": float(threshold) if threshold.ndim == 0 else _nan_to_none(threshold),
-        # ±inf (never / always predicted) has no JSON number: null, with "threshold" 1 or 0
-        "logit_threshold": _finite_or_none(logit_thr),
+        "per_class_AP": _json_numbers(per_class_ap),
+        "threshold": _json_numbers(threshold),
+        # ±inf (never / always predicted) is null, with "threshold" 1 or 0 beside it
+        "logit_threshold": _json_numbers(logit_thr),
         "num_images": int(logits.shape[0]),
         "checkpoint": checkpoint,
         "config": config,

@@ -53,7 +53,6 @@ import torch
 import yaml
 from timm.utils import ModelEmaV3
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from agcn_pyg.config import RunConfig, TrainConfig, to_dict
@@ -61,8 +60,8 @@ from agcn_pyg.data.transforms import DeviceNormalize
 from agcn_pyg.engine.checkpoint import build_checkpoint, first_non_finite, save_checkpoint
 from agcn_pyg.engine.evaluate import write_evaluation
 from agcn_pyg.engine.inputs import (
-    PREFETCH_FACTOR,
     load_splits,
+    make_loader,
     resolve_cooccurrence,
     resolve_embeddings,
     resolve_workers,
@@ -247,17 +246,12 @@ def extract_features(
     frozen = copy.deepcopy(backbone).to(device).eval().requires_grad_(False)
     layout = torch.channels_last if channels_last else torch.contiguous_format
     frozen.to(memory_format=layout)
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=workers,
-        pin_memory=device.type == "cuda",
-        prefetch_factor=PREFETCH_FACTOR if workers > 0 else None,
+    loader = make_loader(
+        dataset, batch_size, workers, train=False, pin_memory=device.type == "cuda"
     )
     chunks: list[np.ndarray] = []
     bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=not progress)
-    for images, _ in bar:
+    for images, _, _ in bar:
         batch = normalize(images, device, channels_last)
         chunks.append(frozen(batch).float().cpu().numpy())
     if not chunks:

@@ -123,6 +123,9 @@ class RunFolder:
     def discard_pending(self) -> None:
         """Drop pending files (a fresh run: no ``last.pt`` vouches for them)."""
         (self.path / PENDING_BEST).unlink(missing_ok=True)
+        self._drop_eval_leftovers()
+
+    def _drop_eval_leftovers(self) -> None:
         for leftover in (PENDING_EVAL, _OLD_EVAL):
             shutil.rmtree(self.path / leftover, ignore_errors=True)
 
@@ -146,5 +149,4 @@ class RunFolder:
                 os.replace(pending, self.path / "best.pt")
             else:
                 pending.unlink()
-        for leftover in (PENDING_EVAL, _OLD_EVAL):
-            shutil.rmtree(self.path / leftover, ignore_errors=True)
+        self._drop_eval_leftovers()

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from agcn_pyg.config import AMP_MODES, RunConfig
+from agcn_pyg.config import AMP_MODES, RunConfig, is_int, is_number
 from agcn_pyg.data import DATASETS, DIFFICULT_POLICIES, TRANSFORM_RECIPES
 from agcn_pyg.engine.inputs import NORMALIZATIONS
 from agcn_pyg.engine.losses import LOSSES
@@ -26,19 +26,15 @@ DEVICE_TYPES = ("cpu", "cuda", "mps")
 _ENGINE_SET = {"transform"}
 
 
-def _int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return is_number(value) and math.isfinite(value)
 
 
 def _step_epochs(value: object) -> bool:
     if isinstance(value, list):
-        ok = all(_int(v) and v >= 1 for v in value)
+        ok = all(is_int(v) and v >= 1 for v in value)
         return ok and all(a < b for a, b in itertools.pairwise(value))
-    return _int(value) and value >= 1
+    return is_int(value) and value >= 1
 
 
 def _device(value: object) -> bool:
@@ -66,8 +62,13 @@ def validate_run_config(cfg: RunConfig) -> None:
     """Raise `ConfigError` on the first invalid field of ``cfg``."""
     t, d = cfg.train, cfg.data
     checks = [
-        (_int(t.epochs) and t.epochs >= 1, "train.epochs", t.epochs, "an int ≥ 1"),
-        (_int(t.batch_size) and t.batch_size >= 1, "train.batch_size", t.batch_size, "an int ≥ 1"),
+        (is_int(t.epochs) and t.epochs >= 1, "train.epochs", t.epochs, "an int ≥ 1"),
+        (
+            is_int(t.batch_size) and t.batch_size >= 1,
+            "train.batch_size",
+            t.batch_size,
+            "an int ≥ 1",
+        ),
         (_finite(t.lr) and t.lr > 0, "train.lr", t.lr, "a finite number > 0"),
         (_finite(t.lrp) and t.lrp >= 0, "train.lrp", t.lrp, "a finite number ≥ 0"),
         (
@@ -95,7 +96,12 @@ def validate_run_config(cfg: RunConfig) -> None:
             t.warmup_epochs,
             "a finite number ≥ 0",
         ),
-        (_int(t.eval_every) and t.eval_every >= 1, "train.eval_every", t.eval_every, "an int ≥ 1"),
+        (
+            is_int(t.eval_every) and t.eval_every >= 1,
+            "train.eval_every",
+            t.eval_every,
+            "an int ≥ 1",
+        ),
         (
             t.clip_grad_norm is None or (_finite(t.clip_grad_norm) and t.clip_grad_norm > 0),
             "train.clip_grad_norm",
@@ -115,7 +121,7 @@ def validate_run_config(cfg: RunConfig) -> None:
             "null or an int ≥ 1",
         ),
         (
-            _int(t.seed) and 0 <= t.seed < 2**63,
+            is_int(t.seed) and 0 <= t.seed < 2**63,
             "train.seed",
             t.seed,
             "an int in [0, 2**63)",
@@ -137,9 +143,9 @@ def validate_run_config(cfg: RunConfig) -> None:
             d.transforms,
             f"one of {TRANSFORM_RECIPES.names()}",
         ),
-        (_int(d.image_size) and d.image_size >= 1, "data.image_size", d.image_size, "an int ≥ 1"),
+        (is_int(d.image_size) and d.image_size >= 1, "data.image_size", d.image_size, "an int ≥ 1"),
         (
-            d.resize_size is None or (_int(d.resize_size) and d.resize_size >= d.image_size),
+            d.resize_size is None or (is_int(d.resize_size) and d.resize_size >= d.image_size),
             "data.resize_size",
             d.resize_size,
             f"null or an int ≥ data.image_size ({d.image_size})",
@@ -158,7 +164,7 @@ def validate_run_config(cfg: RunConfig) -> None:
             f"one of {DIFFICULT_POLICIES.names()}",
         ),
         (
-            d.workers is None or (_int(d.workers) and d.workers >= 0),
+            d.workers is None or (is_int(d.workers) and d.workers >= 0),
             "data.workers",
             d.workers,
             "null (one per CPU core) or an int ≥ 0",

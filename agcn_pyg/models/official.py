@@ -53,6 +53,30 @@ from agcn_pyg.models.factory import create_model
 OfficialKind = Literal["agcn", "mlgcn"]
 OFFICIAL_KINDS: tuple[str, ...] = ("agcn", "mlgcn")
 
+# What both code bases share (A-GCN reuses ML-GCN's model, data and engine code).
+_SHARED_MODEL = {
+    "backbone": "resnet101.tv_in1k",
+    "gnn": "gcn",
+    "pool": "max",
+    "gnn_init": "mlgcn",
+    "num_layers": 2,
+    "hidden_dim": 1024,
+    "negative_slope": 0.2,
+    "gnn_bias": False,
+}
+_SHARED_DATA = {"image_size": 448, "normalization": "imagenet", "difficult": "positive"}
+_SHARED_TRAIN = {
+    "optimizer": "sgd",
+    "momentum": 0.9,
+    "weight_decay": 1.0e-4,
+    "scheduler": "step",
+    "gamma": 0.1,
+    "warmup_epochs": 0.0,
+    "loss": "bce",
+    "clip_grad_norm": 10.0,
+    "amp": "off",
+    "channels_last": False,
+}
 #: What each official code base runs on MS-COCO, as agcn_pyg config sections (the model's
 #: widths for GloVe-300 embeddings). ``configs/coco_agcn_official.yaml`` and
 #: ``configs/coco_mlgcn_official.yaml`` hold the same values (a test keeps them equal), and
@@ -60,83 +84,40 @@ OFFICIAL_KINDS: tuple[str, ...] = ("agcn", "mlgcn")
 OFFICIAL_RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "agcn": {
         "model": {
-            "backbone": "resnet101.tv_in1k",
+            **_SHARED_MODEL,
             "graph": "conv",
-            "gnn": "gcn",
-            "pool": "max",
             "guard": "none",
             "lg_bias": True,
             "lg_dim": 150,
-            "gnn_init": "mlgcn",
             "alpha": 1.0,
-            "num_layers": 2,
-            "hidden_dim": 1024,
-            "negative_slope": 0.2,
-            "gnn_bias": False,
         },
-        "data": {
-            "transforms": "agcn_official",
-            "image_size": 448,
-            "resize_size": 512,
-            "normalization": "imagenet",
-            "difficult": "positive",
-        },
+        "data": {**_SHARED_DATA, "transforms": "agcn_official", "resize_size": 512},
         "train": {
+            **_SHARED_TRAIN,
             "epochs": 35,
             "batch_size": 32,
-            "optimizer": "sgd",
             "lr": 0.01,
             "lrp": 1.0,
-            "momentum": 0.9,
-            "weight_decay": 1.0e-4,
-            "scheduler": "step",
             "step_epochs": [15, 30],
-            "gamma": 0.1,
-            "warmup_epochs": 0.0,
-            "loss": "bce",
-            "clip_grad_norm": 10.0,
-            "amp": "off",
-            "channels_last": False,
         },
     },
     "mlgcn": {
         "model": {
-            "backbone": "resnet101.tv_in1k",
+            **_SHARED_MODEL,
             "graph": "static",
-            "gnn": "gcn",
-            "pool": "max",
             "t": 0.4,
             "p": 0.25,
             "reweight": True,
-            "gnn_init": "mlgcn",
             "alpha": 0.0,
-            "num_layers": 2,
-            "hidden_dim": 1024,
-            "negative_slope": 0.2,
-            "gnn_bias": False,
         },
-        "data": {
-            "transforms": "mlgcn",
-            "image_size": 448,
-            "normalization": "imagenet",
-            "difficult": "positive",
-        },
+        "data": {**_SHARED_DATA, "transforms": "mlgcn"},
         "train": {
+            **_SHARED_TRAIN,
             "epochs": 20,
             "batch_size": 16,
-            "optimizer": "sgd",
             "lr": 0.1,
             "lrp": 0.1,
-            "momentum": 0.9,
-            "weight_decay": 1.0e-4,
-            "scheduler": "step",
             "step_epochs": [30],
-            "gamma": 0.1,
-            "warmup_epochs": 0.0,
-            "loss": "bce",
-            "clip_grad_norm": 10.0,
-            "amp": "off",
-            "channels_last": False,
         },
     },
 }
