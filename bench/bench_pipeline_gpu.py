@@ -31,23 +31,27 @@ import torch
 import torch.nn.functional as F
 from bench_data import make_jpegs
 from benchlib import build_model, print_header, sync, table
+from torch.utils.data import DataLoader
 
 from agcn_pyg.data import DeviceNormalize, MultiLabelDataset, build_transforms
 from agcn_pyg.engine.inputs import make_loader, resolve_workers
+
+
+def _train_loader(
+    dataset: MultiLabelDataset, batch: int, workers: int, device: torch.device
+) -> DataLoader:
+    """The trainer's training loader, pinned for ``device`` as the trainer pins it."""
+    generator = torch.Generator().manual_seed(0)
+    return make_loader(
+        dataset, batch, workers, train=True, generator=generator, pin_memory=device.type == "cuda"
+    )
 
 
 def delivered(
     dataset: MultiLabelDataset, batch: int, workers: int, device: torch.device, passes: int
 ) -> float:
     """Images/s into ``device`` over ``passes`` passes after a first one that starts the workers."""
-    loader = make_loader(
-        dataset,
-        batch,
-        workers,
-        train=True,
-        generator=torch.Generator().manual_seed(0),
-        pin_memory=device.type == "cuda",
-    )
+    loader = _train_loader(dataset, batch, workers, device)
     normalize = DeviceNormalize()
     for images, _ in loader:
         normalize(images, device, channels_last=True)
@@ -85,14 +89,7 @@ def training(
         loss.backward()
         optimizer.step()
 
-    loader = make_loader(
-        dataset,
-        batch,
-        workers,
-        train=True,
-        generator=torch.Generator().manual_seed(0),
-        pin_memory=device.type == "cuda",
-    )
+    loader = _train_loader(dataset, batch, workers, device)
 
     def fed() -> float:
         done, start = 0, None

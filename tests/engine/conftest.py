@@ -34,3 +34,27 @@ def run_config(tmp_path: Path, color_dataset: Path):
         return path
 
     return make
+
+
+@pytest.fixture
+def interrupted_run(monkeypatch):
+    """Factory: train a `RunConfig` and stop it, as a kill would, when epoch ``epoch``
+    (0-based) starts; the epochs before it are committed."""
+    from agcn_pyg.engine.train import Trainer
+
+    def run(cfg, epoch: int) -> None:
+        original = Trainer._train_epoch
+
+        def stop(self: Trainer, current: int) -> dict:
+            if current == epoch:
+                raise KeyboardInterrupt
+            return original(self, current)
+
+        monkeypatch.setattr(Trainer, "_train_epoch", stop)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                Trainer(cfg, progress=False).fit()
+        finally:
+            monkeypatch.setattr(Trainer, "_train_epoch", original)
+
+    return run

@@ -310,20 +310,10 @@ def test_the_lock_goes_with_its_process_not_with_forked_children(tmp_path: Path)
 
 
 def test_checkpoints_from_before_a_model_option_existed_still_resume(
-    run_config, tmp_path: Path, monkeypatch
+    run_config, tmp_path: Path, interrupted_run
 ) -> None:
     cfg = load_run_config(run_config("older", **SECTIONS))
-    original = Trainer._train_epoch
-
-    def stop(self: Trainer, epoch: int) -> dict:
-        if epoch == 1:
-            raise Killed
-        return original(self, epoch)
-
-    monkeypatch.setattr(Trainer, "_train_epoch", stop)
-    with pytest.raises(Killed):
-        Trainer(cfg, progress=False).fit()
-    monkeypatch.undo()
+    interrupted_run(cfg, epoch=1)
     last = tmp_path / "runs" / "older" / "last.pt"
     checkpoint = read_checkpoint(last)
     for key in ("lg_bias", "gnn_init"):  # what a checkpoint of the previous version lacks

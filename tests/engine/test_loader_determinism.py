@@ -27,7 +27,7 @@ def _same(a: dict, b: dict) -> bool:
 
 
 def test_worker_count_and_resume_leave_training_unchanged(
-    run_config, tmp_path: Path, monkeypatch
+    run_config, tmp_path: Path, interrupted_run
 ) -> None:
     runs = tmp_path / "runs"
     for name, workers in (("main_process", 0), ("two_workers", 2)):
@@ -36,17 +36,7 @@ def test_worker_count_and_resume_leave_training_unchanged(
     assert _same(_weights(runs / "main_process"), _weights(runs / "two_workers"))
 
     cfg = load_run_config(run_config("interrupted", data={"workers": 2}, **SECTIONS))
-    original = Trainer._train_epoch
-
-    def stop_in_second_epoch(self: Trainer, epoch: int) -> dict:
-        if epoch == 1:
-            raise KeyboardInterrupt
-        return original(self, epoch)
-
-    monkeypatch.setattr(Trainer, "_train_epoch", stop_in_second_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        Trainer(cfg, progress=False).fit()
-    monkeypatch.setattr(Trainer, "_train_epoch", original)
+    interrupted_run(cfg, epoch=1)
     assert read_checkpoint(runs / "interrupted" / "last.pt")["epoch"] == 0
     Trainer(cfg, resume=True, progress=False).fit()
     assert _same(_weights(runs / "two_workers"), _weights(runs / "interrupted"))
