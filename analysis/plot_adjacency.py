@@ -488,6 +488,15 @@ class GraphLearning:
         return out
 
 
+def spearman_rho(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's ρ of two vectors; NaN when either is constant (ρ is undefined)."""
+    from scipy.stats import spearmanr
+
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return math.nan
+    return float(spearmanr(x, y).statistic)
+
+
 def graph_learning(
     adj: np.ndarray,
     adj_hat: np.ndarray,
@@ -497,23 +506,20 @@ def graph_learning(
     """Off-diagonal mass of Â per row, the Spearman correlation of A and of Â with the
     training split's P(j|i) in both orientations (``[i, j]`` against P(j|i) and against
     P(i|j)), and each label's three strongest neighbours in Â."""
-    from scipy.stats import spearmanr
+    import torch
 
-    from agcn_pyg.graph import cooccurrence_conditional
+    from agcn_pyg.graph import cooccurrence_conditional, offdiagonal_mass
 
     adj, adj_hat = np.asarray(adj, dtype=np.float64), np.asarray(adj_hat, dtype=np.float64)
     c = adj_hat.shape[0]
     off = ~np.eye(c, dtype=bool)
-    offdiag = np.abs(np.where(off, adj_hat, 0.0)).sum(axis=1)
+    offdiag = offdiagonal_mass(torch.from_numpy(adj_hat)).numpy()
     spearman: dict[str, float] = {}
     if cooccurrence is not None and c > 2:
         p = cooccurrence_conditional(cooccurrence["adj"], cooccurrence["nums"])
         for label, matrix in (("A", adj), ("Â", adj_hat)):
             for orientation, target in (("P(j|i)", p), ("P(i|j)", p.T)):
-                x, y = matrix[off], target[off]
-                constant = np.ptp(x) == 0 or np.ptp(y) == 0
-                rho = math.nan if constant else float(spearmanr(x, y).statistic)
-                spearman[f"{label} vs {orientation}"] = rho
+                spearman[f"{label} vs {orientation}"] = spearman_rho(matrix[off], target[off])
     neighbours = []
     for i in range(c):
         row = np.where(off[i], adj_hat[i], -np.inf)

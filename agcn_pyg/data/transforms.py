@@ -1,6 +1,7 @@
 """Image transforms (torchvision.transforms.v2) as a registry of train/test recipes.
 
-Every recipe maps an RGB `PIL.Image` to a normalised float32 3×S×S tensor, S = `image_size`:
+Every recipe maps an RGB image to a normalised float32 3×S×S tensor, S = `image_size` (or, with
+`output="uint8"`, to a uint8 one; see below):
 
 * `paper` (A-GCN): train = squash-resize to R×R, random S×S crop, horizontal flip;
   test = squash-resize to S×S. R defaults to round(S·8/7): 448 -> 512 (COCO), 224 -> 256
@@ -174,8 +175,8 @@ def _squash(size: int) -> v2.Transform:
     return v2.Resize((size, size), antialias=True)
 
 
-# A recipe maps (image_size, resize_size) to the geometric steps (PIL → PIL) of its train and
-# test transforms; `build_transforms` appends the conversion to a tensor.
+# A recipe maps (image_size, resize_size) to the geometric steps of its train and test
+# transforms (on a PIL image or a uint8 tensor alike); `build_transforms` appends the rest.
 
 
 @TRANSFORM_RECIPES.register("paper")

@@ -29,8 +29,6 @@ def adjacency_figure(run: RowRun, info: DemoDataset, out: Path, title: str) -> d
     graph (off-diagonal mass per row, Spearman ρ with the training split's P(j|i), top-3
     neighbours).
     """
-    from scipy.stats import spearmanr
-
     from agcn_pyg.engine.checkpoint import load_model
 
     plots = analysis_module("plot_adjacency")
@@ -53,11 +51,8 @@ def adjacency_figure(run: RowRun, info: DemoDataset, out: Path, title: str) -> d
         suptitle=title,
     )
     off = ~np.eye(len(info.label_names), dtype=bool)
-    rho = []
-    for panel in (normalised, learned):
-        values = panel.matrix[off]
-        constant = np.ptp(values) == 0
-        rho.append(math.nan if constant else float(spearmanr(values, info.conditional[off])[0]))
+    truth_off = np.asarray(info.conditional, dtype=float)[off]
+    rho = [plots.spearman_rho(panel.matrix[off], truth_off) for panel in (normalised, learned)]
     summary = plots.checkpoint_graph_learning(model, meta)
     return {
         "path": out,

@@ -125,7 +125,9 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({_reason(err)})") from err
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint ({load_error_reason(err)})"
+        ) from err
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an agcn_pyg checkpoint (expected format {FORMAT})")
     for key, kind in REQUIRED.items():
@@ -161,7 +163,9 @@ def first_non_finite(state: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _reason(err: Exception) -> str:
+def load_error_reason(err: Exception) -> str:
+    """The line of a ``torch.load`` error that says why (the cause of a ``weights_only``
+    refusal stands on a line of its own)."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     # torch's weights_only refusal puts the cause on a line of its own
     markers = ("unsupported global", "error:", "blocked")

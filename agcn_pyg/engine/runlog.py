@@ -4,7 +4,7 @@ Floats are written with 6 significant digits; NaN and ±inf (an epoch that was n
 a run without a best mAP yet) are empty cells, and a column a row lacks is empty too.
 
 ``adj_offdiag`` is the learned graph's state after the epoch: the mean over labels of
-:math:`\\sum_{j \ne i} |\\hat{A}_{ij}|` (`agcn_pyg.graph.offdiagonal_mass`); 0 means Â = I.
+:math:`\\sum_{j \\ne i} |\\hat{A}_{ij}|` (`agcn_pyg.graph.offdiagonal_mass`); 0 means Â = I.
 `GraphWatch` warns once per run when a learnable graph has become exactly the identity.
 """
 
@@ -63,8 +63,7 @@ class GraphWatch:
             return math.nan
         _, _, adj_hat = graph()
         value = float(offdiagonal_mass(adj_hat.float()).mean())
-        learnable = any(p.numel() for p in head.label_graph.parameters())
-        if value == 0.0 and learnable and not self.warned:
+        if value == 0.0 and head.label_graph.learnable and not self.warned:
             self.warned = True
             warnings.warn(
                 "the learned label graph is exactly the identity (Â = I) after an epoch: the "

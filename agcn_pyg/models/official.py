@@ -152,16 +152,17 @@ class OfficialCheckpoint:
 def read_official(path: str | Path) -> tuple[dict[str, Tensor], OfficialCheckpoint]:
     """The state dict (``module.`` prefix removed) and the metadata of an official checkpoint,
     loaded with ``weights_only=True``."""
+    from agcn_pyg.engine.checkpoint import first_non_finite, load_error_reason
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        first = next((ln.strip() for ln in str(err).splitlines() if ln.strip()), type(err).__name__)
         raise CheckpointError(
-            f"{path}: not readable with weights_only=True ({first[:240]}); re-save it as a dict "
-            "of tensors and numbers"
+            f"{path}: not readable with weights_only=True ({load_error_reason(err)}); re-save "
+            "it as a dict of tensors and numbers"
         ) from err
     if not isinstance(data, Mapping) or "state_dict" not in data:
         raise CheckpointError(
@@ -172,6 +173,9 @@ def read_official(path: str | Path) -> tuple[dict[str, Tensor], OfficialCheckpoi
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: 'state_dict' is not a mapping of tensors")
     state = {str(k).removeprefix("module."): v for k, v in state.items()}
+    bad = first_non_finite(state)
+    if bad is not None:
+        raise CheckpointError(f"{path}: key {bad} holds NaN or inf")
     meta = OfficialCheckpoint(
         kind="",
         path=str(path),
@@ -261,7 +265,6 @@ def import_official(
     if unexpected:
         raise CheckpointError(f"{path}: unexpected key {unexpected[0]} for kind {kind!r}")
 
-    _check_finite(state, path)
     cfg = ModelConfig(**options)
     model = create_model(cfg, label_embeddings=embeddings, static_correlation=static)
     if gc2.size(1) != model.num_features:
@@ -367,12 +370,6 @@ def _match_backbone(backbone_state: Mapping[str, Tensor], path: Path) -> str:
     )
 
 
-def _check_finite(state: Mapping[str, Tensor], path: Path) -> None:
-    for key, value in state.items():
-        if value.is_floating_point() and not torch.isfinite(value).all():
-            raise CheckpointError(f"{path}: key {key} holds NaN or inf")
-
-
 def _official_key(key: str) -> str:
     for theirs, ours in (_STEM | _LAYERS).items():
         if key.startswith(ours):
@@ -389,8 +386,6 @@ def _take(state: Mapping[str, Tensor], key: str, path: Path, ndim: int) -> Tenso
             f"{path}: key {key} has shape {tuple(value.shape)} ({value.dtype}), expected a "
             f"{ndim}-D float tensor"
         )
-    if not torch.isfinite(value).all():
-        raise CheckpointError(f"{path}: key {key} holds NaN or inf")
     return value.float()
 
 
