@@ -86,6 +86,9 @@ class ModelConfig:
             none, the official A-GCN code has them.
         gnn_init: initialisation of the GNN layers' weights: ``pyg`` (each PyG layer's own,
             glorot for GCN) or ``mlgcn`` (ML-GCN's and A-GCN's ``U(±1/sqrt(out_features))``).
+        classifier_bias: a learned per-label bias on the graph heads' logits,
+            :math:`\bar{W} x + b` (``b`` starts at 0); Eq. 1, ML-GCN and A-GCN have none, the
+            baseline's linear classifier always has one.
         t: ML-GCN's binarisation threshold for the static graph.
         p: ML-GCN's re-weighting mass for the static graph.
         reweight: re-weighted (``True``) or binary (``False``) static graph.
@@ -108,6 +111,7 @@ class ModelConfig:
     lg_dim: int | None = None
     lg_bias: bool = False
     gnn_init: str = "pyg"
+    classifier_bias: bool = False
     t: float = 0.4
     p: float = 0.25
     reweight: bool = True
@@ -145,6 +149,7 @@ class ModelConfig:
             f"false for graph {self.graph!r} (only {list(LG_BIAS_GRAPHS)} have 1×1 convolutions)",
         )
         _require(self.gnn_init in GNN_INITS, "gnn_init", f"one of {GNN_INITS.names()}")
+        _require(isinstance(self.classifier_bias, bool), "classifier_bias", "true or false")
         _require(is_number(self.t) and 0 < self.t <= 1, "t", "a number in (0, 1]")
         _require(is_number(self.p) and 0 < self.p <= 1, "p", "a number in (0, 1]")
         _require(isinstance(self.reweight, bool), "reweight", "true or false")
@@ -344,6 +349,22 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
 
 
 @dataclass
+class LabelNoiseConfig:
+    """Noise put on the *training* split's labels (`agcn_pyg.data.noise`); evaluation stays clean.
+
+    Attributes:
+        drop: probability that each positive label of each training image is dropped
+            (missing tags, as in weakly annotated data: the regime of the paper's Table 2).
+        add: probability that each negative label becomes a spurious positive.
+        seed: the noise's own seed, so that every row and training seed sees the same labels.
+    """
+
+    drop: float = 0.0
+    add: float = 0.0
+    seed: int = 0
+
+
+@dataclass
 class DataConfig:
     """Where the images and labels come from and how they are augmented.
 
@@ -368,6 +389,7 @@ class DataConfig:
             ``positive`` (ML-GCN) or ``negative``.
         workers: DataLoader worker processes; ``None``: one per available CPU core less one,
             at most 16 (they persist across epochs and prefetch 4 batches each).
+        label_noise: corrupt the training labels (`LabelNoiseConfig`); ``None``: clean.
     """
 
     dataset: str = "csv"
@@ -382,6 +404,7 @@ class DataConfig:
     cooccurrence: str | None = None
     difficult: str = "ignore"
     workers: int | None = None
+    label_noise: LabelNoiseConfig | None = None
 
 
 @dataclass

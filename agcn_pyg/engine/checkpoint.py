@@ -173,6 +173,36 @@ def load_error_reason(err: Exception) -> str:
     return ((specific or lines or [type(err).__name__])[0])[:240]
 
 
+def check_compatible(
+    checkpoint: Mapping[str, Any], path: str | Path, model_cfg: ModelConfig, label_names: list[str]
+) -> None:
+    """A `CheckpointError` naming the first ``model.*`` key (other than ``pretrained``) or the
+    label list in which ``checkpoint`` differs from the run that wants its weights."""
+    ours = {k: v for k, v in dataclasses.asdict(model_cfg).items() if k != "pretrained"}
+    # Through the dataclass, so that a checkpoint from before a field existed reads as that
+    # field's default.
+    stored = from_dict(ModelConfig, {**checkpoint["model_config"], "pretrained": False}, "model")
+    theirs = {k: v for k, v in dataclasses.asdict(stored).items() if k != "pretrained"}
+    changed = sorted(k for k in ours if ours[k] != theirs.get(k))
+    if changed:
+        key = changed[0]
+        raise CheckpointError(
+            f"{path}: trained with model.{key}={theirs.get(key)!r}, this run has {ours[key]!r}"
+        )
+    if list(checkpoint["label_names"]) != list(label_names):
+        raise CheckpointError(f"{path}: trained with another label list or order")
+
+
+def init_weights_from(
+    model: AGCN, path: str | Path, model_cfg: ModelConfig, label_names: list[str]
+) -> None:
+    """``train.init_from``: load a compatible, finite checkpoint's weights into ``model``."""
+    checkpoint = read_checkpoint(path, map_location="cpu")
+    check_finite(checkpoint, path)
+    check_compatible(checkpoint, path, model_cfg, label_names)
+    model.load_state_dict(checkpoint["state_dict"])
+
+
 def model_from_checkpoint(checkpoint: Mapping[str, Any]) -> AGCN:
     """Rebuild the model a checkpoint describes and load its weights (no download)."""
     cfg_dict = dict(checkpoint["model_config"])

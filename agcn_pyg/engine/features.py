@@ -4,8 +4,9 @@ Protocol (the linear-probe protocol of representation learning, extended to the 
 
 1. The backbone is frozen in eval mode (BatchNorm uses its stored statistics, dropout is off).
    Every image of both splits goes through the run's **test** transform, without augmentation,
-   and is pooled to ``x ∈ R^D``; the features ``N × D`` (float32) and the targets ``N × C``
-   (1 / 0 / -1) are cached in an ``.npz``.
+   and is pooled to ``x ∈ R^D``; the features ``N × D`` (float32) are cached in an ``.npz``.
+   The targets (``N × C``, 1 / 0 / -1) always come from the data set as loaded, after
+   ``data.label_noise`` where it is set.
 2. Only ``model.head`` trains, on mini-batches of the cached features, with the run's loss,
    optimiser and scheduler (the same registries as end-to-end training) and
    ``L = loss(head(x), y) + α · L_A`` (Eq. 2 + Eq. 6), from a fixed seed.
@@ -13,8 +14,9 @@ Protocol (the linear-probe protocol of representation learning, extended to the 
 The cache file is named by a SHA-256 key over: the backbone's timm name, pooling and module tree
 (its ``repr``: strides, dilations), a digest of its weights (the tensors themselves, so a
 fine-tuned backbone never reuses the features of the pretrained one), the transform's ``repr``
-and the data set (label names, targets, each image's path, size and modification time). Every
-row of a Table-1 comparison that shares the backbone and data reuses one extraction.
+and the data set (label names, each image's path, size and modification time). Every row of a
+Table-1 comparison that shares the backbone and images reuses one extraction, whatever its
+labels.
 
 Limits, to keep in mind when reading its numbers: the backbone never adapts to the data set, and
 the heads never see augmented images, so they overfit sooner than in end-to-end training.
@@ -28,8 +30,10 @@ it). `train_features` runs a whole `RunConfig` this way and writes what
 "features"``), ``log.csv``, ``best.pt``, ``last.pt`` and ``eval/``. Its checkpoints hold the
 whole model, frozen backbone included, so ``load_model``, ``agcn evaluate`` and the analysis
 scripts read them like any other. They carry no training state: a features-mode run takes
-seconds and is not resumable. `train_mode` runs a config in either mode by name (``end2end`` or
-``features``, the `TRAIN_MODES` registry).
+seconds and is not resumable. ``train.init_from`` and ``train.deterministic`` mean what they
+mean end to end (the whole model's weights are loaded before the features are extracted, so a
+fine-tuned backbone extracts its own). `train_mode` runs a config in either mode by name
+(``end2end`` or ``features``, the `TRAIN_MODES` registry).
 """
 
 from __future__ import annotations
@@ -57,7 +61,12 @@ from tqdm import tqdm
 
 from agcn_pyg.config import RunConfig, TrainConfig, to_dict
 from agcn_pyg.data.transforms import DeviceNormalize
-from agcn_pyg.engine.checkpoint import build_checkpoint, first_non_finite, save_checkpoint
+from agcn_pyg.engine.checkpoint import (
+    build_checkpoint,
+    first_non_finite,
+    init_weights_from,
+    save_checkpoint,
+)
 from agcn_pyg.engine.evaluate import write_evaluation
 from agcn_pyg.engine.inputs import (
     load_splits,
@@ -117,16 +126,17 @@ def weights_digest(module: nn.Module) -> str:
 
 
 def dataset_fingerprint(dataset: Any) -> str:
-    """SHA-256 of a `MultiLabelDataset`'s labels, targets and image files (path, size, mtime).
+    """SHA-256 of a `MultiLabelDataset`'s label names and image files (path, size, mtime).
 
-    File contents are not read: a rewritten file changes its modification time, which is
-    enough to invalidate the cache, and hashing every image of COCO would cost minutes.
+    The targets are not part of it: features depend on the pixels alone, so the same images
+    with other labels (``data.label_noise``, a corrected annotation file) reuse one extraction;
+    `extract_features` always returns the dataset's own targets. File contents are not read: a
+    rewritten file changes its modification time, which is enough to invalidate the cache, and
+    hashing every image of COCO would cost minutes.
     """
     digest = hashlib.sha256()
     digest.update(json.dumps(list(dataset.label_names)).encode())
-    targets = np.ascontiguousarray(np.asarray(dataset.targets, dtype=np.int8))
-    digest.update(f"{targets.shape}|".encode())
-    digest.update(targets.tobytes())
+    digest.update(f"{len(dataset.image_paths)}|".encode())
     for path in dataset.image_paths:
         resolved = Path(path).resolve()
         try:
@@ -173,18 +183,17 @@ def features_cache_file(
 # --------------------------------------------------------------------------- extraction
 
 
-def _read_cache(path: Path, n: int, num_classes: int) -> tuple[np.ndarray, np.ndarray] | None:
+def _read_cache(path: Path, n: int) -> np.ndarray | None:
     try:
         with np.load(path, allow_pickle=False) as data:
             if str(data["format"]) != FEATURES_FORMAT:
                 return None
             features = np.asarray(data["features"], dtype=np.float32)
-            targets = np.asarray(data["targets"], dtype=np.int64)
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None  # unreadable or partial: extract again and replace it
-    if features.ndim != 2 or len(features) != n or targets.shape != (n, num_classes):
+    if features.ndim != 2 or len(features) != n:
         return None
-    return features, targets
+    return features
 
 
 @torch.no_grad()
@@ -226,7 +235,8 @@ def extract_features(
         ``features`` float32 ``N × D`` and ``targets`` int64 ``N × C`` (1 / 0 / -1).
     """
     backbone = backbone_of(model)
-    n, num_classes = len(dataset), len(dataset.label_names)
+    n = len(dataset)
+    targets = np.asarray(dataset.targets, dtype=np.int64)
     normalize = normalize or DeviceNormalize()
     path = (
         features_cache_file(backbone, dataset, cache_dir, normalize)
@@ -234,11 +244,11 @@ def extract_features(
         else None
     )
     if path is not None and path.is_file():
-        cached = _read_cache(path, n, num_classes)
+        cached = _read_cache(path, n)
         if cached is not None:
             if progress:
                 tqdm.write(f"{desc}: {n} cached features from {path}")
-            return cached
+            return cached, targets
     device = torch.device(device)
     if batch_size is None:
         batch_size = 16 if device.type == "cpu" else 128
@@ -257,14 +267,12 @@ def extract_features(
     if not chunks:
         raise DataError(f"{getattr(dataset, 'name', 'dataset')}: no images to extract features")
     features = np.concatenate(chunks).astype(np.float32, copy=False)
-    targets = np.asarray(dataset.targets, dtype=np.int64)
     if path is not None:
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             np.savez(
                 handle,
                 format=np.array(FEATURES_FORMAT),
                 features=features,
-                targets=targets,
                 label_names=np.array(list(dataset.label_names)),
                 backbone=np.array(backbone.name),
                 transform=np.array(repr(dataset.transform)),
@@ -618,6 +626,10 @@ def _train_features(
     )
     cooccurrence = resolve_cooccurrence(cfg.data.cooccurrence, splits.train)
     model = create_model(cfg.model, label_embeddings=embeddings, cooccurrence=cooccurrence)
+    if cfg.train.init_from:
+        init_weights_from(model, cfg.train.init_from, cfg.model, label_names)
+    if cfg.train.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
     cache = _cache_dir(cfg, cache_dir)
     extracted = _split_features(cfg, model.backbone, splits, cache, device, progress)
 
@@ -627,6 +639,7 @@ def _train_features(
             tqdm.write(f"--overwrite: the previous run in {run_dir} is now {moved}")
     env = environment(cfg, device, 1)
     env.update({"mode": MODE, "label_names": label_names, "features_cache": str(cache)})
+    env["label_noise"] = None if splits.noise is None else splits.noise.to_dict()
     write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
     write_json(run_dir / "env.json", env)
 

@@ -35,6 +35,7 @@ from agcn_pyg.data import (
     load_embeddings,
     timm_normalization,
 )
+from agcn_pyg.data.noise import NoiseCounts, corrupt_targets
 from agcn_pyg.engine.evaluate import IndexedDataset
 from agcn_pyg.errors import ConfigError, DataError
 
@@ -48,6 +49,8 @@ class RunData:
     label_names: list[str]
     #: finishes the uint8 batches on the device (`with_transforms`); ``None`` before
     normalize: DeviceNormalize | None = None
+    #: what ``data.label_noise`` changed in the training split; ``None`` for clean labels
+    noise: NoiseCounts | None = None
 
 
 def load_splits(cfg: DataConfig, image_check: Path | None = None) -> RunData:
@@ -55,6 +58,8 @@ def load_splits(cfg: DataConfig, image_check: Path | None = None) -> RunData:
 
     A split built with ``on_bad_image=skip`` is decoded once here (`check_images`, cached in
     ``image_check``), so that corrupt images are left out before training, not met mid-epoch.
+    ``data.label_noise`` corrupts the training split's targets here, once, for both training
+    modes (`agcn_pyg.data.noise`).
     """
     if not cfg.train or not cfg.val:
         raise ConfigError("data.train and data.val: give the dataset builder's arguments for both")
@@ -68,7 +73,12 @@ def load_splits(cfg: DataConfig, image_check: Path | None = None) -> RunData:
             f"data.val: label order differs from data.train ({val.num_classes} vs "
             f"{train.num_classes} labels); pass the same label list to both"
         )
-    return RunData(train, val, train.label_names)
+    noise = None
+    if cfg.label_noise is not None:
+        n = cfg.label_noise
+        noisy, noise = corrupt_targets(train.targets, n.drop, n.add, n.seed)
+        train.targets = noisy.to(torch.int64)
+    return RunData(train, val, train.label_names, noise=noise)
 
 
 def with_transforms(splits: RunData, cfg: DataConfig, backbone: Any | None = None) -> RunData:
@@ -83,6 +93,7 @@ def with_transforms(splits: RunData, cfg: DataConfig, backbone: Any | None = Non
         splits.val.with_transform(test_tf),
         splits.label_names,
         DeviceNormalize(mean, std),
+        splits.noise,
     )
 
 

@@ -23,7 +23,7 @@ import random
 import socket
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +35,14 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from agcn_pyg.config import AMP_MODES, ModelConfig, RunConfig, from_dict, to_dict
+from agcn_pyg.config import AMP_MODES, RunConfig, to_dict
 from agcn_pyg.engine.checkpoint import (
     build_checkpoint,
+    check_compatible,
     check_finite,
     first_non_finite,
     git_commit,
+    init_weights_from,
     package_versions,
     read_checkpoint,
     save_checkpoint,
@@ -233,6 +235,7 @@ class Trainer:
 
         splits = load_splits(cfg.data, image_check=Path(cfg.output_dir) / "image_check.json")
         self.label_names = splits.label_names
+        self.noise = splits.noise
         if cfg.model.num_classes != len(self.label_names) and self.main:
             tqdm.write(
                 f"model.num_classes: {cfg.model.num_classes} in the config, the data has "
@@ -247,7 +250,7 @@ class Trainer:
         self.cooccurrence = resolve_cooccurrence(cfg.data.cooccurrence, splits.train)
         model = create_model(model_cfg, label_embeddings=embeddings, cooccurrence=self.cooccurrence)
         if cfg.train.init_from:
-            self._init_weights(model, Path(cfg.train.init_from))
+            init_weights_from(model, cfg.train.init_from, model_cfg, self.label_names)
         data = with_transforms(splits, cfg.data, model.backbone.body)
         self.normalize = data.normalize
 
@@ -305,29 +308,6 @@ class Trainer:
         if resume_path is not None:
             self._load_training_state(resume_path)
 
-    def _init_weights(self, model: AGCN, path: Path) -> None:
-        checkpoint = read_checkpoint(path, map_location="cpu")
-        check_finite(checkpoint, path)
-        self._check_compatible(checkpoint, path)
-        model.load_state_dict(checkpoint["state_dict"])
-
-    def _check_compatible(self, checkpoint: dict[str, Any], path: Path) -> None:
-        ours = {k: v for k, v in asdict(self.cfg.model).items() if k != "pretrained"}
-        # Through the dataclass, so that a checkpoint from before a field existed reads as
-        # that field's default.
-        stored = from_dict(
-            ModelConfig, {**checkpoint["model_config"], "pretrained": False}, "model"
-        )
-        theirs = {k: v for k, v in asdict(stored).items() if k != "pretrained"}
-        changed = sorted(k for k in ours if ours[k] != theirs.get(k))
-        if changed:
-            key = changed[0]
-            raise CheckpointError(
-                f"{path}: trained with model.{key}={theirs.get(key)!r}, this run has {ours[key]!r}"
-            )
-        if list(checkpoint["label_names"]) != self.label_names:
-            raise CheckpointError(f"{path}: trained with another label list or order")
-
     def _resume_path(self, resume: bool | str | Path | None, overwrite: bool) -> Path | None:
         last = self.run_dir / "last.pt"
         if resume is None or resume is False:
@@ -348,7 +328,7 @@ class Trainer:
         if state is None:
             raise CheckpointError(f"{path}: holds no training state (use last.pt to resume)")
         check_finite(checkpoint, path)
-        self._check_compatible(checkpoint, path)
+        check_compatible(checkpoint, path, self.cfg.model, self.label_names)
         self.unwrapped.load_state_dict(checkpoint["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -387,6 +367,7 @@ class Trainer:
         env = environment(self.cfg, self.device, self.world)
         env["resumed_from"] = self.resumed_from
         env["label_names"] = self.label_names
+        env["label_noise"] = None if self.noise is None else self.noise.to_dict()
         write_json(self.run_dir / "env.json", env)
 
     def fit(self) -> dict[str, Any]:

@@ -170,6 +170,19 @@ def validate_run_config(cfg: RunConfig) -> None:
             "null (one per CPU core) or an int ≥ 0",
         ),
     ]
+    if d.label_noise is not None:
+        for name in ("drop", "add"):
+            value = getattr(d.label_noise, name)
+            checks.append(
+                (
+                    _finite(value) and 0 <= value <= 1,
+                    f"data.label_noise.{name}",
+                    value,
+                    "a probability in [0, 1]",
+                )
+            )
+        seed = d.label_noise.seed
+        checks.append((is_int(seed), "data.label_noise.seed", seed, "an int"))
     for ok, key, value, expected in checks:
         if not ok:
             raise ConfigError(f"{key}: expected {expected}, got {value!r}")

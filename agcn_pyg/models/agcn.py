@@ -61,22 +61,28 @@ class LinearHead(nn.Module):
 
 
 class GraphHead(nn.Module):
-    r"""Label embeddings → ``(A, Â)`` → GNN → :math:`\bar{W}`; ``logits = x \bar{W}^\top``.
+    r"""Label embeddings → ``(A, Â)`` → GNN → :math:`\bar{W}`; ``logits = x \bar{W}^\top (+ b)``.
 
     Â is computed once per forward pass and shared by every GNN layer. The head, the final
     product ``x W̄ᵀ`` included, runs in float32 with autocast disabled: it is tiny next to the
     backbone, Eq. 4's degree normalisation is the kind of reduction that loses accuracy in
     half precision, and bf16 logits would tie scores that the evaluation ranks.
 
+    ``bias=True`` adds a learned per-label bias ``b`` (``C``, zeros at initialisation), which
+    Eq. 1 does not have and the baseline's linear classifier does.
+
     Shapes:
         embeddings: ``C × d_e`` (a buffer: stored in the state dict and checkpoints).
         input ``x``: ``B × D``; output: ``B × C``.
     """
 
-    def __init__(self, label_graph: LabelGraph, gnn: LabelGNN, embeddings: Tensor) -> None:
+    def __init__(
+        self, label_graph: LabelGraph, gnn: LabelGNN, embeddings: Tensor, bias: bool = False
+    ) -> None:
         super().__init__()
         self.label_graph = label_graph
         self.gnn = gnn
+        self.bias = nn.Parameter(torch.zeros(embeddings.size(0))) if bias else None
         self.register_buffer("embeddings", embeddings)
         self.register_buffer(
             "edge_index", complete_edge_index(embeddings.size(0)), persistent=False
@@ -95,21 +101,22 @@ class GraphHead(nn.Module):
         return tuple((t.data_ptr(), t._version) for t in tensors)
 
     def classifier(self) -> tuple[Tensor, Tensor | None]:
-        """W̄ (``C × D``) and no bias; cached in eval mode when autograd is off."""
+        """W̄ (``C × D``) and ``b`` (or ``None``); W̄ is cached in eval mode when autograd is
+        off."""
         if self.training or torch.is_grad_enabled():
             self._cache = None
-            return self.graph()[0], None
+            return self.graph()[0], self.bias
         key = self._state_key()
         if self._cache is None or self._cache[0] != key:
             self._cache = (key, self.graph()[0])
-        return self._cache[1], None
+        return self._cache[1], self.bias
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         if self.training or torch.is_grad_enabled():
             weight, _, adj_hat = self.graph()
-            return _fp32_logits(x, weight), sparsity_loss(adj_hat)
-        weight, _ = self.classifier()
-        return _fp32_logits(x, weight), x.new_zeros(())
+            return _fp32_logits(x, weight, self.bias), sparsity_loss(adj_hat)
+        weight, bias = self.classifier()
+        return _fp32_logits(x, weight, bias), x.new_zeros(())
 
 
 class AGCN(nn.Module):
@@ -167,7 +174,7 @@ class AGCN(nn.Module):
             heads=cfg.heads,
             init=cfg.gnn_init,
         )
-        self.head = GraphHead(label_graph, gnn, embeddings)
+        self.head = GraphHead(label_graph, gnn, embeddings, bias=cfg.classifier_bias)
 
     @property
     def has_graph(self) -> bool:
@@ -189,7 +196,8 @@ class AGCN(nn.Module):
         return self.forward_head(self.forward_features(images), return_graph_loss)
 
     def classifier(self) -> tuple[Tensor, Tensor | None]:
-        """The per-label classifiers ``C × D`` and bias (the baseline's only)."""
+        """The per-label classifiers ``C × D`` and bias (``None`` for a graph head without
+        ``classifier_bias``)."""
         return self.head.classifier()
 
     @torch.no_grad()

@@ -37,6 +37,8 @@ def _one_line_exit_2(capsys, argv: list[str], expected: str) -> None:
         ("model.backbone_kwargs={foo: 1}", "model.backbone_kwargs.foo: expected one of"),
         ("model.backbone_kwargs={drop_rate: x/y.pt}", "model.backbone_kwargs.drop_rate"),
         ("data.difficult=typo", "data.difficult: expected one of"),
+        ("data.label_noise={drop: 1.5}", "data.label_noise.drop: expected a probability"),
+        ("data.label_noise={seed: x}", "data.label_noise.seed: expected int"),
         ("data.transforms=typo", "data.transforms: expected one of"),
         ("data.train.bogus=1", "data.train.bogus: dataset 'csv' takes no 'bogus'"),
         ("train.optimizer=adam", "train.optimizer: expected one of"),

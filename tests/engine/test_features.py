@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from agcn_pyg.config import RunConfig, TrainConfig, load_run_config
+from agcn_pyg.config import LabelNoiseConfig, RunConfig, TrainConfig, load_run_config
 from agcn_pyg.data import build_transforms, from_csv
 from agcn_pyg.engine.checkpoint import load_model, read_checkpoint
 from agcn_pyg.engine.features import (
@@ -31,7 +31,7 @@ from agcn_pyg.engine.features import (
     weights_digest,
 )
 from agcn_pyg.engine.runlog import LOG_COLUMNS, log_csv
-from agcn_pyg.errors import ConfigError
+from agcn_pyg.errors import CheckpointError, ConfigError
 from agcn_pyg.metrics import compute_metrics
 from agcn_pyg.models import create_model
 from agcn_pyg.models.backbone import Backbone
@@ -287,3 +287,56 @@ def test_graph_watch_logs_offdiagonal_mass_and_warns_once_on_identity() -> None:
         warnings.simplefilter("error")  # once per run
         assert watch.offdiag(model.head) == 0.0
     assert math.isnan(watch.offdiag(create_model("test_resnet", 4, graph="none").head))
+
+
+def test_same_images_with_other_labels_reuse_one_extraction(
+    color_dataset: Path, tmp_path: Path, monkeypatch
+) -> None:
+    model = _model()
+    dataset = _test_view(color_dataset)
+    extract_features(model, dataset, cache_dir=tmp_path, progress=False)
+    relabelled = dataset.subset(range(len(dataset)))
+    relabelled.targets = 1 - relabelled.targets  # new labels, the same pixels
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the backbone ran although the images' features were cached")
+
+    monkeypatch.setattr(model.backbone, "forward", boom)
+    features, targets = extract_features(model, relabelled, cache_dir=tmp_path, progress=False)
+    assert features.shape[0] == len(dataset) and len(list(tmp_path.glob("*.npz"))) == 1
+    assert np.array_equal(targets, relabelled.targets.numpy())  # the labels asked for
+
+
+def test_features_mode_honours_init_from_and_label_noise(
+    tmp_path: Path, probe_config: Callable[..., RunConfig]
+) -> None:
+    cache = tmp_path / "cache"
+    first = train_features(probe_config("first"), cache_dir=cache, progress=False)
+    source = read_checkpoint(Path(first["run_dir"]) / "last.pt")["state_dict"]
+    # No epoch to train on: what the run starts from is what it ends with.
+    tuned_cfg = probe_config("tuned", init_from=str(Path(first["run_dir"]) / "last.pt"), lr=1e-9)
+    tuned = train_features(tuned_cfg, cache_dir=cache, progress=False)
+    state = read_checkpoint(Path(tuned["run_dir"]) / "last.pt")["state_dict"]
+    for key in ("head.label_graph.phi.weight", "head.gnn.convs.1.lin.weight"):
+        torch.testing.assert_close(state[key], source[key], rtol=0, atol=1e-6)
+    fresh = train_features(probe_config("fresh", lr=1e-9), cache_dir=cache, progress=False)
+    other = read_checkpoint(Path(fresh["run_dir"]) / "last.pt")["state_dict"]
+    assert not torch.allclose(
+        other["head.gnn.convs.1.lin.weight"], source["head.gnn.convs.1.lin.weight"]
+    )
+
+    noisy_cfg = probe_config("noisy")
+    noisy_cfg = replace(
+        noisy_cfg,
+        data=replace(noisy_cfg.data, label_noise=LabelNoiseConfig(drop=0.5, seed=3)),
+    )
+    noisy = train_features(noisy_cfg, cache_dir=cache, progress=False)
+    env = json.loads((Path(noisy["run_dir"]) / "env.json").read_text())
+    counts = env["label_noise"]
+    assert counts["dropped"] > 0 and counts["added"] == 0
+    assert json.loads((Path(first["run_dir"]) / "env.json").read_text())["label_noise"] is None
+    assert len(list(cache.glob("*.npz"))) == 2  # noisy labels, the same two extractions
+    mismatch = probe_config("mismatch", init_from=str(Path(first["run_dir"]) / "last.pt"))
+    mismatch = replace(mismatch, model=replace(mismatch.model, hidden_dim=8))
+    with pytest.raises(CheckpointError, match=r"model\.hidden_dim"):
+        train_features(mismatch, cache_dir=cache, progress=False)

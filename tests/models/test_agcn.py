@@ -328,3 +328,29 @@ def test_logits_are_float32_under_bf16_autocast(graph, tiny_backbone, unit_embed
     expected = features.float() @ weight.t() + (0 if bias is None else bias)
     torch.testing.assert_close(logits, expected, rtol=1e-6, atol=1e-6)
     assert reference.dtype == torch.float32
+
+
+def test_classifier_bias_is_added_to_the_graph_heads_logits(tiny_backbone, unit_embeddings) -> None:
+    emb = unit_embeddings(C, D_E)
+    assert _model(tiny_backbone, emb, "conv").head.bias is None  # Eq. 1 has none
+    model = _model(tiny_backbone, emb, "conv", classifier_bias=True)
+    assert torch.equal(model.head.bias, torch.zeros(C))  # starts as the plain head
+    with torch.no_grad():
+        model.head.bias.copy_(torch.arange(C, dtype=torch.float32))
+    images = torch.randn(3, 3, 32, 32)
+    model.eval()
+    with torch.no_grad():
+        x = model.forward_features(images)
+        weight, bias = model.classifier()
+        expected = x @ weight.t() + torch.arange(C, dtype=torch.float32)
+        torch.testing.assert_close(model(images), expected)  # cached eval path
+    assert bias is model.head.bias
+    model.train()
+    x = model.forward_features(images)
+    logits, _ = model.forward_head(x, return_graph_loss=True)
+    fresh = x @ model.classifier()[0].t() + model.head.bias
+    torch.testing.assert_close(logits, fresh)
+    logits.sum().backward()
+    torch.testing.assert_close(model.head.bias.grad, torch.full((C,), 3.0))
+    assert "head.bias" in model.state_dict()
+    assert any(p is model.head.bias for p in model.param_groups(0.1)[1]["params"])
