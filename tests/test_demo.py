@@ -16,7 +16,7 @@ from PIL import Image
 from agcn_pyg.__main__ import main
 from agcn_pyg.ablations import MAIN_ROWS, TABLE1_ROWS
 from agcn_pyg.config import RunConfig, from_dict, load_yaml, to_dict
-from agcn_pyg.demo.plan import ROW_TITLES, end2end_config, make_plan
+from agcn_pyg.demo.plan import ROW_TITLES, TABLE2_ROWS, end2end_config, make_plan
 from agcn_pyg.demo.scripts import analysis_module
 from agcn_pyg.errors import ConfigError
 
@@ -87,12 +87,42 @@ def test_runs_and_timings(quick_demo: Path) -> None:
         env = json.loads((quick_demo / "runs" / "features" / row / "env.json").read_text())
         assert env["mode"] == "features"
     timings = json.loads((quick_demo / "timings.json").read_text())
-    stages = ["data", "setup", "end2end", "extract", "features", "report", "total"]
+    stages = ["data", "setup", "end2end", "extract", "features", "table2", "report", "total"]
     assert list(timings["stages"]) == stages
-    assert len(timings["rows"]) == len(MAIN_ROWS) + len(TABLE1_ROWS) and timings["quick"]
+    table2 = 2 * len(TABLE2_ROWS)  # noisy, then noisy + clean
+    assert len(timings["rows"]) == len(MAIN_ROWS) + len(TABLE1_ROWS) + table2
+    assert timings["quick"]
     assert timings["stages"]["total"] >= sum(
         v for k, v in timings["stages"].items() if k != "total"
     )
+
+
+def test_table2_trains_on_noisy_labels_then_fine_tunes_on_the_clean_subset(
+    quick_demo: Path,
+) -> None:
+    report = (quick_demo / "report.md").read_text()
+    table = _section(report, "### Table 2 on the demo")
+    header = next(line for line in table.splitlines() if line.startswith("| Model"))
+    assert "noisy labels: mAP" in header and "noisy + clean fine-tune: AP_all" in header
+    for row in TABLE2_ROWS:
+        assert f"| {ROW_TITLES[row]} |" in table
+    reading = report.split("## Reading")[1].split("## Data")[0]
+    assert reading.count("A-GCN against the Â = I control") == 3  # clean, noisy, noisy + clean
+    folder = quick_demo / "runs" / "table2"
+    subset = (folder / "train_clean_subset.csv").read_text().splitlines()
+    train = (quick_demo / "data" / "train.csv").read_text().splitlines()
+    assert subset == train[: 1 + 20]  # header and the first tenth of the 200 scenes, clean
+    for row in TABLE2_ROWS:
+        noisy = yaml.safe_load((folder / f"{row}_noisy" / "config.yaml").read_text())
+        assert noisy["data"]["label_noise"] == {"drop": 0.4, "add": 0.0, "seed": 0}
+        env = json.loads((folder / f"{row}_noisy" / "env.json").read_text())
+        assert env["label_noise"]["dropped"] > 0
+        tuned = yaml.safe_load((folder / f"{row}_noisy_clean" / "config.yaml").read_text())
+        assert tuned["train"]["init_from"] == str(folder / f"{row}_noisy" / "last.pt")
+        assert tuned["data"]["label_noise"] is None
+        assert tuned["data"]["train"]["csv_file"].endswith("train_clean_subset.csv")
+        tuned_env = json.loads((folder / f"{row}_noisy_clean" / "env.json").read_text())
+        assert tuned_env["label_noise"] is None
 
 
 def test_rerun_replaces_its_outputs_with_the_same_numbers(quick_demo: Path, tmp_path: Path) -> None:
@@ -122,7 +152,7 @@ def test_bench_table_reads_the_timings(quick_demo: Path) -> None:
 def _args(**kw: object) -> argparse.Namespace:
     values = {"out": "x", "quick": False, "mode": "auto", "rows": None, "seed": 0}
     values |= {"data_seed": 0, "epochs": None, "head_epochs": None, "no_progress": True}
-    values |= {"seeds": 3, "alphas": "0,0.5,1,2"}
+    values |= {"seeds": 3, "alphas": "0,0.5,1,2", "table2": True}
     return argparse.Namespace(**(values | kw))
 
 
@@ -132,6 +162,10 @@ def test_plan_per_mode() -> None:
     assert plan.features_rows == list(TABLE1_ROWS) and plan.features.image_size == 224
     assert (plan.data.n_train, plan.data.n_test) == (2000, 1000)
     assert plan.alphas == (0.0, 0.5, 1.0, 2.0) and plan.seeds == 3
+    assert plan.table2_rows == list(TABLE2_ROWS) and plan.noise.drop == 0.4
+    assert make_plan(_args(table2=False)).table2_rows == []
+    assert make_plan(_args(rows="baseline,agcn")).table2_rows == ["baseline", "agcn"]
+    assert make_plan(_args(mode="end2end")).table2_rows == []  # Table 2 is on cached features
     plan = make_plan(_args(mode="both"))
     assert plan.modes == ("end2end", "features") and plan.end2end_rows == list(MAIN_ROWS)
     plan = make_plan(_args(mode="features", rows="agcn,fc_a", quick=True, head_epochs=2))

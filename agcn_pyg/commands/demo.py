@@ -51,6 +51,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument(
         "--head-epochs", type=int, default=None, help="epochs of cached-features rows"
     )
+    parser.add_argument(
+        "--no-table2",
+        dest="table2",
+        action="store_false",
+        help="skip the Table-2 setting (noisy training labels, then a clean fine-tune)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 

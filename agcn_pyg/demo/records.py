@@ -26,6 +26,8 @@ class RowRun:
     recipe: Recipe
     final: dict[str, float] = field(default_factory=dict)
     error: str | None = None  # the message of a diverged run (it has no metrics)
+    #: the labels it trained on: ``clean``, or a Table-2 setting (``noisy``, ``noisy_clean``)
+    setting: str = "clean"
 
 
 def finished(runs: Sequence[RowRun]) -> list[RowRun]:
@@ -64,3 +66,5 @@ class Findings:
     seeds: dict[str, list[RowRun]] = field(default_factory=dict)
     sweep: Any = None
     diagnostics: dict[Path, tuple[float, float | None]] = field(default_factory=dict)
+    #: Table-2 setting → its runs (`agcn_pyg.demo.plan.SETTINGS`)
+    table2: dict[str, list[RowRun]] = field(default_factory=dict)

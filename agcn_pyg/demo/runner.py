@@ -17,47 +17,98 @@ from typing import Any
 
 from agcn_pyg.ablations import MAIN_ROWS
 from agcn_pyg.config import RunConfig, from_dict
-from agcn_pyg.data.demo import build_demo_dataset
+from agcn_pyg.data.demo import DemoDataset, build_demo_dataset
 from agcn_pyg.demo.figures import make_figures
-from agcn_pyg.demo.plan import MODE_SHORT, ROW_TITLES, DemoPlan, mode_base, row_run_config
+from agcn_pyg.demo.plan import (
+    MODE_SHORT,
+    ROW_TITLES,
+    SETTINGS,
+    DemoPlan,
+    Recipe,
+    mode_base,
+    row_run_config,
+    table2_run_config,
+)
 from agcn_pyg.demo.records import Findings, RowRun, StageTimer, finished
 from agcn_pyg.demo.report import reading, write_report
 from agcn_pyg.demo.scripts import analysis_module
 from agcn_pyg.demo.stats import context_reference, head_diagnostics
-from agcn_pyg.io import write_json
+from agcn_pyg.io import write_json, write_text
+
+
+def train_run(plan: DemoPlan, cfg: RunConfig, row: str, mode: str, recipe: Recipe) -> RowRun:
+    """Train one config in a fresh run folder; a diverged loss is recorded, not raised."""
+    from agcn_pyg.engine.features import train_mode
+    from agcn_pyg.engine.train import TrainingDiverged
+
+    # Only the folder of this very run is removed: it belongs to the demo.
+    shutil.rmtree(cfg.run_dir, ignore_errors=True)
+    start = time.perf_counter()
+    error = None
+    try:
+        result = train_mode(
+            mode, cfg, cache_dir=plan.cache_dir, overwrite=True, progress=plan.progress
+        )
+        final = dict(result["final"])
+    except TrainingDiverged as err:  # reported as such; the other rows go on
+        final, error = {}, str(err)
+    seconds = time.perf_counter() - start
+    return RowRun(row, mode, cfg.train.seed, cfg.run_dir, seconds, recipe, final, error)
+
+
+def _say(run: RowRun, what: str) -> None:
+    outcome = f"mAP {run.final['mAP']:.2f}" if run.error is None else f"DIVERGED ({run.error})"
+    print(f"demo: {ROW_TITLES[run.row]} ({what}): {outcome} in {run.seconds:.1f} s", flush=True)
 
 
 def train_rows(
     plan: DemoPlan, mode: str, rows: Sequence[str], weights: Path, seed: int | None = None
 ) -> list[RowRun]:
     """Train ``rows`` in ``mode``, each in a fresh ``<out>/runs/<mode>/<run name>``."""
-    from agcn_pyg.engine.features import train_mode
-    from agcn_pyg.engine.train import TrainingDiverged
-
     runs = []
     for row in rows:
         cfg = row_run_config(plan, row, mode, weights, seed)
-        # Only the folder of this very run is removed: it belongs to the demo.
-        shutil.rmtree(cfg.run_dir, ignore_errors=True)
-        start = time.perf_counter()
-        error = None
-        try:
-            result = train_mode(
-                mode, cfg, cache_dir=plan.cache_dir, overwrite=True, progress=plan.progress
-            )
-            final = dict(result["final"])
-        except TrainingDiverged as err:  # reported as such; the other rows go on
-            final, error = {}, str(err)
-        seconds = time.perf_counter() - start
-        recipe = plan.recipe(mode)
-        runs.append(RowRun(row, mode, cfg.train.seed, cfg.run_dir, seconds, recipe, final, error))
-        outcome = f"mAP {final['mAP']:.2f}" if error is None else f"DIVERGED ({error})"
-        print(
-            f"demo: {ROW_TITLES[row]} ({MODE_SHORT[mode]}, seed {cfg.train.seed}): "
-            f"{outcome} in {seconds:.1f} s",
-            flush=True,
-        )
+        run = train_run(plan, cfg, row, mode, plan.recipe(mode))
+        _say(run, f"{MODE_SHORT[mode]}, seed {run.seed}")
+        runs.append(run)
     return runs
+
+
+def clean_subset_csv(plan: DemoPlan, info: DemoDataset) -> tuple[Path, int]:
+    """The first ``clean_fraction`` of the training scenes with their clean labels, as a CSV
+    under `DemoPlan.table2_dir`; returns its path and row count."""
+    lines = (info.root / "train.csv").read_text(encoding="utf-8").splitlines()
+    header, rows = lines[0], [line for line in lines[1:] if line.strip()]
+    count = max(1, round(plan.noise.clean_fraction * len(rows)))
+    path = plan.table2_dir / "train_clean_subset.csv"
+    # Its image paths stay relative to the data folder (the run passes it as image_dir).
+    text = "\n".join([header, *rows[:count]]) + "\n"
+    write_text(path, text)
+    return path, count
+
+
+def run_table2(plan: DemoPlan, info: DemoDataset, weights: Path) -> dict[str, list[RowRun]]:
+    """The Table-2 setting on cached features: every row of ``plan.table2_rows`` trained on
+    the noisy labels, then its weights fine-tuned on the clean subset (``train.init_from``)."""
+    shutil.rmtree(plan.table2_dir, ignore_errors=True)
+    clean_csv, _ = clean_subset_csv(plan, info)
+    out: dict[str, list[RowRun]] = {setting: [] for setting in SETTINGS}
+    for row in plan.table2_rows:
+        cfg = table2_run_config(plan, row, "noisy", weights)
+        noisy = train_run(plan, cfg, row, "features", plan.features)
+        noisy.setting = "noisy"
+        _say(noisy, SETTINGS["noisy"])
+        out["noisy"].append(noisy)
+        if noisy.error is not None:
+            continue
+        cfg = table2_run_config(
+            plan, row, "noisy_clean", weights, clean_csv, noisy.run_dir / "last.pt"
+        )
+        tuned = train_run(plan, cfg, row, "features", plan.finetune)
+        tuned.setting = "noisy_clean"
+        _say(tuned, SETTINGS["noisy_clean"])
+        out["noisy_clean"].append(tuned)
+    return out
 
 
 def run_alpha_sweep(plan: DemoPlan, weights: Path) -> Any:
@@ -111,6 +162,9 @@ def run_demo(plan: DemoPlan) -> dict[str, Any]:
                         found.seeds[run.row].append(run)
                 if plan.alphas and "agcn" in rows:
                     found.sweep = run_alpha_sweep(plan, weights)
+        if mode == "features" and plan.table2_rows:
+            with timer.stage("table2"):
+                found.table2 = run_table2(plan, info, weights)
     with timer.stage("report"):
         found.diagnostics = head_diagnostics([r for m in plan.modes for r in finished(runs[m])])
         make_figures(plan, info, runs, found)
@@ -128,9 +182,10 @@ def run_demo(plan: DemoPlan) -> dict[str, Any]:
                     "mode": r.mode,
                     "seed": r.seed,
                     "seconds": r.seconds,
+                    "setting": r.setting,
                     "mAP": r.final.get("mAP"),
                 }
-                for group in runs.values()
+                for group in [*runs.values(), *found.table2.values()]
                 for r in group
             ],
             "cpu_count": os.cpu_count(),
