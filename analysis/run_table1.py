@@ -10,10 +10,17 @@ extraction shared by every row), and reads its ``eval/metrics.json``. The table 
 CSV, through ``analysis/results_table.py``) is printed and written beside the runs as
 ``<config name>_table1_<mode>.{md,csv}``. A row whose loss diverges is reported and skipped.
 
+``--gnns gcn,gat,...`` compares GNN layers: every row that has a GNN (all but the baseline,
+and but rows that fix their own layer, such as ``agcn_gat``) is trained once per layer, as
+row ``<row>_<gnn>`` with ``model.gnn=<gnn>`` applied last; the Markdown then also holds an
+mAP table of rows × layers.
+
 Usage::
 
     python analysis/run_table1.py configs/demo.yaml train.epochs=2 --rows baseline,mlgcn,agcn
     python analysis/run_table1.py configs/coco.yaml --mode features --out-dir runs/coco_probe
+    python analysis/run_table1.py configs/demo.yaml --mode features --rows baseline,agcn,identity \
+        --gnns gcn,gat,gatv2,graphconv,transformer
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ if __package__ in (None, ""):
 
 import pandas as pd
 
+from agcn_pyg import list_gnns
 from agcn_pyg.ablations import TABLE1_ROWS, Row, table1_rows
 from agcn_pyg.config import RunConfig, apply_overrides, from_dict, load_yaml
 from agcn_pyg.engine.features import TRAIN_MODES, train_mode
@@ -56,6 +64,9 @@ class RowResult:
     seconds: float
     metrics_file: Path | None
     error: str | None = None
+    #: with ``--gnns``: the Table-1 row and the layer this run trained
+    base_row: str | None = None
+    gnn: str | None = None
 
 
 def parse_rows(text: str | None) -> list[str] | None:
@@ -66,6 +77,57 @@ def parse_rows(text: str | None) -> list[str] | None:
     if not names:
         raise ConfigError("--rows: give at least one row name")
     return names
+
+
+def parse_gnns(text: str | None) -> list[str] | None:
+    """``"gcn,gat"`` → ``["gcn", "gat"]`` (checked against `agcn_pyg.list_gnns`); ``None``
+    keeps each row's own layer."""
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    known = list_gnns()
+    if not names:
+        raise ConfigError("--gnns: give at least one GNN layer")
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"--gnns: unknown GNN layer {name!r}; choose from {known}")
+    if len(set(names)) != len(names):
+        raise ConfigError("--gnns: a layer is named twice")
+    return names
+
+
+def per_gnn_rows(
+    rows: Sequence[Row], gnns: Sequence[str] | None
+) -> list[tuple[Row, str, str | None]]:
+    """``(run row, Table-1 row name, gnn)`` to train: each GNN row once per layer (run row
+    ``<row>_<gnn>``); a row that sets ``model.gnn`` itself once, with its own layer; the
+    baseline once, with ``gnn`` ``None``."""
+    out: list[tuple[Row, str, str | None]] = []
+    for row in rows:
+        fixed = [o.split("=", 1)[1] for o in row.overrides if o.startswith("model.gnn=")]
+        if not gnns or fixed or "model.graph=none" in row.overrides:
+            out.append((row, row.name, (fixed or [None])[0] if gnns else None))
+            continue
+        for gnn in gnns:
+            spec = Row(f"{row.name}_{gnn}", (*row.overrides, f"model.gnn={gnn}"))
+            out.append((spec, row.name, gnn))
+    return out
+
+
+def gnn_table(results: Sequence[RowResult], df: pd.DataFrame, gnns: Sequence[str]) -> str:
+    """mAP as a rows × layers Markdown table (the baseline, which has no GNN, fills every
+    column)."""
+    lines = ["| row | " + " | ".join(gnns) + " |", "|:---|" + "---:|" * len(gnns)]
+    cells: dict[str, dict[str, str]] = {}
+    for r in results:
+        value = df.loc[r.run_name, "mAP"] if r.run_name in df.index else math.nan
+        text = "diverged" if r.error is not None else f"{value:.2f}"
+        base = r.base_row or r.row
+        for gnn in [r.gnn] if r.gnn else gnns:
+            cells.setdefault(base, {})[gnn] = text
+    for base, by_gnn in cells.items():
+        lines.append(f"| {base} | " + " | ".join(by_gnn.get(g, "-") for g in gnns) + " |")
+    return "\n".join(lines)
 
 
 def base_config(
@@ -127,7 +189,11 @@ def results_frame(results: Sequence[RowResult]) -> pd.DataFrame:
 
 
 def write_table(
-    results: Sequence[RowResult], out_dir: Path, name: str, mode: str
+    results: Sequence[RowResult],
+    out_dir: Path,
+    name: str,
+    mode: str,
+    gnns: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, Path, Path]:
     """Write ``<name>_table1_<mode>.md`` (table, caption, times) and ``.csv``; return them."""
     df = results_frame(results)
@@ -135,6 +201,8 @@ def write_table(
     lines = [f"# Table 1 rows: {name}, {mode} mode", ""]
     if len(df):
         lines += [to_markdown(df), CAPTION, ""]
+    if gnns:
+        lines += ["mAP by GNN layer:", "", gnn_table(results, df, gnns), ""]
     lines.append("| row | run | mode | seconds | status |")
     lines.append("|:---|:---|:---|---:|:---|")
     for r in results:
@@ -148,7 +216,7 @@ def write_table(
         status = "ok" if r.error is None else "diverged"
         records.append(
             {"Model": r.run_name, "row": r.row, "mode": r.mode, "seconds": round(r.seconds, 2)}
-            | {"status": status}
+            | {"gnn": r.gnn or "", "status": status}
             | {c: metrics.get(c, math.nan) for c in df.columns}
         )
     csv = atomic_write_text(stem.with_suffix(".csv"), pd.DataFrame(records).to_csv(index=False))
@@ -165,6 +233,7 @@ def run_table1(
     cache_dir: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    gnns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Train ``rows`` (default: all of Table 1) of ``config`` and return their results table.
 
@@ -177,6 +246,7 @@ def run_table1(
         cache_dir: features mode's cache (default ``<out_dir>/features_cache``).
         overwrite: replace runs that already exist.
         progress: show progress bars.
+        gnns: train every GNN row once per layer named (`per_gnn_rows`).
 
     The frame has the columns of ``analysis/results_table.collect_results``;
     ``df.attrs["rows"]`` holds a `RowResult` per row (diverged ones included) and
@@ -190,17 +260,18 @@ def run_table1(
     name = plain.name
     target = Path(out_dir) if out_dir is not None else Path(plain.output_dir)
     results = []
-    for row in selected:
+    for row, original, gnn in per_gnn_rows(selected, gnns):
         cfg = row_config(base, row, out_dir)
         if progress:
             print(f"[{row.name}] training {cfg.name} ({mode}) in {cfg.run_dir}", flush=True)
         result = train_row(
             cfg, mode, row.name, cache_dir=cache_dir, overwrite=overwrite, progress=progress
         )
+        result.base_row, result.gnn = original, gnn
         if result.error is not None:
             print(f"[{row.name}] diverged: {result.error}", file=sys.stderr)
         results.append(result)
-    df, md, csv = write_table(results, target, name, mode)
+    df, md, csv = write_table(results, target, name, mode, gnns)
     df.attrs["rows"] = results
     df.attrs["files"] = {"markdown": md, "csv": csv}
     return df
@@ -222,6 +293,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--rows",
         default=None,
         help=f"comma-separated rows, or 'all' (default): {','.join(TABLE1_ROWS)}",
+    )
+    parser.add_argument(
+        "--gnns",
+        default=None,
+        help="train every GNN row once per layer, e.g. gcn,gat,gatv2,graphconv,transformer "
+        "(default: each row's own layer)",
     )
     add_training_options(parser, "runs and table")
     return parser
@@ -257,6 +334,7 @@ def main(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         overwrite=args.overwrite,
         progress=not args.no_progress,
+        gnns=parse_gnns(args.gnns),
     )
     if len(df):
         print(to_markdown(df), end="")

@@ -132,3 +132,45 @@ def test_parse_alphas() -> None:
     for bad, match in (("a", "not a number"), ("-1", "≥ 0"), ("1,1", "repeat"), (",", "one")):
         with pytest.raises(ConfigError, match=match):
             sweep.parse_alphas(bad)
+
+
+def test_gnn_comparison_trains_each_graph_row_once_per_layer(
+    shapes_config: Path, tmp_path: Path
+) -> None:
+    assert table1.parse_gnns(None) is None
+    assert table1.parse_gnns(" gcn, gat ") == ["gcn", "gat"]
+    for bad, match in (
+        ("gcn,nope", "unknown GNN layer 'nope'"),
+        ("gat,gat", "twice"),
+        (",", "one"),
+    ):
+        with pytest.raises(ConfigError, match=match):
+            table1.parse_gnns(bad)
+    out = tmp_path / "gnns"
+    rows = ["baseline", "identity", "agcn_gat"]
+    df = table1.run_table1(
+        shapes_config,
+        ["train.epochs=1"],
+        rows,
+        "features",
+        out,
+        progress=False,
+        gnns=["gcn", "graphconv"],
+    )
+    names = ["shapes_baseline", "shapes_identity_gcn", "shapes_identity_graphconv"]
+    assert list(df.index) == [*names, "shapes_agcn_gat"]
+    for run, gnn in (("identity_gcn", "gcn"), ("identity_graphconv", "graphconv")):
+        resolved = yaml.safe_load((out / f"shapes_{run}" / "config.yaml").read_text())
+        assert resolved["model"]["gnn"] == gnn and resolved["model"]["graph"] == "identity"
+    gat = yaml.safe_load((out / "shapes_agcn_gat" / "config.yaml").read_text())
+    assert gat["model"]["gnn"] == "gat"  # a row that fixes its layer keeps it
+    md = (out / "shapes_table1_features.md").read_text()
+    assert "| row | gcn | graphconv |" in md
+    baseline = f"{df.loc['shapes_baseline', 'mAP']:.2f}"
+    assert f"| baseline | {baseline} | {baseline} |" in md  # trained once, fills both
+    gcn = f"{df.loc['shapes_identity_gcn', 'mAP']:.2f}"
+    graphconv = f"{df.loc['shapes_identity_graphconv', 'mAP']:.2f}"
+    assert f"| identity | {gcn} | {graphconv} |" in md
+    csv = pd.read_csv(out / "shapes_table1_features.csv", keep_default_na=False)
+    assert "| agcn_gat | - | - |" in md  # its layer is not among those compared
+    assert csv["gnn"].tolist() == ["", "gcn", "graphconv", "gat"]
