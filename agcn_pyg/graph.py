@@ -64,8 +64,11 @@ from torch import Tensor
 from agcn_pyg.errors import DataError, DegreeError
 from agcn_pyg.registry import Registry
 
+#: the slope of the ``leaky`` guard below zero
+LEAKY_SLOPE = 0.01
 GUARDS: Registry[Callable[[Tensor], Tensor]] = Registry("adjacency guard")
 GUARDS.add("relu", torch.relu)
+GUARDS.add("leaky", lambda a: F.leaky_relu(a, LEAKY_SLOPE))
 GUARDS.add("signed", lambda a: a)
 GUARDS.add("softplus", F.softplus)
 GUARDS.add("softmax", lambda a: a.softmax(dim=-1))

@@ -150,6 +150,9 @@ class AGCN(nn.Module):
             self.head = LinearHead(self.num_features, cfg.num_classes)
             return
         embeddings = _check_embeddings(label_embeddings, cfg.num_classes)
+        if cfg.center_embeddings:
+            # Idempotent, so a checkpoint's stored (centred) rows come back unchanged.
+            embeddings = embeddings - embeddings.mean(dim=0, keepdim=True)
         label_graph: LabelGraph
         if static_correlation is not None:
             if cfg.graph != "static":

@@ -354,3 +354,19 @@ def test_classifier_bias_is_added_to_the_graph_heads_logits(tiny_backbone, unit_
     torch.testing.assert_close(model.head.bias.grad, torch.full((C,), 3.0))
     assert "head.bias" in model.state_dict()
     assert any(p is model.head.bias for p in model.param_groups(0.1)[1]["params"])
+
+
+def test_center_embeddings_subtracts_the_mean_label_embedding(tiny_backbone) -> None:
+    emb = torch.randn(C, D_E) + 3.0  # a large shared component
+    model = _model(tiny_backbone, emb, "cos", center_embeddings=True)
+    stored = model.head.embeddings
+    torch.testing.assert_close(stored, emb - emb.mean(0, keepdim=True))
+    again = _model(tiny_backbone, stored, "cos", center_embeddings=True)
+    torch.testing.assert_close(again.head.embeddings, stored)  # idempotent (checkpoints)
+    plain = _model(tiny_backbone, emb, "cos")
+    torch.testing.assert_close(plain.head.embeddings, emb)
+    off = ~torch.eye(C, dtype=torch.bool)
+    # Cos-A on the centred rows no longer sees the shared component.
+    assert plain.adjacency()[0][off].mean() > 0.9 > model.adjacency()[0][off].mean()
+    with pytest.raises(ConfigError, match="center_embeddings"):
+        create_model(tiny_backbone, 1, label_embeddings=emb[:1], center_embeddings=True)

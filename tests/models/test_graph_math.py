@@ -42,6 +42,19 @@ def test_eq4_signed_guard_keeps_negative_weights() -> None:
     torch.testing.assert_close(normalize_adjacency(A3, "signed"), expected, rtol=0, atol=1e-12)
 
 
+def test_eq4_leaky_guard_passes_negative_entries_at_one_hundredth() -> None:
+    # Ã = leaky(A) + I = [[1,2,-0.01],[1,1,0],[0,3,1]]; absolute row degrees (3.01, 2, 4).
+    d = torch.tensor([3.01, 2.0, 4.0], dtype=torch.float64)
+    tilde = torch.tensor([[1, 2, -0.01], [1, 1, 0], [0, 3, 1]], dtype=torch.float64)
+    expected = tilde / torch.sqrt(d[:, None] * d[None, :])
+    torch.testing.assert_close(normalize_adjacency(A3, "leaky"), expected, rtol=0, atol=1e-12)
+    # Where relu passes no gradient to a negative entry, leaky passes 1/100 of it.
+    for guard, alive in (("relu", False), ("leaky", True)):
+        adj = torch.full((3, 3), -0.5, dtype=torch.float64, requires_grad=True)
+        normalize_adjacency(adj, guard)[0, 1].backward()
+        assert bool((adj.grad != 0).any()) is alive, guard
+
+
 def test_eq4_degree_floor_prevents_nan() -> None:
     # Row 0 of A + I sums to -2: the plain Eq. 4 takes the square root of a negative degree.
     adj = torch.tensor([[0.0, -3.0], [0.0, 0.0]])
