@@ -60,6 +60,10 @@ def path_like(value: object) -> bool:
     return "/" in text or "\\" in text or Path(text).suffix != ""
 
 
+#: values of ``model.embedding_norm`` (`agcn_pyg.models.agcn.condition_embeddings`)
+EMBEDDING_NORMS = ("none", "center", "whiten")
+
+
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild a model; stored in every checkpoint.
@@ -86,11 +90,11 @@ class ModelConfig:
             none, the official A-GCN code has them.
         gnn_init: initialisation of the GNN layers' weights: ``pyg`` (each PyG layer's own,
             glorot for GCN) or ``mlgcn`` (ML-GCN's and A-GCN's ``U(±1/sqrt(out_features))``).
-        center_embeddings: subtract the mean label embedding from every row of E before the
-            head uses it (the paper and ML-GCN use E as given). Word and sentence embeddings
-            share a large common component (MiniLM's ten digit names: mean pairwise cosine
-            0.62), which gives every label nearly the same initial classifier and makes the
-            entries of Eq. 5's A move together.
+        embedding_norm: how the head conditions E before using it (`EMBEDDING_NORMS`):
+            ``none`` (as given: the paper, ML-GCN), ``center`` (subtract the mean label
+            embedding) or ``whiten`` (the nearest matrix with orthonormal rows, ``U Vᵀ`` of
+            the thin SVD ``E = U S Vᵀ``: every pair of labels at cosine 0, so the GCN starts
+            with unrelated classifiers; one-hot embeddings up to a rotation).
         classifier_bias: a learned per-label bias on the graph heads' logits,
             :math:`\bar{W} x + b` (``b`` starts at 0); Eq. 1, ML-GCN and A-GCN have none, the
             baseline's linear classifier always has one.
@@ -116,7 +120,7 @@ class ModelConfig:
     lg_dim: int | None = None
     lg_bias: bool = False
     gnn_init: str = "pyg"
-    center_embeddings: bool = False
+    embedding_norm: str = "none"
     classifier_bias: bool = False
     t: float = 0.4
     p: float = 0.25
@@ -156,11 +160,13 @@ class ModelConfig:
         )
         _require(self.gnn_init in GNN_INITS, "gnn_init", f"one of {GNN_INITS.names()}")
         _require(isinstance(self.classifier_bias, bool), "classifier_bias", "true or false")
-        _require(isinstance(self.center_embeddings, bool), "center_embeddings", "true or false")
         _require(
-            not self.center_embeddings or self.num_classes >= 2,
-            "center_embeddings",
-            "false for a single label (its centred embedding is zero)",
+            self.embedding_norm in EMBEDDING_NORMS, "embedding_norm", f"one of {EMBEDDING_NORMS}"
+        )
+        _require(
+            self.embedding_norm == "none" or self.num_classes >= 2,
+            "embedding_norm",
+            "'none' for a single label",
         )
         _require(is_number(self.t) and 0 < self.t <= 1, "t", "a number in (0, 1]")
         _require(is_number(self.p) and 0 < self.p <= 1, "p", "a number in (0, 1]")

@@ -125,7 +125,11 @@ def run_cli(
     ``<prog>: error: <message>``, on stderr and gives exit code 2, as for ``agcn``.
     """
     parser = get_args_parser()
-    args = parser.parse_args(argv)
+    # Intermixed, as `agcn`: key=value overrides may stand before, between or after the flags.
+    try:
+        args = parser.parse_intermixed_args(argv)
+    except TypeError:
+        args = parser.parse_args(argv)
     try:
         return main(args)
     except AgcnError as err:

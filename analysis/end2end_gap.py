@@ -14,7 +14,7 @@ many of the seeds ended with Â exactly I.
 Usage::
 
     python analysis/end2end_gap.py --out runs/digits --seeds 0,1
-    python analysis/end2end_gap.py --out runs/digits --variants baseline,agcn,agcn_centered
+    python analysis/end2end_gap.py --out runs/digits --variants baseline,agcn,agcn_whiten
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from analysis._common import atomic_write_text, load_metrics, run_cli
 from analysis.run_table1 import base_config, row_config, train_row
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "digits.yaml"
-CENTER = ("model.center_embeddings=true",)
+WHITEN = ("model.embedding_norm=whiten",)
 
 #: name → overrides on top of ``configs/digits.yaml``; the first block is Table 1 as it ships
 VARIANTS: dict[str, tuple[str, ...]] = {
@@ -60,11 +60,13 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "identity_mlgcn_init": ("model.graph=identity", "model.gnn_init=mlgcn"),
     "identity_onehot": ("model.graph=identity", "data.embeddings=onehot"),
     "agcn_onehot": ("model.graph=conv", "data.embeddings=onehot"),
-    # Centred label embeddings (`model.center_embeddings`):
-    "mlgcn_centered": (*TABLE1_ROWS["mlgcn"].overrides, *CENTER),
-    "agcn_centered": (*TABLE1_ROWS["agcn"].overrides, *CENTER),
-    "identity_centered": (*TABLE1_ROWS["identity"].overrides, *CENTER),
-    "agcn_gat_centered": (*TABLE1_ROWS["agcn_gat"].overrides, *CENTER),
+    "agcn_centered": ("model.graph=conv", "model.embedding_norm=center"),
+    "agcn_gat_onehot": (*TABLE1_ROWS["agcn_gat"].overrides, "data.embeddings=onehot"),
+    # Whitened label embeddings (`model.embedding_norm=whiten`):
+    **{
+        f"{row}_whiten": (*TABLE1_ROWS[row].overrides, *WHITEN)
+        for row in ("mlgcn", "agcn", "identity", "agcn_official", "agcn_gat")
+    },
 }
 DEFAULT_VARIANTS = ("baseline", "mlgcn", "agcn", "identity", "agcn_gat")
 FAINT = [LABEL_NAMES[d] for d in DigitScenesConfig().faint]

@@ -65,11 +65,14 @@ class GraphWatch:
         value = float(offdiagonal_mass(adj_hat.float()).mean())
         if value == 0.0 and head.label_graph.learnable and not self.warned:
             self.warned = True
+            guard = getattr(head.label_graph, "guard", "?")
             warnings.warn(
                 "the learned label graph is exactly the identity (Â = I) after an epoch: the "
-                "GCN passes no label correlations, so this run is the Â = I ablation. Under "
-                "guard 'relu' entries of A that went negative get no gradient; see "
-                "log.csv's adj_offdiag and try model.guard=signed",
+                "GCN passes no label correlations, so this run is the Â = I ablation "
+                f"(guard {guard!r}: entries of A below 0 get no gradient). Label embeddings "
+                "that are much alike move every entry of A together; see log.csv's "
+                "adj_offdiag and docs/experiments.md, and try model.embedding_norm=whiten "
+                "or model.guard=leaky",
                 RuntimeWarning,
                 stacklevel=3,  # past torch.no_grad's wrapper, to the training loop
             )

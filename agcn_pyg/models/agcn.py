@@ -150,9 +150,7 @@ class AGCN(nn.Module):
             self.head = LinearHead(self.num_features, cfg.num_classes)
             return
         embeddings = _check_embeddings(label_embeddings, cfg.num_classes)
-        if cfg.center_embeddings:
-            # Idempotent, so a checkpoint's stored (centred) rows come back unchanged.
-            embeddings = embeddings - embeddings.mean(dim=0, keepdim=True)
+        embeddings = condition_embeddings(embeddings, cfg.embedding_norm)
         label_graph: LabelGraph
         if static_correlation is not None:
             if cfg.graph != "static":
@@ -231,6 +229,21 @@ class AGCN(nn.Module):
     def extra_repr(self) -> str:
         cfg = self.cfg
         return f"graph={cfg.graph!r}, gnn={cfg.gnn!r}, C={cfg.num_classes}, D={self.num_features}"
+
+
+def condition_embeddings(embeddings: Tensor, norm: str) -> Tensor:
+    r"""E (``C × d_e``) under ``model.embedding_norm``: ``none``, ``center``
+    (:math:`E - \bar{e}`) or ``whiten`` (:math:`U V^\top` of the thin SVD
+    :math:`E = U S V^\top`). Both are idempotent, so a checkpoint's stored rows come back
+    unchanged."""
+    if norm == "none":
+        return embeddings
+    if norm == "center":
+        return embeddings - embeddings.mean(dim=0, keepdim=True)
+    if norm == "whiten":
+        u, _, vh = torch.linalg.svd(embeddings.double(), full_matrices=False)
+        return (u @ vh).to(embeddings.dtype)
+    raise ConfigError(f"model.embedding_norm: expected one of none, center, whiten, got {norm!r}")
 
 
 def _check_embeddings(embeddings: Any, num_classes: int) -> Tensor:

@@ -356,17 +356,25 @@ def test_classifier_bias_is_added_to_the_graph_heads_logits(tiny_backbone, unit_
     assert any(p is model.head.bias for p in model.param_groups(0.1)[1]["params"])
 
 
-def test_center_embeddings_subtracts_the_mean_label_embedding(tiny_backbone) -> None:
-    emb = torch.randn(C, D_E) + 3.0  # a large shared component
-    model = _model(tiny_backbone, emb, "cos", center_embeddings=True)
-    stored = model.head.embeddings
-    torch.testing.assert_close(stored, emb - emb.mean(0, keepdim=True))
-    again = _model(tiny_backbone, stored, "cos", center_embeddings=True)
-    torch.testing.assert_close(again.head.embeddings, stored)  # idempotent (checkpoints)
+def test_embedding_norm_centres_or_whitens_e(tiny_backbone) -> None:
+    emb = torch.randn(C, D_E) + 3.0  # a large shared component, as word embeddings have
     plain = _model(tiny_backbone, emb, "cos")
     torch.testing.assert_close(plain.head.embeddings, emb)
     off = ~torch.eye(C, dtype=torch.bool)
-    # Cos-A on the centred rows no longer sees the shared component.
-    assert plain.adjacency()[0][off].mean() > 0.9 > model.adjacency()[0][off].mean()
-    with pytest.raises(ConfigError, match="center_embeddings"):
-        create_model(tiny_backbone, 1, label_embeddings=emb[:1], center_embeddings=True)
+    assert plain.adjacency()[0][off].mean() > 0.9  # Cos-A sees the shared component
+    centred = _model(tiny_backbone, emb, "cos", embedding_norm="center")
+    torch.testing.assert_close(centred.head.embeddings, emb - emb.mean(0, keepdim=True))
+    assert centred.adjacency()[0][off].mean() < 0.9
+    white = _model(tiny_backbone, emb, "cos", embedding_norm="whiten")
+    rows = white.head.embeddings
+    torch.testing.assert_close(rows @ rows.t(), torch.eye(C), rtol=0, atol=1e-5)
+    # The nearest matrix with orthonormal rows: closer to E than any rotation of it.
+    u, _, vh = torch.linalg.svd(emb.double(), full_matrices=False)
+    torch.testing.assert_close(rows, (u @ vh).float())
+    for norm, model in (("center", centred), ("whiten", white)):  # idempotent (checkpoints)
+        again = _model(tiny_backbone, model.head.embeddings, "cos", embedding_norm=norm)
+        torch.testing.assert_close(again.head.embeddings, model.head.embeddings, atol=1e-6, rtol=0)
+    with pytest.raises(ConfigError, match="embedding_norm"):
+        create_model(tiny_backbone, 1, label_embeddings=emb[:1], embedding_norm="whiten")
+    with pytest.raises(ConfigError, match="embedding_norm"):
+        _model(tiny_backbone, emb, "cos", embedding_norm="pca")
