@@ -77,13 +77,15 @@ def test_run_table1_end_to_end(shapes_config: Path, tmp_path: Path) -> None:
 
 def test_run_table1_cli_features_mode(shapes_config: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "probe"
-    argv = [str(shapes_config), "train.epochs=2", "--rows", "baseline,mlgcn", "--mode"]
-    argv += ["features", "--out-dir", str(out), "--no-progress"]
+    argv = [str(shapes_config), "--rows", "baseline,mlgcn", "--mode"]
+    argv += ["features", "--out-dir", str(out), "--no-progress", "train.epochs=2"]  # anywhere
     assert table1._cli(argv) == 0
     printed = capsys.readouterr().out
     assert "| shapes_mlgcn |" in printed and "shapes_table1_features.md" in printed
     env = json.loads((out / "shapes_mlgcn" / "env.json").read_text())
     assert env["mode"] == "features"
+    resolved = yaml.safe_load((out / "shapes_mlgcn" / "config.yaml").read_text())
+    assert resolved["train"]["epochs"] == 2
     assert len(list((out / "features_cache").glob("*.npz"))) == 2  # one extraction, two rows
     assert table1._cli([str(shapes_config), "--rows", "nope", "--out-dir", str(out)]) == 2
 
