@@ -94,7 +94,8 @@ class ModelConfig:
             ``none`` (as given: the paper, ML-GCN), ``center`` (subtract the mean label
             embedding) or ``whiten`` (the nearest matrix with orthonormal rows, ``U Vᵀ`` of
             the thin SVD ``E = U S Vᵀ``: every pair of labels at cosine 0, so the GCN starts
-            with unrelated classifiers; one-hot embeddings up to a rotation).
+            with unrelated classifiers; one-hot embeddings up to a rotation; with more labels
+            than dimensions, orthonormal columns instead).
         classifier_bias: a learned per-label bias on the graph heads' logits,
             :math:`\bar{W} x + b` (``b`` starts at 0); Eq. 1, ML-GCN and A-GCN have none, the
             baseline's linear classifier always has one.

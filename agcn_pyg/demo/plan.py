@@ -119,6 +119,10 @@ class NoiseSetting:
     add: float = 0.0
     clean_fraction: float = 0.1
 
+    def clean_count(self, n_train: int) -> int:
+        """How many training scenes the clean subset holds."""
+        return max(1, round(self.clean_fraction * n_train))
+
     def overrides(self, seed: int) -> list[str]:
         return [
             f"data.label_noise.drop={self.drop}",

@@ -184,7 +184,7 @@ def table2_reading(plan: DemoPlan, found: Findings, clean: Sequence[RowRun]) -> 
             parts.append(_control_sentence(delta, low, high))
         if parts:
             said.append(f"**Table 2, {title}.** " + "; ".join(parts) + ".")
-    if "baseline" in by_clean and found.table2.get("noisy"):
+    if found.table2.get("noisy"):
         noisy = {r.row: r for r in finished(found.table2["noisy"])}
         drops = [
             f"{ROW_TITLES[row]} {by_clean[row].final['mAP'] - noisy[row].final['mAP']:.2f}"
@@ -438,7 +438,7 @@ def write_report(
     ]
     if found.table2:
         noise = plan.noise
-        n_clean = max(1, round(noise.clean_fraction * info.n_train))
+        n_clean = noise.clean_count(info.n_train)
         ft = plan.finetune
         lines += [
             "### Table 2 on the demo: noisy training labels (cached features)",

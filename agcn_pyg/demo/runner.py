@@ -36,7 +36,9 @@ from agcn_pyg.demo.stats import context_reference, head_diagnostics
 from agcn_pyg.io import write_json, write_text
 
 
-def train_run(plan: DemoPlan, cfg: RunConfig, row: str, mode: str, recipe: Recipe) -> RowRun:
+def train_run(
+    plan: DemoPlan, cfg: RunConfig, row: str, mode: str, recipe: Recipe, setting: str = "clean"
+) -> RowRun:
     """Train one config in a fresh run folder; a diverged loss is recorded, not raised."""
     from agcn_pyg.engine.features import train_mode
     from agcn_pyg.engine.train import TrainingDiverged
@@ -53,7 +55,7 @@ def train_run(plan: DemoPlan, cfg: RunConfig, row: str, mode: str, recipe: Recip
     except TrainingDiverged as err:  # reported as such; the other rows go on
         final, error = {}, str(err)
     seconds = time.perf_counter() - start
-    return RowRun(row, mode, cfg.train.seed, cfg.run_dir, seconds, recipe, final, error)
+    return RowRun(row, mode, cfg.train.seed, cfg.run_dir, seconds, recipe, final, error, setting)
 
 
 def _say(run: RowRun, what: str) -> None:
@@ -74,29 +76,26 @@ def train_rows(
     return runs
 
 
-def clean_subset_csv(plan: DemoPlan, info: DemoDataset) -> tuple[Path, int]:
-    """The first ``clean_fraction`` of the training scenes with their clean labels, as a CSV
-    under `DemoPlan.table2_dir`; returns its path and row count."""
+def clean_subset_csv(plan: DemoPlan, info: DemoDataset) -> Path:
+    """The first `NoiseSetting.clean_count` training scenes with their clean labels, as a CSV
+    under `DemoPlan.table2_dir`."""
     lines = (info.root / "train.csv").read_text(encoding="utf-8").splitlines()
     header, rows = lines[0], [line for line in lines[1:] if line.strip()]
-    count = max(1, round(plan.noise.clean_fraction * len(rows)))
     path = plan.table2_dir / "train_clean_subset.csv"
     # Its image paths stay relative to the data folder (the run passes it as image_dir).
-    text = "\n".join([header, *rows[:count]]) + "\n"
-    write_text(path, text)
-    return path, count
+    write_text(path, "\n".join([header, *rows[: plan.noise.clean_count(len(rows))]]) + "\n")
+    return path
 
 
 def run_table2(plan: DemoPlan, info: DemoDataset, weights: Path) -> dict[str, list[RowRun]]:
     """The Table-2 setting on cached features: every row of ``plan.table2_rows`` trained on
     the noisy labels, then its weights fine-tuned on the clean subset (``train.init_from``)."""
     shutil.rmtree(plan.table2_dir, ignore_errors=True)
-    clean_csv, _ = clean_subset_csv(plan, info)
+    clean_csv = clean_subset_csv(plan, info)
     out: dict[str, list[RowRun]] = {setting: [] for setting in SETTINGS}
     for row in plan.table2_rows:
         cfg = table2_run_config(plan, row, "noisy", weights)
-        noisy = train_run(plan, cfg, row, "features", plan.features)
-        noisy.setting = "noisy"
+        noisy = train_run(plan, cfg, row, "features", plan.features, "noisy")
         _say(noisy, SETTINGS["noisy"])
         out["noisy"].append(noisy)
         if noisy.error is not None:
@@ -104,8 +103,7 @@ def run_table2(plan: DemoPlan, info: DemoDataset, weights: Path) -> dict[str, li
         cfg = table2_run_config(
             plan, row, "noisy_clean", weights, clean_csv, noisy.run_dir / "last.pt"
         )
-        tuned = train_run(plan, cfg, row, "features", plan.finetune)
-        tuned.setting = "noisy_clean"
+        tuned = train_run(plan, cfg, row, "features", plan.finetune, "noisy_clean")
         _say(tuned, SETTINGS["noisy_clean"])
         out["noisy_clean"].append(tuned)
     return out
