@@ -70,9 +70,13 @@ def table(out: Path, seconds: float, stall: float | None, goal: float) -> str:
     ]
     lines += [f"| {name} | {value:.1f} |" for name, value in stages.items()]
     lines.append(f"| **total** | **{seconds:.1f}** |")
-    lines += ["", "| row | mode | seconds | mAP |", "|:---|:---|---:|---:|"]
+    lines += ["", "| row | mode | labels | seconds | mAP |", "|:---|:---|:---|---:|---:|"]
     for row in timings["rows"]:
-        lines.append(f"| {row['row']} | {row['mode']} | {row['seconds']:.1f} | {row['mAP']:.2f} |")
+        setting = row.get("setting", "clean")  # timings written before Table 2 have none
+        lines.append(
+            f"| {row['row']} | {row['mode']} | {setting} | {row['seconds']:.1f} "
+            f"| {row['mAP']:.2f} |"
+        )
     waited = "unknown" if stall is None else f"{100 * stall:.0f} % of the run"
     verdict = "met" if seconds <= goal else "missed"
     lines += [

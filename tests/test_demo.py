@@ -145,6 +145,7 @@ def test_bench_table_reads_the_timings(quick_demo: Path) -> None:
     spec.loader.exec_module(bench)
     text = bench.table(quick_demo, seconds=42.0, stall=0.25, goal=300.0)
     assert "| process start and imports |" in text and "| end2end |" in text
+    assert "| agcn | features | noisy_clean |" in text and "| agcn | end2end | clean |" in text
     assert "| **total** | **42.0** |" in text and "25 %" in text
     assert "goal: demo total ≤ 300 s on 2 CPU cores: 42 s, 0.14 × the goal (met)" in text
 
