@@ -34,8 +34,10 @@ if __package__ in (None, ""):
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from agcn_pyg.ablations import TABLE1_ROWS, Row
+from agcn_pyg.config import RunConfig, to_dict
 from agcn_pyg.data.digit_scenes import LABEL_NAMES, DigitScenesConfig, build_digit_scenes
 from agcn_pyg.errors import ConfigError
 from analysis._common import atomic_write_text, load_metrics, run_cli
@@ -119,10 +121,24 @@ def _graph_at_end(run_dir: Path) -> tuple[float, bool]:
     return float(value), float(value) == 0.0
 
 
+def _same_config(cfg: RunConfig) -> bool:
+    """Whether the finished run in ``cfg.run_dir`` was trained with ``cfg`` (the label count,
+    which the trainer fills in from the data, aside)."""
+    try:
+        stored = yaml.safe_load((cfg.run_dir / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    wanted = to_dict(cfg)
+    for config in (stored, wanted):
+        config.get("model", {}).pop("num_classes", None)
+    return stored == wanted
+
+
 def train_variant(
     variant: str, seed: int, data_root: Path, out: Path, config: Path, overwrite: bool
 ) -> Trained:
-    """Train one variant for one seed (an existing finished run is read, not retrained)."""
+    """Train one variant for one seed; a finished run of the same config is read, not
+    retrained."""
     overrides = [
         f"data.train.csv_file={data_root / 'train.csv'}",
         f"data.train.label_names={data_root / 'labels.txt'}",
@@ -138,7 +154,7 @@ def train_variant(
     )
     metrics_file = cfg.run_dir / "eval" / "metrics.json"
     start = time.perf_counter()
-    if overwrite or not metrics_file.is_file():
+    if overwrite or not metrics_file.is_file() or not _same_config(cfg):
         result = train_row(cfg, "end2end", variant, overwrite=True, progress=False)
         if result.error is not None:
             return Trained(variant, seed, math.nan, math.nan, math.nan, False, 0.0, result.error)

@@ -145,8 +145,8 @@ def _render(
 
 
 def build_digit_scenes(root: str | Path, config: DigitScenesConfig | None = None) -> Path:
-    """Write the data set to ``root`` (module doc) and return ``root``; rebuilds only when
-    ``generator.json`` differs from ``config``."""
+    """Write the data set to ``root`` (module doc) and return ``root``; an existing build is
+    reused when its ``generator.json`` holds the same parameters."""
     config = config or DigitScenesConfig()
     root = Path(root)
     # Through JSON both ways, so that the groups' tuples compare equal to the stored lists.
@@ -156,6 +156,8 @@ def build_digit_scenes(root: str | Path, config: DigitScenesConfig | None = None
         stored = json.loads(meta_file.read_text(encoding="utf-8"))
         if {k: stored.get(k) for k in meta} == meta:
             return root
+        # Written last, removed first: an interrupted rebuild never passes for a complete one.
+        meta_file.unlink()
     images, _, train_pool, val_pool = _digit_pools(config.seed)
     rng = np.random.default_rng(config.seed + 1)
     counts = {}

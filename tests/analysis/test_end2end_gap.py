@@ -53,9 +53,17 @@ def test_study_trains_each_variant_and_seed_and_tabulates_the_graph(
     def boom(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(gap, "train_row", boom)
-    again = gap.end2end_gap(out, variants, [0, 1], tiny_config, data, progress=False)
+    with monkeypatch.context() as patch:
+        patch.setattr(gap, "train_row", boom)
+        again = gap.end2end_gap(out, variants, [0, 1], tiny_config, data, progress=False)
     assert again["mean"].tolist() == df["mean"].tolist()
+    # Another recipe under the same run names is trained again, not read back.
+    changed = yaml.safe_load(tiny_config.read_text())
+    changed["train"]["epochs"], changed["train"]["eval_every"] = 1, 1
+    tiny_config.write_text(yaml.safe_dump(changed))
+    rerun = gap.end2end_gap(out, ["baseline"], [0], tiny_config, data, progress=False)
+    stored = yaml.safe_load((out / "runs" / "digits_baseline_seed0" / "config.yaml").read_text())
+    assert stored["train"]["epochs"] == 1 and len(rerun) == 1
 
 
 def test_arguments_are_checked(capsys) -> None:

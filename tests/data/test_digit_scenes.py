@@ -45,6 +45,10 @@ def test_build_writes_a_csv_data_set_that_loads(tmp_path: Path) -> None:
     stamp = (root / "train.csv").stat().st_mtime_ns
     build_digit_scenes(root, config)
     assert (root / "train.csv").stat().st_mtime_ns == stamp
+    other = DigitScenesConfig(n_train=30, n_val=12, seed=4)
+    build_digit_scenes(root, other)
+    assert (root / "train.csv").stat().st_mtime_ns != stamp  # another config: rebuilt
+    build_digit_scenes(root, config)
     again = build_digit_scenes(tmp_path / "again", config)
     assert (again / "train.csv").read_text() == (root / "train.csv").read_text()  # seeded
     first = np.asarray(Image.open(root / "images/train/00000.png"))
