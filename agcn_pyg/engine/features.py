@@ -637,9 +637,8 @@ def _train_features(
         moved = folder.move_aside()
         if moved is not None and progress:
             tqdm.write(f"--overwrite: the previous run in {run_dir} is now {moved}")
-    env = environment(cfg, device, 1)
+    env = environment(cfg, device, 1, splits.noise)
     env.update({"mode": MODE, "label_names": label_names, "features_cache": str(cache)})
-    env["label_noise"] = None if splits.noise is None else splits.noise.to_dict()
     write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
     write_json(run_dir / "env.json", env)
 

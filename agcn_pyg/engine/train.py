@@ -36,6 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from agcn_pyg.config import AMP_MODES, RunConfig, to_dict
+from agcn_pyg.data.noise import NoiseCounts
 from agcn_pyg.engine.checkpoint import (
     build_checkpoint,
     check_compatible,
@@ -150,7 +151,10 @@ def validate_train_config(cfg: RunConfig) -> None:
     validate_run_config(cfg)
 
 
-def environment(cfg: RunConfig, device: torch.device, world: int) -> dict[str, Any]:
+def environment(
+    cfg: RunConfig, device: torch.device, world: int, noise: NoiseCounts | None = None
+) -> dict[str, Any]:
+    """``env.json``'s common part; ``noise``: what ``data.label_noise`` changed."""
     return {
         "seed": cfg.train.seed,
         "versions": package_versions(),
@@ -163,6 +167,7 @@ def environment(cfg: RunConfig, device: torch.device, world: int) -> dict[str, A
         "world_size": world,
         "torch_threads": torch.get_num_threads(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "label_noise": None if noise is None else noise.to_dict(),
     }
 
 
@@ -364,10 +369,9 @@ class Trainer:
 
     def _write_run_files(self) -> None:
         write_text(self.run_dir / "config.yaml", yaml.safe_dump(to_dict(self.cfg), sort_keys=False))
-        env = environment(self.cfg, self.device, self.world)
+        env = environment(self.cfg, self.device, self.world, self.noise)
         env["resumed_from"] = self.resumed_from
         env["label_names"] = self.label_names
-        env["label_noise"] = None if self.noise is None else self.noise.to_dict()
         write_json(self.run_dir / "env.json", env)
 
     def fit(self) -> dict[str, Any]:
