@@ -50,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
         write_evaluation,
     )
     from agcn_pyg.engine.inputs import make_loader, test_pipeline
-    from agcn_pyg.engine.train import resolve_amp, resolve_device
+    from agcn_pyg.engine.runtime import resolve_amp, resolve_device
     from agcn_pyg.errors import ConfigError, DataError
     from agcn_pyg.metrics import logit_threshold, sigmoid, tune_thresholds
 

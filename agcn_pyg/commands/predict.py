@@ -39,7 +39,7 @@ def main(args: argparse.Namespace) -> int:
     from agcn_pyg.engine.evaluate import load_thresholds
     from agcn_pyg.engine.inputs import test_pipeline
     from agcn_pyg.engine.predict import gather_images, predict_files
-    from agcn_pyg.engine.train import resolve_amp, resolve_device
+    from agcn_pyg.engine.runtime import resolve_amp, resolve_device
     from agcn_pyg.errors import ConfigError
     from agcn_pyg.io import write_text
     from agcn_pyg.metrics import logit_threshold, sigmoid

@@ -29,6 +29,18 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument(
         "--overwrite", action="store_true", help="start afresh in a run folder with a last.pt"
     )
+    parser.add_argument(
+        "--mode",
+        default="end2end",
+        choices=("end2end", "features"),
+        help="end2end: the whole model on images (default); features: the head alone on the "
+        "frozen backbone's cached features",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="--mode features: where the features are cached (default <output_dir>/features_cache)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -43,7 +55,14 @@ def main(args: argparse.Namespace) -> int:
     resume = args.resume_from or (True if args.resume else None)
     # torchrun's RANK: the process group is gone once train() returns.
     main_process = int(os.environ.get("RANK", "0")) == 0
-    result = train(cfg, resume=resume, overwrite=args.overwrite, progress=not args.no_progress)
+    result = train(
+        cfg,
+        resume=resume,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        mode=args.mode,
+        cache_dir=args.cache_dir,
+    )
     if not main_process:
         return 0
     final = result["final"]

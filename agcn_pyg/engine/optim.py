@@ -1,4 +1,10 @@
-"""Optimisers and per-iteration learning-rate schedules, by name."""
+"""Optimisers and per-iteration learning-rate schedules, by name.
+
+An optimiser is built from *parts* ``(name, module, lr)`` (the backbone at ``lr · lrp`` and the
+head at ``lr``, ML-GCN's groups). ``sgd`` decays every weight, as the paper and both reference
+codes do; ``adamw`` leaves biases and normalisation weights (every 1-d parameter) undecayed,
+by timm's `param_groups_weight_decay`.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +13,51 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from timm.optim import param_groups_weight_decay
+from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler, OneCycleLR
 
 from agcn_pyg.config import TrainConfig
 from agcn_pyg.registry import Registry
 
-OPTIMIZERS: Registry[Callable[[list[dict[str, Any]], TrainConfig], Optimizer]] = Registry(
-    "optimizer"
-)
+#: ``(name, module, lr)``: a module whose parameters train at ``lr``
+Part = tuple[str, nn.Module, float]
+OPTIMIZERS: Registry[Callable[[list[Part], TrainConfig], Optimizer]] = Registry("optimizer")
 SCHEDULERS: Registry[Callable[[Optimizer, TrainConfig, int], LRScheduler]] = Registry("scheduler")
 
 
+def _groups(parts: list[Part]) -> list[dict[str, Any]]:
+    """One group per part, every parameter of its module (frozen ones included, as the
+    optimiser skips parameters without gradients)."""
+    return [{"name": n, "params": list(module.parameters()), "lr": lr} for n, module, lr in parts]
+
+
+def _decay_groups(parts: list[Part], weight_decay: float) -> list[dict[str, Any]]:
+    """Two groups per trainable part: ``<name>`` (decayed) and ``<name>_no_decay`` (1-d)."""
+    groups = []
+    for name, module, lr in parts:
+        skip = getattr(module, "no_weight_decay", lambda: ())()
+        no_decay, decay = param_groups_weight_decay(module, weight_decay, no_weight_decay_list=skip)
+        groups += [
+            {**no_decay, "name": f"{name}_no_decay", "lr": lr},
+            {**decay, "name": name, "lr": lr},
+        ]
+    return [group for group in groups if group["params"]]
+
+
 @OPTIMIZERS.register("sgd")
-def _sgd(groups: list[dict[str, Any]], cfg: TrainConfig) -> Optimizer:
-    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+def _sgd(parts: list[Part], cfg: TrainConfig) -> Optimizer:
+    return torch.optim.SGD(
+        _groups(parts), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
 
 
 @OPTIMIZERS.register("adamw")
-def _adamw(groups: list[dict[str, Any]], cfg: TrainConfig) -> Optimizer:
-    return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+def _adamw(parts: list[Part], cfg: TrainConfig) -> Optimizer:
+    return torch.optim.AdamW(
+        _decay_groups(parts, cfg.weight_decay), lr=cfg.lr, weight_decay=cfg.weight_decay
+    )
 
 
 def _warmup(step: int, warmup_steps: int) -> float:
@@ -83,8 +114,9 @@ def _constant(optimizer: Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> L
     return LambdaLR(optimizer, lambda s: _warmup(s, warmup))
 
 
-def build_optimizer(groups: list[dict[str, Any]], cfg: TrainConfig) -> Optimizer:
-    return OPTIMIZERS.get(cfg.optimizer)(groups, cfg)
+def build_optimizer(parts: list[Part], cfg: TrainConfig) -> Optimizer:
+    """``train.optimizer`` over ``parts``; the last group is the head's (logged as ``lr``)."""
+    return OPTIMIZERS.get(cfg.optimizer)(parts, cfg)
 
 
 def build_scheduler(optimizer: Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> LRScheduler:

@@ -1,10 +1,19 @@
-"""The training loop: the paper's recipe by default, AMP, EMA, DDP, exact resume.
+"""The training engine: one `Trainer` for both modes, the paper's recipe by default, AMP, EMA,
+DDP, exact resume.
+
+The mode names where a step's inputs come from (`agcn_pyg.engine.sources`): ``end2end``
+trains the whole model on image batches; ``features`` trains the head alone on the frozen
+backbone's cached features. Everything else is shared: the step, the divergence check,
+clipping, EMA, the evaluation cadence, the best epoch, the run folder, the checkpoints and
+resume, and every ``train.*`` key means the same in both.
 
 Every run writes into ``<output_dir>/<name>/``: ``config.yaml`` (the resolved config),
 ``env.json`` (seed, versions, git commit, command, device), ``log.csv`` (one row per epoch),
 ``last.pt`` (everything ``--resume`` needs), ``best.pt`` (best validation mAP) and ``eval/``
 (the metrics of ``best.pt``). Only rank 0 writes, holding the folder's lock; an epoch's files
-commit together, ``last.pt`` last (`agcn_pyg.engine.runfolder`).
+commit together, ``last.pt`` last (`agcn_pyg.engine.runfolder`). Checkpoints hold the whole
+model (in mode ``features`` the frozen backbone too), so ``load_model``, ``agcn evaluate`` and
+the analysis tools read a run of either mode alike.
 
 Determinism: each epoch re-seeds torch, numpy, Python and the data-order generator from
 ``seed + 1000 · epoch + rank``, every training item is augmented from its own seed (so
@@ -19,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import math
 import platform
-import random
 import socket
 import sys
 import time
@@ -35,7 +43,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from agcn_pyg.config import AMP_MODES, RunConfig, to_dict
+from agcn_pyg.config import RunConfig, to_dict
 from agcn_pyg.data.noise import NoiseCounts
 from agcn_pyg.engine.checkpoint import (
     build_checkpoint,
@@ -56,18 +64,20 @@ from agcn_pyg.engine.distributed import (
     init_distributed,
     is_main_process,
 )
-from agcn_pyg.engine.evaluate import autocast_context, collect_logits, write_evaluation
-from agcn_pyg.engine.inputs import (
-    load_splits,
-    make_loader,
-    resolve_cooccurrence,
-    resolve_embeddings,
-    with_transforms,
-)
+from agcn_pyg.engine.evaluate import write_evaluation
+from agcn_pyg.engine.inputs import load_splits, resolve_cooccurrence, resolve_embeddings
 from agcn_pyg.engine.losses import build_loss, targets_and_mask
 from agcn_pyg.engine.optim import build_optimizer, build_scheduler
 from agcn_pyg.engine.runfolder import PENDING_BEST, PENDING_EVAL, RunFolder
 from agcn_pyg.engine.runlog import GraphWatch, log_csv
+from agcn_pyg.engine.runtime import (
+    resolve_amp,
+    resolve_device,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
+from agcn_pyg.engine.sources import TRAIN_MODES, BatchSource, SourceContext
 from agcn_pyg.engine.validation import validate_run_config
 from agcn_pyg.errors import AgcnError, CheckpointError, ConfigError, DegreeError
 from agcn_pyg.io import write_json, write_text
@@ -78,72 +88,6 @@ from agcn_pyg.models.label_graph import BASELINE
 
 class TrainingDiverged(AgcnError):
     """The loss became NaN or inf; training stopped without writing the bad state."""
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device: {name!r} requested but CUDA is not available")
-    return device
-
-
-def resolve_amp(mode: str, device: torch.device) -> tuple[torch.dtype | None, bool]:
-    """``(autocast dtype or None, use GradScaler)``: bf16 where supported, else fp16+scaler."""
-    if mode not in AMP_MODES:
-        raise ConfigError(f"train.amp: expected one of {list(AMP_MODES)}, got {mode!r}")
-    if mode == "off" or (mode == "auto" and device.type != "cuda"):
-        return None, False
-    if mode == "auto":
-        mode = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if mode == "fp16":
-        if device.type != "cuda":
-            raise ConfigError("train.amp: fp16 autocast needs CUDA; use bf16 or off on the CPU")
-        return torch.float16, True
-    return torch.bfloat16, False
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def rng_state() -> dict[str, Any]:
-    """All RNG states as tensors and plain values (loadable with ``weights_only=True``)."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    version, internal, gauss = random.getstate()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {
-            "kind": kind,
-            "keys": torch.from_numpy(keys.astype(np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached": float(cached),
-        },
-        "python": [version, list(internal), gauss],
-    }
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    np_state = state["numpy"]
-    np.random.set_state(
-        (
-            np_state["kind"],
-            np_state["keys"].numpy().astype(np.uint32),
-            np_state["pos"],
-            np_state["has_gauss"],
-            np_state["cached"],
-        )
-    )
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
 
 
 def validate_train_config(cfg: RunConfig) -> None:
@@ -172,13 +116,17 @@ def environment(
 
 
 class Trainer:
-    """Trains one `RunConfig`; `fit` returns the final and best validation metrics.
+    """Trains one `RunConfig` in a mode; `fit` returns the final and best validation metrics.
 
     Args:
         cfg: the run.
-        resume: ``None``, ``True`` (``<run_dir>/last.pt``) or a checkpoint path.
+        resume: ``None``, ``True`` (``<run_dir>/last.pt``) or a checkpoint path; the
+            checkpoint must come from a run of the same mode.
         overwrite: allow starting afresh in a run folder that already holds ``last.pt``.
         progress: show tqdm bars.
+        mode: ``end2end`` or ``features`` (`agcn_pyg.engine.sources.TRAIN_MODES`).
+        cache_dir: mode ``features``: where the features are cached (default
+            ``<output_dir>/features_cache``).
     """
 
     def __init__(
@@ -187,9 +135,16 @@ class Trainer:
         resume: bool | str | Path | None = None,
         overwrite: bool = False,
         progress: bool = True,
+        *,
+        mode: str = "end2end",
+        cache_dir: str | Path | None = None,
     ) -> None:
+        if mode not in TRAIN_MODES:
+            raise ConfigError(f"mode {mode!r}: choose one of {TRAIN_MODES.names()}")
         validate_train_config(cfg)
         self.progress = progress
+        self.mode = mode
+        self.cache_dir = cache_dir
         self.run_dir = cfg.run_dir
         self.device = resolve_device(cfg.train.device)
         self.rank, self.local_rank, self.world = init_distributed(self.device.type)
@@ -256,13 +211,29 @@ class Trainer:
         model = create_model(model_cfg, label_embeddings=embeddings, cooccurrence=self.cooccurrence)
         if cfg.train.init_from:
             init_weights_from(model, cfg.train.init_from, model_cfg, self.label_names)
-        data = with_transforms(splits, cfg.data, model.backbone.body)
-        self.normalize = data.normalize
+        checkpoint = None
+        if resume_path is not None:
+            # The weights first: mode ``features`` extracts with the resumed run's backbone.
+            checkpoint = self._read_resume(resume_path)
+            model.load_state_dict(checkpoint["state_dict"])
 
         model.to(self.device)
         self.channels_last = cfg.train.channels_last
         if self.channels_last:
             model.backbone.to(memory_format=torch.channels_last)
+        self.source: BatchSource = TRAIN_MODES.get(self.mode)(
+            SourceContext(
+                cfg,
+                model,
+                splits,
+                self.device,
+                self.world,
+                self.amp_dtype,
+                self.channels_last,
+                self.progress,
+                self.cache_dir,
+            )
+        )
         self.unwrapped: AGCN = model
         self.ema = ModelEmaV3(model, decay=cfg.train.ema_decay) if cfg.train.ema_decay else None
         if cfg.train.compile:
@@ -272,32 +243,12 @@ class Trainer:
             ids = [self.local_rank] if self.device.type == "cuda" else None
             self.model = DistributedDataParallel(model, device_ids=ids)
 
-        pin = self.device.type == "cuda"
-        self.generator = torch.Generator()
-        self.train_loader = make_loader(
-            data.train,
-            cfg.train.batch_size,
-            cfg.data.workers,
-            train=True,
-            generator=self.generator,
-            distributed=self.world > 1,
-            seed=cfg.train.seed,
-            pin_memory=pin,
-        )
-        self.val_loader = make_loader(
-            data.val,
-            cfg.train.batch_size,
-            cfg.data.workers,
-            train=False,
-            distributed=self.world > 1,
-            pin_memory=pin,
-        )
-        self.steps_per_epoch = len(self.train_loader)
-        if cfg.train.max_steps_per_epoch:
-            self.steps_per_epoch = min(self.steps_per_epoch, cfg.train.max_steps_per_epoch)
-        self.optimizer = build_optimizer(model.param_groups(cfg.train.lr, cfg.train.lrp), cfg.train)
+        self.steps_per_epoch = self.source.steps_per_epoch
+        parts = self.source.optimizer_parts(model, cfg.train.lr, cfg.train.lrp)
+        self.optimizer = build_optimizer(parts, cfg.train)
         self.scheduler = build_scheduler(self.optimizer, cfg.train, self.steps_per_epoch)
-        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+        # Disabled (bf16, fp32), the scaler passes the loss and the step through unchanged.
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
         self.loss_fn = build_loss(cfg.train.loss, **cfg.train.loss_kwargs)
 
         self.start_epoch = 0
@@ -310,8 +261,8 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.resumed_from: str | None = None
         self.graph_watch = GraphWatch()
-        if resume_path is not None:
-            self._load_training_state(resume_path)
+        if checkpoint is not None:
+            self._load_training_state(resume_path, checkpoint)
 
     def _resume_path(self, resume: bool | str | Path | None, overwrite: bool) -> Path | None:
         last = self.run_dir / "last.pt"
@@ -327,17 +278,22 @@ class Trainer:
             raise CheckpointError(f"--resume: {path} not found (nothing to resume)")
         return path
 
-    def _load_training_state(self, path: Path) -> None:
+    def _read_resume(self, path: Path) -> dict[str, Any]:
         checkpoint = read_checkpoint(path, map_location="cpu")
-        state = checkpoint.get("training_state")
-        if state is None:
+        if checkpoint.get("training_state") is None:
             raise CheckpointError(f"{path}: holds no training state (use last.pt to resume)")
+        mode = checkpoint.get("mode", "end2end")
+        if mode != self.mode:
+            raise CheckpointError(f"{path}: a run of mode {mode!r}, resumed in mode {self.mode!r}")
         check_finite(checkpoint, path)
         check_compatible(checkpoint, path, self.cfg.model, self.label_names)
-        self.unwrapped.load_state_dict(checkpoint["state_dict"])
+        return checkpoint
+
+    def _load_training_state(self, path: Path, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint["training_state"]
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        if self.scaler is not None and state.get("scaler"):
+        if self.scaler.is_enabled() and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         if self.ema is not None:
             if state.get("ema") is None:
@@ -362,23 +318,22 @@ class Trainer:
     def _seed_epoch(self, epoch: int) -> None:
         seed = self.cfg.train.seed + 1000 * epoch + self.rank
         seed_everything(seed)
-        self.generator.manual_seed(seed)
-        sampler = self.train_loader.sampler
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(epoch)
+        self.source.set_epoch(epoch, seed)
 
     def _write_run_files(self) -> None:
         write_text(self.run_dir / "config.yaml", yaml.safe_dump(to_dict(self.cfg), sort_keys=False))
         env = environment(self.cfg, self.device, self.world, self.noise)
         env["resumed_from"] = self.resumed_from
         env["label_names"] = self.label_names
+        env["mode"] = self.source.mode
+        env.update(self.source.env())
         write_json(self.run_dir / "env.json", env)
 
     def fit(self) -> dict[str, Any]:
         """Train from ``start_epoch`` to ``train.epochs``.
 
-        Returns ``final`` (the last evaluation's metrics), ``best_mAP``, ``run_dir`` and
-        ``finished_before`` (``True`` when a resumed run had nothing left to do).
+        Returns ``final`` (the last evaluation's metrics), ``best_mAP``, ``run_dir``, ``mode``
+        and ``finished_before`` (``True`` when a resumed run had nothing left to do).
         """
         try:
             return self._fit()
@@ -387,7 +342,7 @@ class Trainer:
 
     def _fit(self) -> dict[str, Any]:
         cfg = self.cfg
-        result = {"best_mAP": self.best_map, "run_dir": str(self.run_dir)}
+        result = {"best_mAP": self.best_map, "run_dir": str(self.run_dir), "mode": self.mode}
         if self.start_epoch >= cfg.train.epochs:
             return {**result, "final": self.final, "finished_before": True}
         if self.main:
@@ -399,43 +354,42 @@ class Trainer:
         writer = _tensorboard(self.run_dir) if self.main else None
         final: dict[str, float] = self.final
         try:
-            for epoch in range(self.start_epoch, cfg.train.epochs):
-                self._seed_epoch(epoch)
-                row = self._train_epoch(epoch)
-                self._check_finite_weights(epoch)
-                last = epoch + 1 == cfg.train.epochs
-                logits = targets = None
-                if (epoch + 1) % cfg.train.eval_every == 0 or last:
-                    broadcast_buffers(self.eval_model)
-                    logits, targets = collect_logits(
-                        self.eval_model,
-                        self.val_loader,
-                        self.device,
-                        self.amp_dtype,
-                        self.channels_last,
-                        self.progress,
-                        desc=f"eval {epoch + 1}",
-                        normalize=self.normalize,
-                    )
-                    metrics = compute_metrics(logits, targets, threshold=0.0)
-                    final = {k: float(v) for k, v in metrics.items() if k != "per_class_AP"}
-                    row.update({k: final[k] for k in ("mAP", "CF1", "OF1")})
-                improved = logits is not None and final["mAP"] > self.best_map
-                if improved:
-                    self.best_map, self.best_epoch = final["mAP"], epoch
-                row["best_mAP"] = self.best_map if self.best_map > -math.inf else math.nan
-                self.history.append(row)
-                if self.main:
-                    self._save(epoch, final, improved, logits, targets)
-                    _log(writer, row)
-                    self._print(row)
-                barrier()
+            with self.source.context():
+                for epoch in range(self.start_epoch, cfg.train.epochs):
+                    final = self._epoch(epoch, final, writer)
         except DegreeError as err:
             raise err.with_label(self.label_names) from None
         finally:
             if writer is not None:
                 writer.close()
         return {**result, "best_mAP": self.best_map, "final": final, "finished_before": False}
+
+    def _epoch(self, epoch: int, final: dict[str, float], writer: Any) -> dict[str, float]:
+        """Train, evaluate when due, commit when due; returns the latest metrics."""
+        cfg = self.cfg
+        self._seed_epoch(epoch)
+        row = self._train_epoch(epoch)
+        self._check_finite_weights(epoch)
+        last = epoch + 1 == cfg.train.epochs
+        logits = targets = None
+        if (epoch + 1) % cfg.train.eval_every == 0 or last:
+            broadcast_buffers(self.eval_model)
+            logits, targets = self.source.evaluate(self.eval_model, f"eval {epoch + 1}")
+            metrics = compute_metrics(logits, targets, threshold=0.0)
+            final = {k: float(v) for k, v in metrics.items() if k != "per_class_AP"}
+            row.update({k: final[k] for k in ("mAP", "CF1", "OF1")})
+        improved = logits is not None and final["mAP"] > self.best_map
+        if improved:
+            self.best_map, self.best_epoch = final["mAP"], epoch
+        row["best_mAP"] = self.best_map if self.best_map > -math.inf else math.nan
+        self.history.append(row)
+        if self.main:
+            if self.source.commit_every_epoch or logits is not None:
+                self._save(epoch, final, improved, logits, targets)
+            _log(writer, row)
+            self._print(row)
+        barrier()
+        return final
 
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
         cfg = self.cfg.train
@@ -449,15 +403,11 @@ class Trainer:
             leave=False,
             disable=not (self.progress and self.main),
         )
-        for step, (images, raw_targets) in enumerate(self.train_loader):
-            if step >= self.steps_per_epoch:
-                break
-            images = self.normalize(images, self.device, self.channels_last)
+        for step, (inputs, raw_targets) in enumerate(self.source.batches()):
             targets, mask = targets_and_mask(raw_targets, self.cfg.data.difficult)
             targets = targets.to(self.device, non_blocking=True)
             mask = mask.to(self.device, non_blocking=True)
-            with autocast_context(self.device, self.amp_dtype):
-                logits, graph_loss = self.model(images, return_graph_loss=True)
+            logits, graph_loss = self.source.forward(self.model, inputs)
             bce = self.loss_fn(logits.float(), targets, mask)
             loss = bce + self.cfg.model.alpha * graph_loss.float()
             # The step's one host-device sync: the value serves the divergence check and the
@@ -468,23 +418,17 @@ class Trainer:
             if not math.isfinite(loss_value):
                 raise TrainingDiverged(self._diverged_message(epoch, step, bce, graph_loss))
             self.optimizer.zero_grad(set_to_none=True)
-            if self.scaler is not None:
-                self.scaler.scale(loss).backward()
-                self.scaler.unscale_(self.optimizer)
-            else:
-                loss.backward()
+            self.scaler.scale(loss).backward()
             if cfg.clip_grad_norm:
+                self.scaler.unscale_(self.optimizer)
                 nn.utils.clip_grad_norm_(self.unwrapped.parameters(), cfg.clip_grad_norm)
-            if self.scaler is not None:
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-            else:
-                self.optimizer.step()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
             self.scheduler.step()
             self.global_step += 1
             if self.ema is not None:
                 self.ema.update(self.unwrapped, step=self.global_step)
-            batch = images.size(0)
+            batch = inputs.size(0)
             seen += batch
             sums += torch.stack([loss.detach(), bce.detach(), graph_loss.detach().float()]) * batch
             rate = seen * self.world / max(time.perf_counter() - start, 1e-9)
@@ -547,7 +491,12 @@ class Trainer:
     ) -> None:
         """Commit the epoch (see `agcn_pyg.engine.runfolder`): pending best, then ``last.pt``,
         then publish."""
-        common = {"run_config": to_dict(self.cfg), "epoch": epoch, "metrics": metrics}
+        common = {
+            "run_config": to_dict(self.cfg),
+            "mode": self.source.mode,
+            "epoch": epoch,
+            "metrics": metrics,
+        }
         if improved:
             write_evaluation(
                 self.run_dir / PENDING_EVAL,
@@ -563,7 +512,7 @@ class Trainer:
         state = {
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
             "ema": self.ema.module.state_dict() if self.ema is not None else None,
             "rng": rng_state(),
             "global_step": self.global_step,
@@ -631,9 +580,27 @@ def train(
     resume: bool | str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    *,
+    mode: str = "end2end",
+    cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Train ``cfg`` (see `Trainer`); tears the process group down afterwards."""
+    """Train ``cfg`` in ``mode`` (see `Trainer`); tears the process group down afterwards."""
     try:
-        return Trainer(cfg, resume=resume, overwrite=overwrite, progress=progress).fit()
+        return Trainer(cfg, resume, overwrite, progress, mode=mode, cache_dir=cache_dir).fit()
     finally:
         cleanup_distributed()
+
+
+def train_mode(
+    mode: str,
+    cfg: RunConfig,
+    *,
+    resume: bool | str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """`train` with the mode first, for loops over modes."""
+    return train(
+        cfg, resume=resume, overwrite=overwrite, progress=progress, mode=mode, cache_dir=cache_dir
+    )

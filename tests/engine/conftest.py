@@ -42,7 +42,7 @@ def interrupted_run(monkeypatch):
     (0-based) starts; the epochs before it are committed."""
     from agcn_pyg.engine.train import Trainer
 
-    def run(cfg, epoch: int) -> None:
+    def run(cfg, epoch: int, **kwargs) -> None:
         original = Trainer._train_epoch
 
         def stop(self: Trainer, current: int) -> dict:
@@ -53,7 +53,7 @@ def interrupted_run(monkeypatch):
         monkeypatch.setattr(Trainer, "_train_epoch", stop)
         try:
             with pytest.raises(KeyboardInterrupt):
-                Trainer(cfg, progress=False).fit()
+                Trainer(cfg, progress=False, **kwargs).fit()
         finally:
             monkeypatch.setattr(Trainer, "_train_epoch", original)
 

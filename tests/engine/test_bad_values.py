@@ -102,7 +102,7 @@ def test_a_full_disk_is_named(run_config, tmp_path: Path, capsys, monkeypatch) -
 
 def test_a_truncated_features_cache_is_extracted_again(tmp_path: Path, color_dataset: Path):
     from agcn_pyg.data import build_dataset, build_transforms
-    from agcn_pyg.engine.features import extract_features, features_cache_file
+    from agcn_pyg.engine.feature_cache import extract_features, features_cache_file
     from agcn_pyg.models import create_model
 
     model = create_model("test_resnet", 4, graph="none")

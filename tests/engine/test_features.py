@@ -1,5 +1,6 @@
 """Cached-features mode: extraction equals the model's own forward, the cache is reused and
-keyed correctly, heads train, and a features-mode run writes what a normal run writes."""
+keyed correctly, heads train through the one trainer, and a features-mode run writes what a
+normal run writes and resumes like one."""
 
 from __future__ import annotations
 
@@ -14,23 +15,20 @@ import pytest
 import torch
 import yaml
 
-from agcn_pyg.config import LabelNoiseConfig, RunConfig, TrainConfig, load_run_config
+from agcn_pyg.config import LabelNoiseConfig, RunConfig, load_run_config
 from agcn_pyg.data import build_transforms, from_csv
+from agcn_pyg.engine import sources
 from agcn_pyg.engine.checkpoint import load_model, read_checkpoint
-from agcn_pyg.engine.features import (
-    TRAIN_MODES,
-    cpu_threads,
+from agcn_pyg.engine.feature_cache import (
     extract_features,
     extract_run_features,
     feature_key,
     features_cache_file,
-    head_logits,
-    train_features,
-    train_head,
-    train_mode,
     weights_digest,
 )
 from agcn_pyg.engine.runlog import LOG_COLUMNS, log_csv
+from agcn_pyg.engine.sources import TRAIN_MODES, cpu_threads, head_logits
+from agcn_pyg.engine.train import Trainer, train_mode
 from agcn_pyg.errors import CheckpointError, ConfigError
 from agcn_pyg.metrics import compute_metrics
 from agcn_pyg.models import create_model
@@ -55,6 +53,10 @@ def probe_config(run_config: Callable[..., Path]) -> Callable[..., RunConfig]:
 def _test_view(root: Path, split: str = "val", size: int = 32):
     _, test_tf = build_transforms("paper", size)
     return from_csv(root / f"{split}.csv", label_names=root / "labels.txt", transform=test_tf)
+
+
+def train_features(cfg: RunConfig, **kwargs: object) -> dict:
+    return train_mode("features", cfg, **kwargs)
 
 
 def _model(graph: str = "conv", seed: int = 0):
@@ -135,45 +137,74 @@ def _easy_features(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return features.astype(np.float32), targets
 
 
+def _easy_trainer(
+    cfg: RunConfig, monkeypatch, d: int | None = None, n: tuple[int, int] = (160, 80)
+) -> tuple[Trainer, list[np.ndarray]]:
+    """A features-mode `Trainer` whose cached features are `_easy_features` (zero-padded
+    to the backbone's width), and the list that collects every evaluation's logits."""
+
+    def easy(cfg, backbone, splits, cache, device, progress):
+        width = d or backbone.num_features
+        train = _easy_features(n[0], width, seed=0)
+        val = train if n[1] == 0 else _easy_features(n[1], width, seed=1)
+        pad = ((0, 0), (0, backbone.num_features - width))
+        return {split: (np.pad(x, pad), y) for split, (x, y) in (("train", train), ("val", val))}
+
+    monkeypatch.setattr(sources, "run_features", easy)
+    trainer = Trainer(cfg, mode="features", progress=False)
+    seen: list[np.ndarray] = []
+    evaluate = trainer.source.evaluate
+
+    def spy(model, desc):
+        logits, targets = evaluate(model, desc)
+        seen.append(logits)
+        return logits, targets
+
+    monkeypatch.setattr(trainer.source, "evaluate", spy)
+    return trainer, seen
+
+
 @pytest.mark.parametrize("graph", ["none", "conv", "static"])
-def test_heads_train_on_easy_features(graph: str) -> None:
-    torch.manual_seed(0)
-    cooc = (np.array([[0, 3, 1, 1], [3, 0, 1, 1], [1, 1, 0, 4], [1, 1, 4, 0]]), np.full(4, 8))
-    model = create_model(
-        "test_resnet", 4, label_embeddings=torch.eye(4), graph=graph, hidden_dim=16,
-        cooccurrence=cooc,
-    )  # fmt: skip
-    d = model.num_features
-    x_train, y_train = _easy_features(160, d, seed=0)
-    x_val, y_val = _easy_features(80, d, seed=1)
+def test_heads_train_on_easy_features(
+    graph: str, monkeypatch, probe_config: Callable[..., RunConfig]
+) -> None:
+    cfg = probe_config(
+        f"easy_{graph}", epochs=8, batch_size=16, lr=0.05, scheduler="constant", eval_every=4
+    )
+    cfg = replace(cfg, model=replace(cfg.model, graph=graph))
+    trainer, seen = _easy_trainer(cfg, monkeypatch)
+    model = trainer.unwrapped
     backbone = {k: v.clone() for k, v in model.backbone.state_dict().items()}
-    cfg = TrainConfig(epochs=8, batch_size=16, lr=0.05, scheduler="constant", eval_every=4)
-    result = train_head(model, x_train, y_train, x_val, y_val, cfg, progress=False)
-    losses = [row["loss"] for row in result.history]
+    result = trainer.fit()
+    history = trainer.history
+    losses = [row["loss"] for row in history]
     assert losses[-1] < 0.5 * losses[0]
-    assert result.final["mAP"] > 90  # chance is about 40
-    assert [row["epoch"] for row in result.history] == list(range(1, 9))
-    assert np.isnan(result.history[0]["mAP"]) and not np.isnan(result.history[3]["mAP"])
-    assert result.logits.shape == (80, 4) and result.best_epoch in (4, 8)
-    assert result.best_mAP == max(result.history[3]["mAP"], result.history[7]["mAP"])
+    assert result["final"]["mAP"] > 90  # chance is about 40
+    assert [row["epoch"] for row in history] == list(range(1, 9))
+    assert np.isnan(history[0]["mAP"]) and not np.isnan(history[3]["mAP"])
+    assert seen[-1].shape == (80, 4) and trainer.best_epoch + 1 in (4, 8)
+    assert result["best_mAP"] == max(history[3]["mAP"], history[7]["mAP"])
     for key, value in model.backbone.state_dict().items():
         assert torch.equal(value, backbone[key]), key
-    # The head that is left in the model is the last epoch's: it reproduces `scores`.
-    np.testing.assert_allclose(head_logits(model, x_val), result.logits, rtol=1e-5, atol=1e-5)
+    # The head that is left in the model is the last epoch's: it reproduces its logits.
+    x_val = trainer.source.x_val
+    np.testing.assert_allclose(head_logits(model, x_val), seen[-1], rtol=1e-5, atol=1e-5)
+    # Only evaluated epochs commit: log.csv holds every epoch, last.pt the last.
+    assert len((cfg.run_dir / "log.csv").read_text().splitlines()) == 1 + 8
+    assert read_checkpoint(cfg.run_dir / "last.pt")["epoch"] == 7
 
 
-def test_head_training_is_deterministic_and_restores_threads() -> None:
-    x, y = _easy_features(64, 8, seed=0)
-
-    def run() -> np.ndarray:
-        torch.manual_seed(0)
-        model = create_model("test_resnet", 4, label_embeddings=torch.eye(4), hidden_dim=8)
-        x_d = np.pad(x, ((0, 0), (0, model.num_features - 8)))
-        cfg = TrainConfig(epochs=2, batch_size=16, lr=0.05)
-        return train_head(model, x_d, y, x_d, y, cfg, progress=False).logits
+def test_head_training_is_deterministic_and_restores_threads(
+    monkeypatch, probe_config: Callable[..., RunConfig]
+) -> None:
+    def run(name: str) -> np.ndarray:
+        cfg = probe_config(name, epochs=2, batch_size=16, lr=0.05)
+        trainer, seen = _easy_trainer(cfg, monkeypatch, d=8, n=(64, 0))
+        trainer.fit()
+        return seen[-1]
 
     threads = torch.get_num_threads()
-    assert np.array_equal(run(), run())
+    assert np.array_equal(run("first"), run("second"))
     assert torch.get_num_threads() == threads
     with cpu_threads(1):
         assert torch.get_num_threads() == 1
@@ -198,6 +229,7 @@ def test_train_features_writes_a_normal_run(
     assert len((run / "log.csv").read_text().splitlines()) == 1 + 3
     checkpoint = read_checkpoint(run / "best.pt")
     assert checkpoint["mode"] == "features" and "training_state" not in checkpoint
+    assert read_checkpoint(run / "last.pt")["training_state"]["history"]  # resumable
 
     # best.pt loads like any checkpoint, frozen backbone included, and reproduces eval/.
     model, meta = load_model(run / "best.pt")
@@ -235,8 +267,7 @@ def test_run_features_fill_the_cache_that_training_reads(
     for graph in ("none", "conv"):  # any head: the key depends on the backbone only
         row = replace(cfg, name=f"warm_{graph}", model=replace(cfg.model, graph=graph))
         assert train_features(row, cache_dir=cache, progress=False)["final"]["mAP"] > 0
-        # One epoch: the last is the best, stored once under both names.
-        assert (row.run_dir / "best.pt").samefile(row.run_dir / "last.pt")
+        assert (row.run_dir / "best.pt").is_file() and (row.run_dir / "last.pt").is_file()
 
 
 def test_train_mode_dispatches_by_name(
@@ -340,3 +371,58 @@ def test_features_mode_honours_init_from_and_label_noise(
     mismatch = replace(mismatch, model=replace(mismatch.model, hidden_dim=8))
     with pytest.raises(CheckpointError, match=r"model\.hidden_dim"):
         train_features(mismatch, cache_dir=cache, progress=False)
+
+
+def test_features_mode_resumes_to_the_uninterrupted_run(
+    tmp_path: Path, probe_config: Callable[..., RunConfig], interrupted_run
+) -> None:
+    cache = tmp_path / "cache"
+    whole = train_features(probe_config("whole", eval_every=1), cache_dir=cache, progress=False)
+    cfg = probe_config("killed", eval_every=1)
+    interrupted_run(cfg, epoch=2, mode="features", cache_dir=cache)
+    assert read_checkpoint(cfg.run_dir / "last.pt")["epoch"] == 1
+    resumed = train_features(cfg, resume=True, cache_dir=cache, progress=False)
+    assert resumed["final"] == whole["final"] and resumed["best_mAP"] == whole["best_mAP"]
+    assert _same_log(cfg.run_dir, Path(whole["run_dir"]))
+    env = json.loads((cfg.run_dir / "env.json").read_text())
+    assert env["mode"] == "features" and env["resumed_from"].endswith("last.pt")
+    with pytest.raises(CheckpointError, match="mode 'features'"):
+        train_mode("end2end", cfg, resume=True, progress=False)
+
+
+def _same_log(a: Path, b: Path) -> bool:
+    """log.csv of two runs, without the timing columns."""
+    import csv
+
+    def rows(path: Path) -> list[dict]:
+        with open(path / "log.csv", newline="") as handle:
+            return [
+                {k: v for k, v in row.items() if k not in ("images_per_s", "seconds")}
+                for row in csv.DictReader(handle)
+            ]
+
+    return rows(a) == rows(b)
+
+
+def test_cli_trains_and_resumes_in_features_mode(
+    run_config: Callable[..., Path], tmp_path: Path, capsys
+) -> None:
+    from agcn_pyg.__main__ import main
+
+    config = run_config("cli_features", train={"epochs": 2, "eval_every": 1})
+    cache = tmp_path / "cli_cache"
+    args = ["train", "-c", str(config), "--mode", "features", "--cache-dir", str(cache)]
+    assert main([*args, "--no-progress"]) == 0
+    run = tmp_path / "runs" / "cli_features"
+    assert json.loads((run / "env.json").read_text())["features_cache"] == str(cache)
+    assert read_checkpoint(run / "last.pt")["mode"] == "features"
+    assert len(list(cache.glob("*.npz"))) == 2
+    # Two more epochs on the same run: resume continues from last.pt's epoch 2.
+    assert main([*args, "train.epochs=4", "--resume", "--no-progress"]) == 0
+    assert "done:" in capsys.readouterr().out
+    assert [row.split(",")[0] for row in (run / "log.csv").read_text().splitlines()[1:]] == [
+        "1",
+        "2",
+        "3",
+        "4",
+    ]

@@ -1,9 +1,13 @@
-"""The ``step`` schedule: one period or a list of milestones, per iteration, every group."""
+"""Schedules (step, cosine, one-cycle, constant with warm-up), per iteration and every group,
+against their formulas; and the optimisers' weight-decay groups."""
 
 from __future__ import annotations
 
+import math
+from itertools import pairwise
+
 import pytest
-import torch
+from torch import nn
 
 from agcn_pyg.config import TrainConfig, load_run_config
 from agcn_pyg.engine.optim import build_optimizer, build_scheduler
@@ -11,13 +15,25 @@ from agcn_pyg.engine.train import validate_train_config
 from agcn_pyg.errors import ConfigError
 
 
+def _parts(lr: float = 0.01, lrp: float = 0.1) -> list[tuple[str, nn.Module, float]]:
+    return [("backbone", nn.Linear(1, 1, bias=False), lr * lrp), ("head", nn.Linear(1, 1), lr)]
+
+
+def _schedule(cfg: TrainConfig, steps: int) -> list[list[float]]:
+    """Every group's lr at each iteration of ``cfg.epochs × steps``."""
+    optimizer = build_optimizer(_parts(cfg.lr), cfg)
+    scheduler = build_scheduler(optimizer, cfg, steps)
+    out = []
+    for _ in range(cfg.epochs * steps):
+        out.append([g["lr"] for g in optimizer.param_groups])
+        optimizer.step()
+        scheduler.step()
+    return out
+
+
 def _lrs(step_epochs: int | list[int], epochs: int = 6, steps: int = 3) -> list[list[float]]:
     cfg = TrainConfig(epochs=epochs, lr=0.01, step_epochs=step_epochs, gamma=0.1)
-    groups = [
-        {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.01 * 0.1},
-        {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.01},
-    ]
-    optimizer = build_optimizer(groups, cfg)
+    optimizer = build_optimizer(_parts(), cfg)
     scheduler = build_scheduler(optimizer, cfg, steps)
     out = []
     for _ in range(epochs * steps):
@@ -46,3 +62,57 @@ def test_one_period_is_every_n_epochs_and_equals_its_milestones() -> None:
 def test_bad_step_epochs_are_config_errors(value: str) -> None:
     with pytest.raises(ConfigError, match=r"train\.step_epochs"):
         validate_train_config(load_run_config(None, [f"train.step_epochs={value}"]))
+
+
+def test_cosine_follows_half_a_cosine_after_a_linear_warmup() -> None:
+    epochs, steps, warmup = 4, 5, 5
+    cfg = TrainConfig(epochs=epochs, lr=0.1, scheduler="cosine", warmup_epochs=1)
+    total = epochs * steps
+    expected = [
+        0.1 * min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / total))
+        for s in range(total)
+    ]
+    lrs = _schedule(cfg, steps)
+    assert [head for _, head in lrs] == pytest.approx(expected)
+    assert all(backbone == pytest.approx(0.1 * head) for backbone, head in lrs)
+    assert lrs[0][1] == pytest.approx(0.1 / warmup) and lrs[-1][1] < 0.1 * 0.01
+
+
+def test_onecycle_rises_to_each_groups_lr_then_anneals() -> None:
+    cfg = TrainConfig(epochs=5, lr=0.1, scheduler="onecycle")
+    lrs = _schedule(cfg, steps=4)
+    heads = [head for _, head in lrs]
+    peak = heads.index(max(heads))
+    # torch's defaults: start at lr / 25, peak at lr after 20 % of the steps, end far below
+    assert heads[0] == pytest.approx(0.1 / 25)
+    assert max(heads) == pytest.approx(0.1) and peak == round(0.2 * 20) - 1
+    assert all(a <= b for a, b in pairwise(heads[: peak + 1]))
+    assert all(a >= b for a, b in pairwise(heads[peak:]))
+    assert heads[-1] < 0.1 / 25
+    assert all(backbone == pytest.approx(0.1 * head) for backbone, head in lrs)
+
+
+def test_constant_holds_lr_after_warmup() -> None:
+    cfg = TrainConfig(epochs=3, lr=0.05, scheduler="constant", warmup_epochs=0.5)
+    lrs = [head for _, head in _schedule(cfg, steps=4)]
+    assert lrs == pytest.approx([0.025, 0.05] + [0.05] * 10)
+
+
+def test_adamw_leaves_biases_and_norms_undecayed_sgd_decays_everything() -> None:
+    body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    parts = [("backbone", body, 0.001), ("head", nn.Linear(4, 2), 0.01)]
+    adamw = build_optimizer(parts, TrainConfig(optimizer="adamw", lr=0.01, weight_decay=0.05))
+    groups = {g["name"]: g for g in adamw.param_groups}
+    assert set(groups) == {"backbone", "backbone_no_decay", "head", "head_no_decay"}
+    by_id = {id(p): name for name, g in groups.items() for p in g["params"]}
+    assert by_id[id(body[0].weight)] == "backbone" and by_id[id(parts[1][1].weight)] == "head"
+    for p in (body[0].bias, body[1].weight, body[1].bias):
+        assert by_id[id(p)] == "backbone_no_decay"
+    assert by_id[id(parts[1][1].bias)] == "head_no_decay"
+    assert all(g["weight_decay"] == 0.0 for n, g in groups.items() if n.endswith("_no_decay"))
+    assert groups["head"]["weight_decay"] == 0.05 and groups["backbone"]["lr"] == 0.001
+    assert adamw.param_groups[-1]["name"] == "head"  # the lr that log.csv reports
+    sgd = build_optimizer(parts, TrainConfig(optimizer="sgd", lr=0.01, weight_decay=1e-4))
+    assert [g["name"] for g in sgd.param_groups] == ["backbone", "head"]
+    assert [len(g["params"]) for g in sgd.param_groups] == [4, 2]
+    assert all(g["weight_decay"] == 1e-4 for g in sgd.param_groups)
