@@ -68,12 +68,12 @@ from agcn_pyg.engine.losses import build_loss, targets_and_mask
 from agcn_pyg.engine.optim import build_optimizer, build_scheduler
 from agcn_pyg.engine.runfolder import PENDING_BEST, PENDING_EVAL, RunFolder
 from agcn_pyg.engine.runlog import GraphWatch, log_csv
-from agcn_pyg.engine.validation import validate_run_config
 from agcn_pyg.errors import AgcnError, CheckpointError, ConfigError, DegreeError
 from agcn_pyg.io import write_json, write_text
 from agcn_pyg.metrics import compute_metrics
 from agcn_pyg.models import AGCN, create_model
 from agcn_pyg.models.label_graph import BASELINE
+from agcn_pyg.validation import validate_run_config
 
 
 class TrainingDiverged(AgcnError):
@@ -147,7 +147,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def validate_train_config(cfg: RunConfig) -> None:
-    """Every field of ``cfg`` (`agcn_pyg.engine.validation.validate_run_config`)."""
+    """Every field of ``cfg`` (`agcn_pyg.validation.validate_run_config`)."""
     validate_run_config(cfg)
 
 
