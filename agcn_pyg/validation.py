@@ -134,7 +134,12 @@ def _nonempty_str(value: object) -> bool:
 
 def validate_run_config(cfg: RunConfig) -> None:
     """Raise `ConfigError` on the first invalid field of ``cfg``, section by section (top
-    level, ``model``, ``data``, ``train``), then ask timm about ``model.backbone_kwargs``."""
+    level, ``model``, ``data``, ``train``), then ask timm about ``model.backbone`` and
+    ``model.backbone_kwargs`` (`check_backbone`).
+
+    A ``*_kwargs`` value given as a string where its parameter is a float (YAML 1.1 reads
+    ``1e-3`` so) is replaced by the float, as `agcn_pyg.config.from_dict` does for fields.
+    """
     if not isinstance(cfg, RunConfig):
         raise ConfigError(f"expected a RunConfig, got {type(cfg).__name__}")
     _run(
@@ -147,8 +152,8 @@ def validate_run_config(cfg: RunConfig) -> None:
         ]
     )
     validate_model_config(cfg.model)
-    validate_data_config(cfg.data)
-    validate_train_config(cfg.train)
+    _check_data(cfg.data)
+    _check_train(cfg.train)
     check_backbone(cfg.model)
 
 
@@ -221,7 +226,7 @@ def validate_model_config(m: ModelConfig) -> None:
         )
 
 
-def validate_data_config(d: DataConfig) -> None:
+def _check_data(d: DataConfig) -> None:
     """The ``data`` section: registry names, sizes, the builder arguments of both splits
     against the dataset builder's signature, and ``label_noise``."""
     from agcn_pyg.data import (
@@ -288,7 +293,7 @@ def validate_data_config(d: DataConfig) -> None:
         check_option_types(key, DATASETS.get(d.dataset), options)
 
 
-def validate_train_config(t: TrainConfig) -> None:
+def _check_train(t: TrainConfig) -> None:
     """The ``train`` section: ranges, registry names, and ``loss_kwargs`` against the loss's
     signature (names and, where the parameter's type is plain, values)."""
     from agcn_pyg.engine.losses import LOSSES
@@ -382,7 +387,9 @@ def check_backbone(m: ModelConfig) -> None:
     import torch
 
     if not timm.is_model(m.backbone):
-        raise ConfigError(f"model.backbone: timm has no model {m.backbone!r}")
+        raise ConfigError(
+            f"model.backbone: unknown timm model {m.backbone!r} (see timm.list_models())"
+        )
     if not m.backbone_kwargs:
         return
     try:
