@@ -129,55 +129,12 @@ class ModelConfig:
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.validate()
+        # The schema's model section, so that `create_model`'s options and a checkpoint's
+        # stored config meet the checks a loaded config does; imported here because the
+        # schema reads the registries of `models`, which imports this module.
+        from agcn_pyg.validation import validate_model_config
 
-    def validate(self) -> None:
-        # Imported here: the registries live in `models`, which imports this module.
-        from agcn_pyg.graph import list_guards
-        from agcn_pyg.models.gnn import GNN_INITS, GNN_LAYERS
-        from agcn_pyg.models.label_graph import list_graphs
-
-        _require(isinstance(self.backbone, str) and self.backbone, "backbone", "a timm model name")
-        _require(is_int(self.num_classes) and self.num_classes >= 1, "num_classes", "an int ≥ 1")
-        _require(self.graph in list_graphs(), "graph", f"one of {list_graphs()}")
-        _require(self.gnn in GNN_LAYERS, "gnn", f"one of {GNN_LAYERS.names()}")
-        _require(self.guard in list_guards(), "guard", f"one of {list_guards()}")
-        _require(self.pool in POOLS, "pool", f"one of {list(POOLS)}")
-        _require(isinstance(self.pretrained, bool | str), "pretrained", "true, false or a path")
-        _require(is_number(self.alpha) and self.alpha >= 0, "alpha", "a number ≥ 0")
-        _require(is_int(self.num_layers) and self.num_layers >= 1, "num_layers", "an int ≥ 1")
-        _require(is_int(self.hidden_dim) and self.hidden_dim >= 1, "hidden_dim", "an int ≥ 1")
-        _require(is_int(self.heads) and self.heads >= 1, "heads", "an int ≥ 1")
-        _require(
-            self.lg_dim is None or (is_int(self.lg_dim) and self.lg_dim >= 1),
-            "lg_dim",
-            "null or an int ≥ 1",
-        )
-        _require(isinstance(self.lg_bias, bool), "lg_bias", "true or false")
-        _require(
-            not self.lg_bias or self.graph in LG_BIAS_GRAPHS,
-            "lg_bias",
-            f"false for graph {self.graph!r} (only {list(LG_BIAS_GRAPHS)} have 1×1 convolutions)",
-        )
-        _require(self.gnn_init in GNN_INITS, "gnn_init", f"one of {GNN_INITS.names()}")
-        _require(isinstance(self.classifier_bias, bool), "classifier_bias", "true or false")
-        _require(
-            self.embedding_norm in EMBEDDING_NORMS, "embedding_norm", f"one of {EMBEDDING_NORMS}"
-        )
-        _require(
-            self.embedding_norm == "none" or self.num_classes >= 2,
-            "embedding_norm",
-            "'none' for a single label",
-        )
-        _require(is_number(self.t) and 0 < self.t <= 1, "t", "a number in (0, 1]")
-        _require(is_number(self.p) and 0 < self.p <= 1, "p", "a number in (0, 1]")
-        _require(isinstance(self.reweight, bool), "reweight", "true or false")
-        _require(isinstance(self.backbone_kwargs, dict), "backbone_kwargs", "a mapping")
-        if refused := refused_backbone_kwargs(self.backbone_kwargs):
-            raise ConfigError(
-                f"model.backbone_kwargs.{refused[0]}: expected one of {sorted(BACKBONE_KWARGS)} "
-                "with a value that names no file (weights come through model.pretrained)"
-            )
+        validate_model_config(self)
 
 
 def refused_backbone_kwargs(kwargs: Mapping[str, Any]) -> list[str]:
@@ -194,11 +151,6 @@ def is_int(value: object) -> bool:
 def is_number(value: object) -> bool:
     """An int or float, not a bool."""
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _require(ok: bool, name: str, expected: str) -> None:
-    if not ok:
-        raise ConfigError(f"model.{name}: expected {expected}")
 
 
 def from_dict(cls: type[C], data: Mapping[str, Any], where: str = "") -> C:
@@ -220,11 +172,11 @@ def from_dict(cls: type[C], data: Mapping[str, Any], where: str = "") -> C:
         if sub and value is not None:
             kwargs[name] = from_dict(sub, value, path)
         else:
-            kwargs[name] = _coerce(value, hints[name], path)
+            kwargs[name] = coerce(value, hints[name], path)
     return cls(**kwargs)
 
 
-def _coerce(value: Any, hint: Any, path: str) -> Any:
+def coerce(value: Any, hint: Any, path: str) -> Any:
     """Check ``value`` against a field's type; YAML's ``1e-3`` (a string in YAML 1.1) → float."""
     args = (
         typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else ()
@@ -480,6 +432,18 @@ class RunConfig:
 
 
 def load_run_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> RunConfig:
-    """A `RunConfig` from a YAML file (or the defaults) with ``key=value`` overrides."""
+    """A `RunConfig` from a YAML file (or the defaults) with ``key=value`` overrides, checked
+    against the whole schema (`agcn_pyg.validation.validate_run_config`) before it is returned:
+    a bad value stops here, before any data is read.
+
+    Raises:
+        ConfigError: naming the first invalid key.
+    """
+    # Imported here: the schema reads the registries of `data`, `models` and `engine`, which
+    # import this module.
+    from agcn_pyg.validation import validate_run_config
+
     data = load_yaml(path) if path is not None else {}
-    return from_dict(RunConfig, apply_overrides(data, overrides))
+    cfg = from_dict(RunConfig, apply_overrides(data, overrides))
+    validate_run_config(cfg)
+    return cfg

@@ -10,8 +10,7 @@ from agcn_pyg.data.custom import from_csv
 from agcn_pyg.data.dataset import MultiLabelDataset
 from agcn_pyg.data.fashion550k import fashion550k
 from agcn_pyg.data.voc import voc2007
-from agcn_pyg.errors import ConfigError
-from agcn_pyg.registry import Registry, RegistryError
+from agcn_pyg.registry import Registry
 
 DATASETS: Registry[Callable[..., MultiLabelDataset]] = Registry("dataset")
 DATASETS.add("coco", coco)
@@ -21,14 +20,11 @@ DATASETS.add("csv", from_csv)
 
 
 def build_dataset(name: str, **kwargs: Any) -> MultiLabelDataset:
-    """Call the builder registered as `name` with keyword arguments (e.g. from a config)."""
-    try:
-        builder = DATASETS.get(name)
-    except RegistryError as err:
-        raise ConfigError(str(err)) from None
-    try:
-        return builder(**kwargs)
-    except TypeError as err:
-        if "argument" in str(err):
-            raise ConfigError(f"dataset {name!r}: {err}") from None
-        raise
+    """Call the builder registered as `name` with keyword arguments (e.g. from a config).
+
+    An unknown name or an option the builder does not take is a `RegistryError` (a
+    `ConfigError`) naming it, found from the builder's signature before the call; a
+    `TypeError` raised inside the builder is a bug and propagates as it is.
+    """
+    DATASETS.check_options(name, kwargs)
+    return DATASETS.get(name)(**kwargs)

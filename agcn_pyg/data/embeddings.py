@@ -37,7 +37,7 @@ from agcn_pyg.data.npz import load_npz
 from agcn_pyg.data.safe_pickle import load_numpy_pickle
 from agcn_pyg.errors import ConfigError, DataError
 from agcn_pyg.io import save_npz
-from agcn_pyg.registry import Registry, RegistryError
+from agcn_pyg.registry import Registry
 
 _WORD_SPLIT = re.compile(r"[\s\-_/]+")
 
@@ -351,16 +351,9 @@ def embed_labels(
         `(E, info)` where `info` holds e.g. GloVe's out-of-vocabulary words.
     """
     names = validate_label_names(label_names, where="embed_labels")
-    try:
-        fn = EMBEDDING_SOURCES.get(source)
-    except RegistryError as err:
-        raise ConfigError(str(err)) from None
-    try:
-        result = fn(names, **options)
-    except TypeError as err:
-        if "unexpected keyword" in str(err):
-            raise ConfigError(f"embedding source {source!r}: {err}") from None
-        raise
+    # The label names fill the first parameter; the options must bind to the rest.
+    EMBEDDING_SOURCES.check_options(source, options, positional=1)
+    result = EMBEDDING_SOURCES.get(source)(names, **options)
     vectors = np.ascontiguousarray(result.vectors, dtype=np.float32)
     if vectors.shape[0] != len(names) or vectors.ndim != 2:
         raise DataError(f"source {source!r} returned shape {vectors.shape} for {len(names)} labels")

@@ -14,8 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from agcn_pyg.errors import ConfigError
-from agcn_pyg.registry import Registry, RegistryError
+from agcn_pyg.registry import Registry
 
 DIFFICULT_POLICIES: Registry[Callable[[torch.Tensor], torch.Tensor]] = Registry(
     "difficult-label policy"
@@ -39,11 +38,7 @@ def _negative(target: torch.Tensor) -> torch.Tensor:
 
 def apply_difficult_policy(target: torch.Tensor, policy: str) -> torch.Tensor:
     """Map the -1 entries of a target tensor (any shape) by `policy`; 1 and 0 are unchanged."""
-    try:
-        fn = DIFFICULT_POLICIES.get(policy)
-    except RegistryError as err:
-        raise ConfigError(str(err)) from None
-    return fn(target)
+    return DIFFICULT_POLICIES.get(policy)(target)
 
 
 def loss_mask(target: torch.Tensor) -> torch.Tensor:

@@ -35,7 +35,7 @@ from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as F
 
 from agcn_pyg.errors import ConfigError
-from agcn_pyg.registry import Registry, RegistryError
+from agcn_pyg.registry import Registry
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -223,10 +223,7 @@ def build_transforms(
         raise ConfigError(f"image_size must be positive, got {image_size}")
     if output not in OUTPUTS:
         raise ConfigError(f"transform output: expected one of {list(OUTPUTS)}, got {output!r}")
-    try:
-        fn = TRANSFORM_RECIPES.get(recipe)
-    except RegistryError as err:
-        raise ConfigError(str(err)) from None
+    fn = TRANSFORM_RECIPES.get(recipe)
     mean, std = _check_normalization(mean, std)
     train, test = fn(int(image_size), resize_size)
     if not hflip:

@@ -98,26 +98,20 @@ def with_transforms(splits: RunData, cfg: DataConfig, backbone: Any | None = Non
 
 
 def _normalization(name: str, backbone: Any | None) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    if name not in NORMALIZATIONS:
-        raise ConfigError(f"data.normalization: expected one of {list(NORMALIZATIONS)}")
+    assert name in NORMALIZATIONS, name  # the schema checked data.normalization
     if name == "backbone" and backbone is not None:
         return timm_normalization(backbone)
     return IMAGENET_MEAN, IMAGENET_STD
 
 
 def resolve_embeddings(value: str | None, label_names: list[str]) -> np.ndarray | None:
-    """E for ``label_names`` from a file (``.npz``, ``.npy``, ML-GCN ``.pkl``) or a source name."""
+    """E for ``label_names`` from a source name, or else a file (``.npz``, ``.npy``, ML-GCN
+    ``.pkl``; the schema has checked that ``data.embeddings`` is one or the other)."""
     if value is None:
         return None
     if value in EMBEDDING_SOURCES:
         return np.asarray(embed_labels(label_names, value))
-    path = Path(value)
-    if path.suffix.lower() in {".npz", ".npy", ".pkl"} or path.exists():
-        return np.asarray(load_embeddings(path, label_names=label_names).vectors)
-    raise ConfigError(
-        f"data.embeddings: {value!r} is neither an embeddings file (.npz, .npy, .pkl) nor a source "
-        f"({', '.join(EMBEDDING_SOURCES.names())})"
-    )
+    return np.asarray(load_embeddings(Path(value), label_names=label_names).vectors)
 
 
 def resolve_cooccurrence(

@@ -40,8 +40,11 @@ def asymmetric_loss(gamma_neg: float = 4.0, gamma_pos: float = 0.0, clip: float 
 
     def loss(logits: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
         keep = mask.bool()
-        # timm's loss is element-wise then summed, so selecting the counted entries masks it.
-        return asl(logits[keep].float(), targets[keep]) / logits.size(0)
+        # timm's loss is element-wise then reduced, so selecting the counted entries masks it.
+        # They go in as one row (1 × N): older timm sums, newer timm divides the sum by the
+        # number of rows ("batchmean"), which for a flat selection would be N, not 1.
+        selected = logits[keep].float().view(1, -1), targets[keep].view(1, -1)
+        return asl(*selected) / logits.size(0)
 
     return loss
 

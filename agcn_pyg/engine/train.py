@@ -78,12 +78,12 @@ from agcn_pyg.engine.runtime import (
     set_rng_state,
 )
 from agcn_pyg.engine.sources import TRAIN_MODES, BatchSource, SourceContext
-from agcn_pyg.engine.validation import validate_run_config
 from agcn_pyg.errors import AgcnError, CheckpointError, ConfigError, DegreeError
 from agcn_pyg.io import write_json, write_text
 from agcn_pyg.metrics import compute_metrics
 from agcn_pyg.models import AGCN, create_model
 from agcn_pyg.models.label_graph import BASELINE
+from agcn_pyg.validation import validate_run_config
 
 
 class TrainingDiverged(AgcnError):
@@ -91,7 +91,7 @@ class TrainingDiverged(AgcnError):
 
 
 def validate_train_config(cfg: RunConfig) -> None:
-    """Every field of ``cfg`` (`agcn_pyg.engine.validation.validate_run_config`)."""
+    """Every field of ``cfg`` (`agcn_pyg.validation.validate_run_config`)."""
     validate_run_config(cfg)
 
 
