@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agcn_pyg.config import load_run_config
-from agcn_pyg.engine.train import validate_train_config
+from agcn_pyg.validation import validate_run_config
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 
@@ -33,7 +33,7 @@ def test_every_setting_is_shipped() -> None:
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_config_loads_and_validates(path: Path) -> None:
     cfg = load_run_config(path)
-    validate_train_config(cfg)
+    validate_run_config(cfg)
     assert cfg.name == path.stem or path.stem == "modern" or path.stem.startswith("demo")
 
 

@@ -90,11 +90,6 @@ class TrainingDiverged(AgcnError):
     """The loss became NaN or inf; training stopped without writing the bad state."""
 
 
-def validate_train_config(cfg: RunConfig) -> None:
-    """Every field of ``cfg`` (`agcn_pyg.validation.validate_run_config`)."""
-    validate_run_config(cfg)
-
-
 def environment(
     cfg: RunConfig, device: torch.device, world: int, noise: NoiseCounts | None = None
 ) -> dict[str, Any]:
@@ -141,7 +136,7 @@ class Trainer:
     ) -> None:
         if mode not in TRAIN_MODES:
             raise ConfigError(f"mode {mode!r}: choose one of {TRAIN_MODES.names()}")
-        validate_train_config(cfg)
+        validate_run_config(cfg)  # a config built in code has not met the schema yet
         self.progress = progress
         self.mode = mode
         self.cache_dir = cache_dir

@@ -11,8 +11,8 @@ from torch import nn
 
 from agcn_pyg.config import TrainConfig, load_run_config
 from agcn_pyg.engine.optim import build_optimizer, build_scheduler
-from agcn_pyg.engine.train import validate_train_config
 from agcn_pyg.errors import ConfigError
+from agcn_pyg.validation import validate_run_config
 
 
 def _parts(lr: float = 0.01, lrp: float = 0.1) -> list[tuple[str, nn.Module, float]]:
@@ -61,7 +61,7 @@ def test_one_period_is_every_n_epochs_and_equals_its_milestones() -> None:
 @pytest.mark.parametrize("value", ["[4, 2]", "[0, 3]", "[2, 2]", "0", "[1.5]"])
 def test_bad_step_epochs_are_config_errors(value: str) -> None:
     with pytest.raises(ConfigError, match=r"train\.step_epochs"):
-        validate_train_config(load_run_config(None, [f"train.step_epochs={value}"]))
+        validate_run_config(load_run_config(None, [f"train.step_epochs={value}"]))
 
 
 def test_cosine_follows_half_a_cosine_after_a_linear_warmup() -> None:
