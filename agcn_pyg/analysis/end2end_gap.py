@@ -2,19 +2,21 @@
 
 Builds the digit-scene data set (`agcn_pyg.data.digit_scenes`: scikit-learn's digits in fixed
 co-occurring groups, one faint member per group) under ``<out>/data``, then trains every
-variant of `VARIANTS` asked for, for every seed, end to end from scratch with the recipe of
-``configs/digits.yaml`` (``resnet10t``, 48 px, SGD 0.05, cosine, 15 epochs, no flip). Each
-variant is a set of config overrides; the runs go to ``<out>/runs/<variant>_seed<k>``.
+variant of `VARIANTS` asked for, for every seed, end to end from scratch with the recipe
+`DIGITS_CONFIG` (``configs/digits.yaml``: ``resnet10t``, 48 px, SGD 0.05, cosine, 15 epochs,
+no flip). Each variant is a set of config overrides; the runs go to
+``<out>/runs/<variant>_seed<k>``.
 
 It writes ``<out>/end2end_gap.md`` and ``.csv``: per variant the validation mAP of every seed,
 their mean and standard deviation, the mean AP of the faint digits, the off-diagonal mass of
 Â after the last epoch (``log.csv``'s ``adj_offdiag``, averaged over labels and seeds) and how
 many of the seeds ended with Â exactly I.
 
-Usage::
+Usage (``agcn end2end-gap``, ``python -m agcn_pyg.analysis.end2end_gap`` and
+``python analysis/end2end_gap.py`` are the same command)::
 
-    python analysis/end2end_gap.py --out runs/digits --seeds 0,1
-    python analysis/end2end_gap.py --out runs/digits --variants baseline,agcn,agcn_whiten
+    agcn end2end-gap --out runs/digits --seeds 0,1
+    agcn end2end-gap --out runs/digits --variants baseline,agcn,agcn_whiten
 """
 
 from __future__ import annotations
@@ -24,29 +26,71 @@ import csv
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-if __package__ in (None, ""):
-    # Run as `python analysis/end2end_gap.py`: make the repository root importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
 
 from agcn_pyg.ablations import TABLE1_ROWS, Row
+from agcn_pyg.analysis._common import atomic_write_text, load_metrics, run_cli
+from agcn_pyg.analysis.run_table1 import base_config, row_config, train_row
 from agcn_pyg.config import RunConfig, to_dict
 from agcn_pyg.data.digit_scenes import LABEL_NAMES, DigitScenesConfig, build_digit_scenes
 from agcn_pyg.errors import ConfigError
-from analysis._common import atomic_write_text, load_metrics, run_cli
-from analysis.run_table1 import base_config, row_config, train_row
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "digits.yaml"
+#: the study's recipe, ``configs/digits.yaml`` as a dict (a test keeps the two equal): built
+#: here so that the installed package runs the study without the repository's ``configs/``
+DIGITS_CONFIG: dict[str, Any] = {
+    "name": "digits",
+    "output_dir": "runs/digits/runs",
+    "model": {
+        "backbone": "resnet10t",
+        "pretrained": False,
+        "graph": "conv",
+        "gnn": "gcn",
+        "alpha": 1.0,
+    },
+    "data": {
+        "dataset": "csv",
+        "train": {
+            "csv_file": "runs/digits/data/train.csv",
+            "label_names": "runs/digits/data/labels.txt",
+        },
+        "val": {
+            "csv_file": "runs/digits/data/val.csv",
+            "label_names": "runs/digits/data/labels.txt",
+        },
+        "transforms": "paper",
+        # No random crop (the default 8/7 resize-then-crop cuts digits off at 48 px) and no
+        # flip (digits are not mirror-symmetric).
+        "image_size": 48,
+        "resize_size": 48,
+        "hflip": False,
+        "embeddings": "minilm",
+        "workers": 1,
+    },
+    "train": {
+        "epochs": 15,
+        "batch_size": 32,
+        "optimizer": "sgd",
+        "lr": 0.05,
+        "lrp": 1.0,
+        "weight_decay": 1.0e-4,
+        "scheduler": "cosine",
+        # Only the last epoch: no model selection on the validation split.
+        "eval_every": 15,
+        "device": "cpu",
+        "amp": "off",
+        "seed": 0,
+    },
+}
 WHITEN = ("model.embedding_norm=whiten",)
 
-#: name → overrides on top of ``configs/digits.yaml``; the first block is Table 1 as it ships
+#: name → overrides on top of `DIGITS_CONFIG`; the first block is Table 1 as it ships
 VARIANTS: dict[str, tuple[str, ...]] = {
     "baseline": TABLE1_ROWS["baseline"].overrides,
     "mlgcn": TABLE1_ROWS["mlgcn"].overrides,
@@ -135,7 +179,12 @@ def _same_config(cfg: RunConfig) -> bool:
 
 
 def train_variant(
-    variant: str, seed: int, data_root: Path, out: Path, config: Path, overwrite: bool
+    variant: str,
+    seed: int,
+    data_root: Path,
+    out: Path,
+    config: str | Path | Mapping[str, Any],
+    overwrite: bool,
 ) -> Trained:
     """Train one variant for one seed; a finished run of the same config is read, not
     retrained."""
@@ -171,6 +220,12 @@ def train_variant(
         identity,
         seconds,
     )
+
+
+def _config_name(config: str | Path | Mapping[str, Any]) -> str:
+    if isinstance(config, Mapping):
+        return str(config.get("name", "a config dict"))
+    return Path(config).name
 
 
 def summary(results: Sequence[Trained], seeds: Sequence[int]) -> pd.DataFrame:
@@ -215,18 +270,24 @@ def end2end_gap(
     out: str | Path,
     variants: Sequence[str] = DEFAULT_VARIANTS,
     seeds: Sequence[int] = (0, 1),
-    config: str | Path = CONFIG,
+    config: str | Path | Mapping[str, Any] | None = None,
     data: DigitScenesConfig | None = None,
     overwrite: bool = False,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Build the data, train ``variants`` × ``seeds``, write the tables; returns the summary."""
+    """Build the data, train ``variants`` × ``seeds``, write the tables; returns the summary.
+
+    ``config`` is the base run config: a YAML file, the same as a dict, or ``None`` for
+    `DIGITS_CONFIG`.
+    """
     out = Path(out)
+    base = DIGITS_CONFIG if config is None else config
+    source = "configs/digits.yaml" if config is None else _config_name(config)
     data_root = build_digit_scenes(out / "data", data or DigitScenesConfig())
     results = []
     for variant in variants:
         for seed in seeds:
-            trained = train_variant(variant, seed, data_root, out / "runs", Path(config), overwrite)
+            trained = train_variant(variant, seed, data_root, out / "runs", base, overwrite)
             if progress:
                 status = trained.error or f"mAP {trained.mAP:.2f}"
                 print(f"[{variant} seed {seed}] {status} ({trained.seconds:.0f} s)", flush=True)
@@ -234,7 +295,7 @@ def end2end_gap(
     df = summary(results, seeds)
     text = (
         "# End to end on digit scenes\n\n"
-        f"Validation mAP, `{Path(config).name}`, seeds {', '.join(map(str, seeds))}; faint "
+        f"Validation mAP, `{source}`, seeds {', '.join(map(str, seeds))}; faint "
         f"digits: {', '.join(FAINT)}.\n\n" + to_markdown(df)
     )
     atomic_write_text(out / "end2end_gap.md", text)
@@ -256,7 +317,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         f"known: {','.join(VARIANTS)}",
     )
     parser.add_argument("--seeds", default="0,1", help="comma-separated seeds (default 0,1)")
-    parser.add_argument("--config", type=Path, default=CONFIG, help="the base run config")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="the base run config (default: the recipe of configs/digits.yaml)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="retrain finished runs")
     parser.add_argument("--no-progress", action="store_true", help="no per-run lines")
     return parser
@@ -277,9 +343,10 @@ def main(args: argparse.Namespace) -> int:
     return 0 if all(r.error is None for r in results) else 1
 
 
-def _cli(argv: Sequence[str] | None = None) -> int:
+def cli(argv: Sequence[str] | None = None) -> int:
+    """`python -m agcn_pyg.analysis.end2end_gap`: parse ``argv`` and run `main`."""
     return run_cli(get_args_parser, main, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(_cli())
+    sys.exit(cli())

@@ -5,9 +5,10 @@ both runs, drawn as bars from the largest gain to the largest loss. The ``top`` 
 gains are red, the ``top`` largest losses blue, the rest grey; the dashed line is the mean
 ``Δ``, which equals ``mAP(A) − mAP(B)`` over the classes kept.
 
-Usage::
+Usage (``agcn plot-ap-delta``, ``python -m agcn_pyg.analysis.plot_ap_delta`` and
+``python analysis/plot_ap_delta.py`` are the same command)::
 
-    python analysis/plot_ap_delta.py runs/agcn/eval runs/baseline/eval --out fig4.png
+    agcn plot-ap-delta runs/agcn/eval runs/baseline/eval --out fig4.png
 """
 
 from __future__ import annotations
@@ -17,17 +18,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-if __package__ in (None, ""):
-    # Run as `python analysis/plot_ap_delta.py`: make the repository root importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from agcn_pyg.analysis._common import EvalResult, load_metrics, run_cli, save_figure, slug
 from agcn_pyg.errors import DataError
-from analysis._common import EvalResult, load_metrics, run_cli, save_figure, slug
 
 DEFAULT_DPI = 120
 GAIN, LOSS, OTHER = "#d62728", "#1f77b4", "#b0b0b0"
@@ -245,9 +242,10 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cli(argv: Sequence[str] | None = None) -> int:
+def cli(argv: Sequence[str] | None = None) -> int:
+    """`python -m agcn_pyg.analysis.plot_ap_delta`: parse ``argv`` and run `main`."""
     return run_cli(get_args_parser, main, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(_cli())
+    sys.exit(cli())

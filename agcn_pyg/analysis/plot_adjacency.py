@@ -5,9 +5,10 @@ a GCN layer ``H' = δ(Â H W)`` (Eq. 3) row ``i`` of ``Â`` says how much label 
 from label ``j``. Panels share one label order, optionally found by hierarchical clustering
 so that groups of labels that are strongly linked show as blocks on the diagonal.
 
-Usage::
+Usage (``agcn plot-adjacency``, ``python -m agcn_pyg.analysis.plot_adjacency`` and
+``python analysis/plot_adjacency.py`` are the same command)::
 
-    python analysis/plot_adjacency.py runs/coco_agcn/best.pt --out graph.png
+    agcn plot-adjacency runs/coco_agcn/best.pt --out graph.png
 """
 
 from __future__ import annotations
@@ -20,10 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-if __package__ in (None, ""):
-    # Run as `python analysis/plot_adjacency.py`: make the repository root importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
@@ -32,8 +29,8 @@ from matplotlib.figure import Figure
 from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
 
+from agcn_pyg.analysis._common import run_cli, save_figure
 from agcn_pyg.errors import CheckpointError, DataError
-from analysis._common import run_cli, save_figure
 
 DEFAULT_DPI = 120
 MASK_NOTE = {"sequential": "white", "diverging": "black"}
@@ -90,11 +87,18 @@ def to_numpy(x: Any) -> np.ndarray:
 
 
 def conditional_probability(adj: np.ndarray, nums: np.ndarray) -> np.ndarray:
-    """``P(j | i) = adj[i, j] / nums[i]``, shape ``(C, C)``; NaN for labels never seen."""
-    adj = to_numpy(adj)
-    nums = to_numpy(nums).reshape(-1, 1)
-    out = np.full(adj.shape, np.nan)
-    np.divide(adj, nums, out=out, where=nums > 0)
+    """``P(j | i) = adj[i, j] / nums[i]``, shape ``(C, C)``, for display.
+
+    The values are `agcn_pyg.graph.cooccurrence_conditional`'s (the P(j|i) ML-GCN's graph
+    is built from). That function gives a zero row to a label that never occurs
+    (``nums[i] = 0``); here that row is NaN instead, so the heatmap draws it as undefined
+    rather than as "never co-occurs".
+    """
+    from agcn_pyg.graph import cooccurrence_conditional
+
+    nums = to_numpy(nums).reshape(-1)
+    out = cooccurrence_conditional(to_numpy(adj), nums)
+    out[nums == 0] = np.nan
     return out
 
 
@@ -597,9 +601,10 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cli(argv: Sequence[str] | None = None) -> int:
+def cli(argv: Sequence[str] | None = None) -> int:
+    """`python -m agcn_pyg.analysis.plot_adjacency`: parse ``argv`` and run `main`."""
     return run_cli(get_args_parser, main, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(_cli())
+    sys.exit(cli())

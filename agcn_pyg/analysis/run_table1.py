@@ -4,10 +4,10 @@ Each row of `agcn_pyg.ablations.TABLE1_ROWS` is a set of config overrides (``bas
 ``model.graph=none``, ``mlgcn`` the re-weighted static graph, ``agcn`` the LG module of Eq. 5,
 ...). For every row asked for, the script applies the command line's ``key=value`` overrides,
 then the row's own (so a row always is what its name says), names the run
-``<config name>_<row>``, trains it end to end (``--mode end2end``, `agcn_pyg.engine.train`) or
-on cached backbone features (``--mode features``, `agcn_pyg.engine.features`: one feature
-extraction shared by every row), and reads its ``eval/metrics.json``. The table (Markdown and
-CSV, through ``analysis/results_table.py``) is printed and written beside the runs as
+``<config name>_<row>``, trains it end to end (``--mode end2end``) or on cached backbone
+features (``--mode features``: one feature extraction shared by every row), both through
+`agcn_pyg.engine.train_mode`, and reads its ``eval/metrics.json``. The table (Markdown and CSV,
+through `agcn_pyg.analysis.results_table`) is printed and written beside the runs as
 ``<config name>_table1_<mode>.{md,csv}``. A row whose loss diverges is reported and skipped.
 
 ``--gnns gcn,gat,...`` compares GNN layers: every row that has a GNN (all but the baseline,
@@ -15,11 +15,12 @@ and but rows that fix their own layer, such as ``agcn_gat``) is trained once per
 row ``<row>_<gnn>`` with ``model.gnn=<gnn>`` applied last; the Markdown then also holds an
 mAP table of rows × layers.
 
-Usage::
+Usage (``agcn run-table1``, ``python -m agcn_pyg.analysis.run_table1`` and
+``python analysis/run_table1.py`` are the same command)::
 
-    python analysis/run_table1.py configs/demo.yaml train.epochs=2 --rows baseline,mlgcn,agcn
-    python analysis/run_table1.py configs/coco.yaml --mode features --out-dir runs/coco_probe
-    python analysis/run_table1.py configs/demo.yaml --mode features --rows baseline,agcn,identity \
+    agcn run-table1 configs/demo.yaml train.epochs=2 --rows baseline,mlgcn,agcn
+    agcn run-table1 configs/coco.yaml --mode features --out-dir runs/coco_probe
+    agcn run-table1 configs/demo.yaml --mode features --rows baseline,agcn,identity \
         --gnns gcn,gat,gatv2,graphconv,transformer
 """
 
@@ -35,20 +36,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):
-    # Run as `python analysis/run_table1.py`: make the repository root importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import pandas as pd
 
 from agcn_pyg import list_gnns
 from agcn_pyg.ablations import TABLE1_ROWS, Row, table1_rows
+from agcn_pyg.analysis._common import atomic_write_text, run_cli
+from agcn_pyg.analysis.results_table import CAPTION, collect_results, to_markdown
 from agcn_pyg.config import RunConfig, apply_overrides, from_dict, load_yaml
-from agcn_pyg.engine.features import TRAIN_MODES, train_mode
-from agcn_pyg.engine.train import TrainingDiverged
+from agcn_pyg.engine import TRAIN_MODES, TrainingDiverged, train_mode
 from agcn_pyg.errors import ConfigError
-from analysis._common import atomic_write_text, run_cli
-from analysis.results_table import CAPTION, collect_results, to_markdown
 
 DEFAULT_MODE = "end2end"
 
@@ -248,7 +244,7 @@ def run_table1(
         progress: show progress bars.
         gnns: train every GNN row once per layer named (`per_gnn_rows`).
 
-    The frame has the columns of ``analysis/results_table.collect_results``;
+    The frame has the columns of `agcn_pyg.analysis.results_table.collect_results`;
     ``df.attrs["rows"]`` holds a `RowResult` per row (diverged ones included) and
     ``df.attrs["files"]`` the Markdown and CSV paths.
     """
@@ -346,9 +342,10 @@ def main(args: argparse.Namespace) -> int:
     return 0 if all(r.error is None for r in df.attrs["rows"]) else 1
 
 
-def _cli(argv: Sequence[str] | None = None) -> int:
+def cli(argv: Sequence[str] | None = None) -> int:
+    """`python -m agcn_pyg.analysis.run_table1`: parse ``argv`` and run `main`."""
     return run_cli(get_args_parser, main, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(_cli())
+    sys.exit(cli())

@@ -7,9 +7,10 @@ trains the A-GCN row (``--row``, default ``agcn``) of a data set config with
 seconds, run folder) and ``<config name>_alpha_sweep.png`` (mAP against α, points and a line;
 a run whose loss diverged, as α = 2 did in the paper, is drawn as a cross on the x axis).
 
-Usage::
+Usage (``agcn alpha-sweep``, ``python -m agcn_pyg.analysis.alpha_sweep`` and
+``python analysis/alpha_sweep.py`` are the same command)::
 
-    python analysis/alpha_sweep.py configs/demo.yaml --alphas 0,0.5,1,2 --mode features
+    agcn alpha-sweep configs/demo.yaml --alphas 0,0.5,1,2 --mode features
 """
 
 from __future__ import annotations
@@ -23,46 +24,23 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):
-    # Run as `python analysis/alpha_sweep.py`: make the repository root importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from agcn_pyg.ablations import TABLE1_ROWS, table1_rows
+from agcn_pyg.analysis._common import atomic_write_text, parse_alphas, run_cli, save_figure
+from agcn_pyg.analysis.run_table1 import add_training_options, base_config, row_config, train_row
 from agcn_pyg.config import RunConfig, from_dict
-from agcn_pyg.engine.features import TRAIN_MODES
+from agcn_pyg.engine import TRAIN_MODES
 from agcn_pyg.errors import ConfigError
-from analysis._common import atomic_write_text, run_cli, save_figure
-from analysis.run_table1 import add_training_options, base_config, row_config, train_row
 
 DEFAULT_ALPHAS = (0.0, 0.5, 1.0, 2.0)
 DEFAULT_DPI = 120
 COLUMNS = ["alpha", "mAP", "CF1", "OF1", "status", "seconds", "run_dir"]
 
-
-def parse_alphas(text: str) -> list[float]:
-    """``"0,0.5,1"`` → ``[0.0, 0.5, 1.0]``; every α must be a finite number ≥ 0."""
-    out = []
-    for piece in text.split(","):
-        piece = piece.strip()
-        if not piece:
-            continue
-        try:
-            value = float(piece)
-        except ValueError:
-            raise ConfigError(f"--alphas: {piece!r} is not a number") from None
-        if not math.isfinite(value) or value < 0:
-            raise ConfigError(f"--alphas: {piece!r} must be a finite number ≥ 0")
-        out.append(value)
-    if not out:
-        raise ConfigError("--alphas: give at least one value, e.g. 0,0.5,1,2")
-    if len(set(out)) != len(out):
-        raise ConfigError("--alphas: values repeat")
-    return out
+__all__ = ["alpha_label", "alpha_sweep", "parse_alphas", "plot_alpha_sweep"]
 
 
 def alpha_label(alpha: float) -> str:
@@ -217,9 +195,10 @@ def main(args: argparse.Namespace) -> int:
     return 0 if (df["status"] == "ok").all() else 1
 
 
-def _cli(argv: Sequence[str] | None = None) -> int:
+def cli(argv: Sequence[str] | None = None) -> int:
+    """`python -m agcn_pyg.analysis.alpha_sweep`: parse ``argv`` and run `main`."""
     return run_cli(get_args_parser, main, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(_cli())
+    sys.exit(cli())

@@ -5,9 +5,10 @@ Table 1: ``mAP``, then CP CR CF1 OP OR OF1 over all labels, then the same six fo
 labels of each image, and ``AP_all`` (Fashion550K's class-agnostic AP) when any run has it.
 All values are percentages.
 
-Usage::
+Usage (``agcn results-table``, ``python -m agcn_pyg.analysis.results_table`` and
+``python analysis/results_table.py`` are the same command)::
 
-    python analysis/results_table.py runs/*/eval --out-md table.md --out-csv table.csv
+    agcn results-table runs/*/eval --out-md table.md --out-csv table.csv
 """
 
 from __future__ import annotations
@@ -19,15 +20,11 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-if __package__ in (None, ""):
-    # Run as `python analysis/results_table.py`: make the repository root importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import pandas as pd
 
+from agcn_pyg.analysis._common import METRICS_FILE, atomic_write_text, load_metrics, run_cli
 from agcn_pyg.errors import DataError
 from agcn_pyg.metrics import METRIC_COLUMNS
-from analysis._common import METRICS_FILE, atomic_write_text, load_metrics, run_cli
 
 THRESHOLD_METRICS = ("CP", "CR", "CF1", "OP", "OR", "OF1")
 # Table 1's column order: mAP, six metrics on all labels, the same six on the top-3 labels.
@@ -178,9 +175,10 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cli(argv: Sequence[str] | None = None) -> int:
+def cli(argv: Sequence[str] | None = None) -> int:
+    """`python -m agcn_pyg.analysis.results_table`: parse ``argv`` and run `main`."""
     return run_cli(get_args_parser, main, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(_cli())
+    sys.exit(cli())
