@@ -17,7 +17,8 @@ _LAZY = {
     "create_model": "agcn_pyg.models",
     "list_graphs": "agcn_pyg.models",
     "list_gnns": "agcn_pyg.models",
-    "load_model": "agcn_pyg.engine.checkpoint",
+    "load_model": "agcn_pyg.engine",
+    "train": "agcn_pyg.engine.trainer",
     "compute_metrics": "agcn_pyg.metrics",
 }
 
@@ -30,11 +31,13 @@ __all__ = [
     "list_gnns",
     "list_graphs",
     "load_model",
+    "train",
 ]
 
 if TYPE_CHECKING:
     from agcn_pyg.config import ModelConfig, RunConfig
-    from agcn_pyg.engine.checkpoint import load_model
+    from agcn_pyg.engine import load_model
+    from agcn_pyg.engine.trainer import train
     from agcn_pyg.metrics import compute_metrics
     from agcn_pyg.models import create_model, list_gnns, list_graphs
 

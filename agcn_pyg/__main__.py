@@ -8,6 +8,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from agcn_pyg.analysis import COMMANDS as ANALYSIS_COMMANDS
 from agcn_pyg.errors import AgcnError
 
 # Each module exposes get_args_parser() and main(args), as torchvision's references do.
@@ -22,12 +23,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "convert an official A-GCN / ML-GCN checkpoint",
     ),
     "demo": ("agcn_pyg.commands.demo", "build the demo data set, train, write a report"),
+    # The analysis tools (`agcn_pyg.analysis`), loaded as the others only when they run.
+    **ANALYSIS_COMMANDS,
 }
 
 
 def _usage() -> str:
     lines = ["usage: agcn <command> [options]", "", "commands:"]
-    lines += [f"  {name:<14}{help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += [f"  {name:<16}{help_}" for name, (_, help_) in COMMANDS.items()]
     return "\n".join(lines)
 
 

@@ -160,7 +160,7 @@ def complete_edge_index(num_nodes: int, device: torch.device | None = None) -> T
 
 def cooccurrence_conditional(adj: np.ndarray, nums: np.ndarray) -> np.ndarray:
     """P(j | i) = adj[i, j] / nums[i] (float64); rows of labels that never occur are zero."""
-    adj, nums = _check_counts(adj, nums)
+    adj, nums = check_counts(adj, nums)
     missing = np.flatnonzero(nums == 0)
     if missing.size:
         warnings.warn(
@@ -205,19 +205,41 @@ def mlgcn_adjacency(
     return mlgcn_normalize(corr)
 
 
-def _check_counts(adj: object, nums: object) -> tuple[np.ndarray, np.ndarray]:
-    adj_arr = np.asarray(adj, dtype=np.float64)
-    nums_arr = np.asarray(nums, dtype=np.float64).reshape(-1)
+def check_counts(
+    adj: object, nums: object, where: str = "co-occurrence counts"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate label statistics and return them as float64 ``(adj (C, C), nums (C,))``.
+
+    The one rule for co-occurrence counts, wherever they come from (files, checkpoints,
+    `mlgcn_adjacency`): ``adj`` is a square, numeric, finite, non-negative ``C × C`` matrix
+    with a **zero diagonal** (ML-GCN's convention: ``adj[i, i]`` would be ``nums[i]``), and
+    ``nums`` holds ``C`` numeric, finite, non-negative counts (a ``C × 1`` or ``1 × C`` array,
+    as ML-GCN's pickles may store it, is read as ``(C,)``). Anything else raises `DataError`
+    naming ``where`` and the field; nothing is repaired here. A data path that accepts raw
+    counts with the label totals on the diagonal zeroes it first, explicitly
+    (`agcn_pyg.data.cooccurrence.zero_diagonal`).
+    """
+    adj_arr = np.asarray(adj)
+    nums_arr = np.asarray(nums)
+    if nums_arr.ndim == 2 and 1 in nums_arr.shape:
+        nums_arr = nums_arr.reshape(-1)
     if adj_arr.ndim != 2 or adj_arr.shape[0] != adj_arr.shape[1]:
-        raise DataError(f"co-occurrence adj: expected a square C×C matrix, got {adj_arr.shape}")
-    if nums_arr.shape[0] != adj_arr.shape[0]:
+        raise DataError(f"{where}: adj has shape {adj_arr.shape}, expected a square C×C matrix")
+    c = adj_arr.shape[0]
+    if nums_arr.shape != (c,):
         raise DataError(
-            f"co-occurrence nums: expected {adj_arr.shape[0]} counts, got {nums_arr.shape[0]}"
+            f"{where}: nums has shape {nums_arr.shape}, expected ({c},), i.e. expected {c} "
+            "counts (one per label)"
         )
-    if not (np.isfinite(adj_arr).all() and np.isfinite(nums_arr).all()):
-        raise DataError("co-occurrence counts: found NaN or inf")
-    if (adj_arr < 0).any() or (nums_arr < 0).any():
-        raise DataError("co-occurrence counts: found negative counts")
+    for key, value in (("adj", adj_arr), ("nums", nums_arr)):
+        if not np.issubdtype(value.dtype, np.number):
+            raise DataError(f"{where}: {key} has non-numeric dtype {value.dtype}")
+        if not np.isfinite(value).all():
+            raise DataError(f"{where}: {key} has NaN or inf counts")
+        if (value < 0).any():
+            raise DataError(f"{where}: {key} has negative counts")
     if np.diagonal(adj_arr).any():
-        raise DataError("co-occurrence adj: the diagonal must be zero (ML-GCN's convention)")
-    return adj_arr, nums_arr
+        raise DataError(
+            f"{where}: adj has a non-zero diagonal; it must be zero (ML-GCN's convention)"
+        )
+    return adj_arr.astype(np.float64), nums_arr.astype(np.float64)

@@ -70,8 +70,9 @@ once by a stable sort (torch's radix sort), which gives the tie order above by c
 and a stable pass by class index splits that ranking into the C per-class ones. AP then only
 visits the positive and ignored positions. The threshold counts and AP over all pairs run in a
 second thread while the per-class split runs. No Python loop runs over images or classes.
-:mod:`agcn_pyg.metrics_reference` holds the slow, loop-by-loop implementation that
-the tests and ``bench/bench_metrics.py`` check this module against.
+``tests/metrics_reference.py`` (a test oracle, not part of the package) holds the slow,
+loop-by-loop implementation that the tests and ``bench/bench_metrics.py`` check this module
+against.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -26,11 +25,6 @@ from typing import Any
 
 import torch
 from torch import Tensor
-
-try:
-    import agcn_pyg  # noqa: F401
-except ModuleNotFoundError:  # a checkout used without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agcn_pyg import create_model
 from agcn_pyg.models import AGCN

@@ -16,11 +16,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from agcn_pyg.io import write_text
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
-
-from agcn_pyg.io import write_text  # noqa: E402
 
 #: figure number → (script, arguments)
 FIGURES: dict[int, tuple[str, list[str]]] = {

@@ -17,11 +17,10 @@ from agcn_pyg.__main__ import main
 from agcn_pyg.ablations import MAIN_ROWS, TABLE1_ROWS
 from agcn_pyg.config import RunConfig, from_dict, load_yaml, to_dict
 from agcn_pyg.demo.plan import ROW_TITLES, TABLE2_ROWS, end2end_config, make_plan
-from agcn_pyg.demo.scripts import analysis_module
 from agcn_pyg.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
-# Table 1's columns as `analysis/results_table.py` heads them.
+# Table 1's columns as `agcn_pyg.analysis.results_table` heads them.
 HEADERS = ["mAP"] + [
     f"{group}: {m}" for group in ("All", "Top-3") for m in ("CP", "CR", "CF1", "OP", "OR", "OF1")
 ]
@@ -194,9 +193,15 @@ def test_configs_demo_yaml_is_the_demos_end_to_end_config() -> None:
     assert yaml.safe_load(path.read_text())["model"]["graph"] == "conv"
 
 
-def test_the_demo_finds_the_analysis_scripts_from_any_folder(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.chdir(tmp_path)  # not the repository root: the scripts come from the checkout
-    module = analysis_module("results_table")
-    assert Path(module.__file__).resolve() == REPO / "analysis" / "results_table.py"
-    with pytest.raises(ConfigError, match=r"analysis/no_such_script\.py"):
-        analysis_module("no_such_script")
+def test_the_demo_uses_the_packages_analysis_tools_from_any_folder(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # not the repository root: the tools come with the package
+    from agcn_pyg.demo import figures, report, runner
+
+    package = Path(importlib.util.find_spec("agcn_pyg").origin).parent
+    for module in (report.tables, figures.plots, figures.deltas):
+        assert Path(module.__file__).resolve().is_relative_to(package / "analysis")
+    assert runner.alpha_sweep.__module__ == "agcn_pyg.analysis.alpha_sweep"
+    with pytest.raises(ConfigError, match="--alphas"):
+        make_plan(_args(alphas="0,-1"))

@@ -46,7 +46,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
-    from agcn_pyg.engine.train import train
+    from agcn_pyg.engine.trainer import train
     from agcn_pyg.errors import ConfigError
 
     if args.resume and args.resume_from:

@@ -27,6 +27,7 @@ from agcn_pyg.data.labels import check_label_order, validate_label_names
 from agcn_pyg.data.npz import load_npz
 from agcn_pyg.data.safe_pickle import load_numpy_pickle
 from agcn_pyg.errors import DataError
+from agcn_pyg.graph import check_counts
 from agcn_pyg.io import save_npz
 
 
@@ -49,26 +50,27 @@ def cooccurrence_counts(targets: Any) -> tuple[np.ndarray, np.ndarray]:
     return adj, nums
 
 
-def _check_counts(adj: np.ndarray, nums: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
-    adj = np.asarray(adj)
-    nums = np.asarray(nums)
-    if nums.ndim == 2 and 1 in nums.shape:
-        nums = nums.reshape(-1)
-    if adj.ndim != 2 or adj.shape[0] != adj.shape[1]:
-        raise DataError(f"{where}: adj has shape {adj.shape}, expected C×C")
-    if nums.shape != (adj.shape[0],):
-        raise DataError(f"{where}: nums has shape {nums.shape}, expected ({adj.shape[0]},)")
-    for key, value in (("adj", adj), ("nums", nums)):
-        if not np.issubdtype(value.dtype, np.number):
-            raise DataError(f"{where}: {key} has non-numeric dtype {value.dtype}")
-        if not np.all(np.isfinite(value)) or np.any(value < 0):
-            raise DataError(f"{where}: {key} has negative or non-finite counts")
-    adj = adj.astype(np.float64)
-    if np.any(np.diagonal(adj) != 0):
-        warnings.warn(f"{where}: adj has a non-zero diagonal; it was set to zero", stacklevel=3)
-        adj = adj.copy()
-        np.fill_diagonal(adj, 0)
-    return adj, nums.astype(np.float64)
+def zero_diagonal(adj: Any, where: str) -> Any:
+    """``adj`` with its diagonal set to zero, with a warning, where it holds label totals.
+
+    Raw co-occurrence counts (``Bᵀ B``) carry each label's own count on the diagonal; the
+    graph code's rule (`agcn_pyg.graph.check_counts`) wants it zero. The files this module
+    reads and writes are repaired by this explicit step before that check. Only a square
+    matrix whose diagonal holds finite, non-negative counts is changed; anything else is
+    returned as it is, for `check_counts` to refuse with its message.
+    """
+    matrix = np.asarray(adj)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        return adj
+    if not np.issubdtype(matrix.dtype, np.number):
+        return adj
+    diagonal = np.diagonal(matrix)
+    if not (np.isfinite(diagonal).all() and (diagonal >= 0).all() and diagonal.any()):
+        return adj
+    warnings.warn(f"{where}: adj has a non-zero diagonal; it was set to zero", stacklevel=3)
+    matrix = matrix.copy()
+    np.fill_diagonal(matrix, 0)
+    return matrix
 
 
 def save_cooccurrence(
@@ -81,7 +83,7 @@ def save_cooccurrence(
 ) -> None:
     """Write `adj`, `nums` and the label order to an `.npz` file, atomically."""
     names = validate_label_names(label_names, where=str(path))
-    adj_checked, nums_checked = _check_counts(adj, nums, str(path))
+    adj_checked, nums_checked = check_counts(zero_diagonal(adj, str(path)), nums, str(path))
     if adj_checked.shape[0] != len(names):
         raise DataError(f"{path}: {len(names)} label names for a {adj_checked.shape[0]}-label adj")
     if not np.array_equal(adj_checked, adj_checked.T):
@@ -114,11 +116,11 @@ def load_cooccurrence(
         data = load_numpy_pickle(file)
         if not isinstance(data, dict) or not {"adj", "nums"} <= set(data):
             raise DataError(f"{file}: expected a dict with 'adj' and 'nums' (ML-GCN *_adj.pkl)")
-        adj, nums = _check_counts(data["adj"], data["nums"], str(file))
+        adj, nums = check_counts(zero_diagonal(data["adj"], str(file)), data["nums"], str(file))
         stored_names = None
     else:
         arrays = load_npz(file, required=("adj", "nums"))
-        adj, nums = _check_counts(arrays["adj"], arrays["nums"], str(file))
+        adj, nums = check_counts(zero_diagonal(arrays["adj"], str(file)), arrays["nums"], str(file))
         stored_names = [str(n) for n in arrays["label_names"]] if "label_names" in arrays else None
     if label_names is not None:
         wanted = list(label_names)

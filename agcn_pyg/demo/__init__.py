@@ -2,16 +2,16 @@
 
 Stages (each timed; ``<out>/timings.json`` and the report list them):
 
-1. **data**: the styled Fashion-MNIST scenes of `agcn_pyg.data.demo` under ``<out>/data``
+1. **data**: the styled Fashion-MNIST scenes of `agcn_pyg.demo.data` under ``<out>/data``
    (idempotent: an identical build on disk is reused).
 2. **setup**: the offline ImageNet weights of ``efficientnet_lite0`` converted under
    ``<out>/weights``, and the MiniLM label embeddings.
 3. **end2end** (``--mode end2end`` or ``both``): rows trained end to end, backbone included,
-   through `agcn_pyg.engine.train.train`.
+   through `agcn_pyg.engine.train_mode`.
 4. **extract** and **features** (``auto``, ``features``, ``both``): the frozen backbone's
    features of both splits, extracted once and cached; then every Table-1 row trained on them
-   through `agcn_pyg.engine.features`, the three main rows again with more seeds, and A-GCN
-   for several α (Fig. 3, through ``analysis/alpha_sweep.py``).
+   through `agcn_pyg.engine.train_mode`, the three main rows again with more seeds, and
+   A-GCN for several α (Fig. 3, through `agcn_pyg.analysis.alpha_sweep`).
 5. **table2** (with cached features, unless ``--no-table2``): the paper's Table 2 setting,
    the baseline, ML-GCN, A-GCN and the Â = I control trained on noisy labels (40 % of the
    positives dropped, `agcn_pyg.data.noise`) and then fine-tuned on a clean tenth of the
@@ -35,12 +35,14 @@ machine.
 Modules, one job each:
 
 * `plan`: the recipes, `DemoPlan` (what one call trains) and the run configs of its rows;
-* `scripts`: the repository's ``analysis/`` scripts, which the demo reuses;
+* `data`: the data set generator (styled Fashion-MNIST scenes, ``datasets/demo/README.md``);
 * `records`: what the stages record (`RowRun`, `Findings`, `StageTimer`);
 * `stats`: the numbers behind the report (paired bootstrap, context-only AP, head diagnostics);
 * `runner`: the stages, in order: data, set-up, training rows, the α sweep, Table 2, timings;
 * `figures`: the learned label graph and the per-class AP deltas as PNGs;
 * `report`: the tables, the plain reading and ``report.md``.
 
-The data set generator itself is `agcn_pyg.data.demo`; `agcn_pyg.commands.demo` is the CLI.
+The tables and figures come from `agcn_pyg.analysis` (`results_table`, `plot_adjacency`,
+`plot_ap_delta`, `alpha_sweep`); engine names come from `agcn_pyg.engine` only.
+`agcn_pyg.commands.demo` is the CLI.
 """

@@ -9,10 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from agcn_pyg.data.demo import DemoDataset
+from agcn_pyg.analysis import plot_adjacency as plots
+from agcn_pyg.analysis import plot_ap_delta as deltas
+from agcn_pyg.analysis._common import save_figure
+from agcn_pyg.demo.data import DemoDataset
 from agcn_pyg.demo.plan import MODE_TITLES, DemoPlan
 from agcn_pyg.demo.records import Findings, RowRun, finished
-from agcn_pyg.demo.scripts import analysis_module
 
 #: how the AP-delta figures name the rows A-GCN is compared with
 SHORT_TITLES = {"baseline": "Baseline", "mlgcn": "ML-GCN"}
@@ -25,13 +27,12 @@ def adjacency_figure(run: RowRun, info: DemoDataset, out: Path, title: str) -> d
     blocks in every panel. Returns ``path`` (the PNG), ``rho_hat`` and ``rho_a`` (Spearman
     correlations of the off-diagonal entries of Â and of A with the true P(j | i); NaN when the
     entries are constant), and ``max_hat`` / ``max_mlgcn`` (the largest off-diagonal entry of
-    Â and of ML-GCN's Â), and ``learned``: what `analysis/plot_adjacency.py` prints about the
+    Â and of ML-GCN's Â), and ``learned``: what `agcn plot-adjacency` prints about the
     graph (off-diagonal mass per row, Spearman ρ with the training split's P(j|i), top-3
     neighbours).
     """
-    from agcn_pyg.engine.checkpoint import load_model
+    from agcn_pyg.engine import load_model
 
-    plots = analysis_module("plot_adjacency")
     model, meta = load_model(run.run_dir / "best.pt")
     panels, _ = plots.model_panels(model, meta)
     learned, normalised = panels[0], panels[1]
@@ -68,7 +69,6 @@ def make_figures(
     plan: DemoPlan, info: DemoDataset, runs: dict[str, list[RowRun]], found: Findings
 ) -> None:
     """The adjacency heatmap and the AP-delta plots, from the first mode with an A-GCN run."""
-    deltas = analysis_module("plot_ap_delta")
     folder = plan.out / "figures"
     shutil.rmtree(folder, ignore_errors=True)
     mode = next((m for m in plan.modes if any(r.row == "agcn" for r in finished(runs[m]))), None)
@@ -92,5 +92,5 @@ def make_figures(
             # is empty, with mostly gains the upper right.
             mostly_losses = np.nanmean(a.per_class_ap - b.per_class_ap) < 0
             fig.axes[0].get_legend().set_loc("lower left" if mostly_losses else "upper right")
-            analysis_module("_common").save_figure(fig, path, deltas.DEFAULT_DPI)
+            save_figure(fig, path, deltas.DEFAULT_DPI)
             found.figures[key] = path

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from agcn_pyg.ablations import MAIN_ROWS, TABLE1_ROWS, table1_rows
+from agcn_pyg.analysis._common import parse_alphas
 from agcn_pyg.config import RunConfig, apply_overrides, from_dict
-from agcn_pyg.data.demo import DemoConfig
-from agcn_pyg.demo.scripts import analysis_module
+from agcn_pyg.demo.data import DemoConfig
 from agcn_pyg.errors import ConfigError
 
 BACKBONE = "efficientnet_lite0"
@@ -369,7 +369,7 @@ def _split(text: str) -> list[str]:
 def _alphas(text: str) -> list[float]:
     if text.strip().lower() in ("", "none"):
         return []
-    return analysis_module("alpha_sweep").parse_alphas(text)
+    return parse_alphas(text)
 
 
 def _positive(value: int, name: str) -> int:

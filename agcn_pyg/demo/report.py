@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from agcn_pyg.data.demo import DemoDataset
+from agcn_pyg.analysis import results_table as tables
+from agcn_pyg.demo.data import DemoDataset
 from agcn_pyg.demo.plan import (
     BACKBONE,
     MODE_SHORT,
@@ -27,14 +28,12 @@ from agcn_pyg.demo.plan import (
     DemoPlan,
 )
 from agcn_pyg.demo.records import Findings, RowRun, StageTimer, finished
-from agcn_pyg.demo.scripts import REPO_ROOT, analysis_module
 from agcn_pyg.demo.stats import paired_bootstrap, per_class_ap
 from agcn_pyg.io import write_text
 
 #: shorter names where a sentence lists several rows
 SHORT_TITLES = {"identity": "Â = I", "mlgcn": "ML-GCN"}
 SCHEDULES = {"step": "step (÷10 every 30 epochs)", "cosine": "cosine to 0"}
-REPO_README = REPO_ROOT / "datasets" / "demo" / "README.md"
 
 
 def _rel(path: Path, start: Path) -> str:
@@ -52,7 +51,6 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 def results_table(runs: Sequence[RowRun]) -> tuple[Any, str]:
     """The Table-1-style frame (rows named as in the paper) and its Markdown."""
-    tables = analysis_module("results_table")
     df = tables.collect_results([r.run_dir / "eval" / "metrics.json" for r in runs])
     df.index = [ROW_TITLES[r.row] for r in runs]
     df.index.name = "Model"
@@ -354,8 +352,9 @@ def write_report(
         "",
         "## Data",
         "",
-        f"Styled scenes of real Fashion-MNIST items (the generative model: "
-        f"[datasets/demo/README.md]({_rel(REPO_README, out)})): {info.n_train} training and "
+        # Named, not linked: an installed package has no datasets/ folder to link to.
+        "Styled scenes of real Fashion-MNIST items (the generative model: the repository's "
+        f"`datasets/demo/README.md`, code `agcn_pyg.demo.data`): {info.n_train} training and "
         f"{info.n_test} test scenes of {plan.data.image_size} × {plan.data.image_size} px, "
         f"{len(names)} labels, data seed {plan.data.seed}, in `{_rel(info.root, out)}/`. "
         "Each scene has a latent style (beach, office, winter, sport, evening, casual) that "
@@ -418,7 +417,6 @@ def write_report(
         "## Results",
         "",
     ]
-    tables = analysis_module("results_table")
     for mode in plan.modes:
         lines += [f"### Table 1 on the demo: {MODE_TITLES[mode]}", ""]
         done = finished(runs[mode])
@@ -509,7 +507,7 @@ def write_report(
         ]
         if graph.get("learned"):
             lines += [
-                "What the graph learned (`analysis/plot_adjacency.py` on its best.pt; P(j|i) "
+                "What the graph learned (`agcn plot-adjacency` on its best.pt; P(j|i) "
                 "counted on the training scenes):",
                 "",
                 "```",
@@ -538,7 +536,7 @@ def write_report(
             "",
             f"![alpha sweep]({_rel(Path(df.attrs['files']['png']), out)})",
             "",
-            f"A-GCN with the weight α of L_A varied ({cells}); `analysis/alpha_sweep.py`.",
+            f"A-GCN with the weight α of L_A varied ({cells}); `agcn alpha-sweep`.",
             "",
         ]
     lines += [

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from agcn_pyg.ablations import MAIN_ROWS
+from agcn_pyg.analysis.alpha_sweep import alpha_sweep
 from agcn_pyg.config import RunConfig, from_dict
-from agcn_pyg.data.demo import DemoDataset, build_demo_dataset
+from agcn_pyg.demo.data import DemoDataset, build_demo_dataset
 from agcn_pyg.demo.figures import make_figures
 from agcn_pyg.demo.plan import (
     MODE_SHORT,
@@ -31,7 +32,6 @@ from agcn_pyg.demo.plan import (
 )
 from agcn_pyg.demo.records import Findings, RowRun, StageTimer, finished
 from agcn_pyg.demo.report import reading, write_report
-from agcn_pyg.demo.scripts import analysis_module
 from agcn_pyg.demo.stats import context_reference, head_diagnostics
 from agcn_pyg.io import write_json, write_text
 
@@ -40,8 +40,7 @@ def train_run(
     plan: DemoPlan, cfg: RunConfig, row: str, mode: str, recipe: Recipe, setting: str = "clean"
 ) -> RowRun:
     """Train one config in a fresh run folder; a diverged loss is recorded, not raised."""
-    from agcn_pyg.engine.features import train_mode
-    from agcn_pyg.engine.train import TrainingDiverged
+    from agcn_pyg.engine import TrainingDiverged, train_mode
 
     # Only the folder of this very run is removed: it belongs to the demo.
     shutil.rmtree(cfg.run_dir, ignore_errors=True)
@@ -111,10 +110,9 @@ def run_table2(plan: DemoPlan, info: DemoDataset, weights: Path) -> dict[str, li
 
 def run_alpha_sweep(plan: DemoPlan, weights: Path) -> Any:
     """A-GCN on cached features for every α of the plan (Fig. 3), through the analysis tool."""
-    sweep = analysis_module("alpha_sweep")
     folder = plan.out / "runs" / "alpha_sweep"
     shutil.rmtree(folder, ignore_errors=True)
-    return sweep.alpha_sweep(
+    return alpha_sweep(
         mode_base(plan, "features", weights),
         plan.alphas,
         mode="features",
@@ -128,7 +126,7 @@ def run_alpha_sweep(plan: DemoPlan, weights: Path) -> Any:
 def run_demo(plan: DemoPlan) -> dict[str, Any]:
     """Every stage of the demo; returns the paths it wrote and the timings."""
     from agcn_pyg.data import embed_labels
-    from agcn_pyg.engine.features import extract_run_features
+    from agcn_pyg.engine import extract_run_features
     from agcn_pyg.models.backbone import efficientnet_lite0_weights
 
     timer = StageTimer()

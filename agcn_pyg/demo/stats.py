@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agcn_pyg.data.demo import DemoConfig, context_posterior, sample_labels
+from agcn_pyg.demo.data import DemoConfig, context_posterior, sample_labels
 from agcn_pyg.demo.records import RowRun
 
 
@@ -26,7 +26,7 @@ def per_class_ap(run: RowRun) -> np.ndarray:
 
 def eval_scores(run: RowRun) -> tuple[np.ndarray, np.ndarray]:
     """``(logits, targets)``, ``N × C`` each, of ``run`` on the test split (``eval/scores.npz``)."""
-    from agcn_pyg.engine.evaluate import read_scores
+    from agcn_pyg.engine import read_scores
 
     return read_scores(run.run_dir / "eval" / "scores.npz")
 
@@ -81,7 +81,7 @@ def head_diagnostics(runs: Sequence[RowRun]) -> dict[Path, tuple[float, float | 
     import torch
     import torch.nn.functional as F
 
-    from agcn_pyg.engine.checkpoint import load_model
+    from agcn_pyg.engine import load_model
     from agcn_pyg.graph import sparsity_loss
 
     out: dict[Path, tuple[float, float | None]] = {}

@@ -5,7 +5,7 @@ the backbone is frozen in eval mode (BatchNorm uses its stored statistics, dropo
 every image of both splits goes through the run's **test** transform, without augmentation,
 and is pooled to ``x ∈ R^D``; the features ``N × D`` (float32) are cached in an ``.npz``. The
 targets (``N × C``, 1 / 0 / -1) always come from the data set as loaded, after
-``data.label_noise`` where it is set. The trainer (`agcn_pyg.engine.train`, mode
+``data.label_noise`` where it is set. The trainer (`agcn_pyg.engine.trainer`, mode
 ``features``) then trains the head on them.
 
 The cache file is named by a SHA-256 key over: the backbone's timm name, pooling and module tree

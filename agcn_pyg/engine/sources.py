@@ -1,6 +1,6 @@
 r"""What the trainer feeds the model: image batches (end to end) or cached features.
 
-The trainer (`agcn_pyg.engine.train.Trainer`) owns the step, the evaluation cadence, the
+The trainer (`agcn_pyg.engine.trainer.Trainer`) owns the step, the evaluation cadence, the
 best epoch, the run folder and resume; a *source* owns the data side of a mode:
 
 ==============  =====================================  ========================================

@@ -1,10 +1,9 @@
-"""Fixtures for the analysis scripts: synthetic matrices and metrics.json files."""
+"""Fixtures for the analysis tools: synthetic matrices and metrics.json files."""
 
 from __future__ import annotations
 
 import json
 import math
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -12,12 +11,6 @@ import numpy as np
 import pytest
 
 from agcn_pyg.metrics import METRIC_COLUMNS
-
-# `analysis/` is a folder of scripts at the repository root, not part of the installed
-# package; pytest runs with --import-mode=importlib, which does not put the root on sys.path.
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 def label_names(c: int) -> list[str]:

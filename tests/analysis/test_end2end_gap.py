@@ -1,7 +1,8 @@
-"""`analysis/end2end_gap.py`: variants × seeds end to end on digit scenes, one table."""
+"""`agcn_pyg.analysis.end2end_gap`: variants × seeds end to end on digit scenes, one table."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pandas as pd
@@ -9,14 +10,15 @@ import pytest
 import yaml
 
 from agcn_pyg.ablations import Row
+from agcn_pyg.analysis import end2end_gap as gap
+from agcn_pyg.config import load_yaml
 from agcn_pyg.data.digit_scenes import DigitScenesConfig
 from agcn_pyg.errors import ConfigError
-from analysis import end2end_gap as gap
 
 
 @pytest.fixture
 def tiny_config(tmp_path: Path) -> Path:
-    config = yaml.safe_load(gap.CONFIG.read_text())
+    config = copy.deepcopy(gap.DIGITS_CONFIG)
     config["model"].update({"backbone": "test_resnet", "hidden_dim": 16})
     config["data"].update({"image_size": 32, "resize_size": 32, "workers": 0})
     config["data"]["embeddings"] = "onehot"
@@ -75,9 +77,17 @@ def test_arguments_are_checked(capsys) -> None:
     for bad in ("0,x", "1,1", ""):
         with pytest.raises(ConfigError, match="--seeds"):
             gap.parse_seeds(bad)
-    assert gap._cli(["--seeds", "a"]) == 2
+    assert gap.cli(["--seeds", "a"]) == 2
     assert "--seeds" in capsys.readouterr().err
-    base = gap.base_config(gap.CONFIG)
+    base = gap.base_config(gap.DIGITS_CONFIG)
     for name, overrides in gap.VARIANTS.items():  # every variant builds a valid config
         cfg = gap.row_config(base, Row(name, overrides))
         assert cfg.name == f"digits_{name}" and cfg.data.hflip is False
+
+
+def test_the_built_in_recipe_is_configs_digits_yaml() -> None:
+    # The installed package has no configs/: the study's default is built in and must stay
+    # the recipe the README documents.
+    path = Path(__file__).resolve().parents[2] / "configs" / "digits.yaml"
+    assert load_yaml(path) == gap.DIGITS_CONFIG
+    assert gap.get_args_parser().parse_args([]).config is None

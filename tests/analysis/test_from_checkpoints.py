@@ -10,12 +10,12 @@ import torch
 from PIL import Image
 
 from agcn_pyg import create_model
+from agcn_pyg.analysis.plot_adjacency import get_args_parser as plot_adjacency_parser
+from agcn_pyg.analysis.plot_adjacency import main as plot_adjacency_main
+from agcn_pyg.analysis.plot_ap_delta import plot_ap_delta_files
+from agcn_pyg.analysis.results_table import PAPER_COLUMNS, collect_results
 from agcn_pyg.engine.checkpoint import build_checkpoint, save_checkpoint
 from agcn_pyg.engine.evaluate import write_evaluation
-from analysis.plot_adjacency import get_args_parser as plot_adjacency_parser
-from analysis.plot_adjacency import main as plot_adjacency_main
-from analysis.plot_ap_delta import plot_ap_delta_files
-from analysis.results_table import PAPER_COLUMNS, collect_results
 
 NAMES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal"]
 
@@ -61,7 +61,7 @@ def test_plot_adjacency_cli_on_a_checkpoint(tmp_path: Path, graph: str, gnn: str
 def test_plot_adjacency_of_the_baseline_shows_the_statistics(tmp_path: Path) -> None:
     # The baseline learns no graph; its checkpoint still carries the training co-occurrence.
     from agcn_pyg import load_model
-    from analysis.plot_adjacency import model_panels
+    from agcn_pyg.analysis.plot_adjacency import model_panels
 
     model, meta = load_model(_checkpoint(tmp_path, "none"))
     panels, _ = model_panels(model, meta)

@@ -10,8 +10,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from agcn_pyg.errors import CheckpointError, DataError
-from analysis.plot_adjacency import (
+from agcn_pyg.analysis.plot_adjacency import (
     GRAPH_TITLES,
     Panel,
     adjacency_panels,
@@ -22,6 +21,7 @@ from analysis.plot_adjacency import (
     plot_adjacency_panels,
     plot_model,
 )
+from agcn_pyg.errors import CheckpointError, DataError
 
 DPI = 40  # small PNGs keep the tests fast; sizes and overlaps scale with dpi
 
@@ -276,7 +276,7 @@ def test_cli_arguments() -> None:
 
 
 def test_graph_learning_figures_on_a_hand_made_graph() -> None:
-    from analysis.plot_adjacency import graph_learning
+    from agcn_pyg.analysis.plot_adjacency import graph_learning
 
     names = ["a", "b", "c", "d"]
     # P(j|i) from counts: a and b always together, c and d never with anything
@@ -301,3 +301,19 @@ def test_graph_learning_figures_on_a_hand_made_graph() -> None:
     identity = graph_learning(np.zeros((4, 4)), np.eye(4), names, counts)
     assert np.isnan(identity.spearman["Â vs P(j|i)"])  # Â = I: nothing to correlate
     assert "undefined (constant)" in identity.lines(names)[1]
+
+
+def test_the_plotted_p_j_given_i_is_the_graph_modules_with_unseen_labels_masked() -> None:
+    from agcn_pyg.analysis.plot_adjacency import conditional_probability
+    from agcn_pyg.graph import cooccurrence_conditional
+
+    adj = np.array([[0.0, 2.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    nums = np.array([4.0, 2.0, 0.0])
+    with pytest.warns(UserWarning, match=r"\[2\]"):
+        expected = cooccurrence_conditional(adj, nums)
+    with pytest.warns(UserWarning, match=r"\[2\]"):
+        shown = conditional_probability(adj, nums)
+    assert np.array_equal(shown[:2], expected[:2])
+    assert np.isnan(shown[2]).all() and (expected[2] == 0).all()
+    with pytest.raises(DataError, match="diagonal"):  # the one count rule, not a second one
+        conditional_probability(np.eye(3), nums)

@@ -10,17 +10,17 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from PIL import Image
 
-from agcn_pyg.errors import DataError
-from analysis.plot_ap_delta import (
+from agcn_pyg.analysis.plot_ap_delta import (
     GAIN,
     LOSS,
     OTHER,
-    _cli,
+    cli,
     load_pair,
     plot_ap_delta,
     plot_ap_delta_files,
     sorted_delta,
 )
+from agcn_pyg.errors import DataError
 
 DPI = 40
 
@@ -134,7 +134,7 @@ def test_files_and_folders(tmp_path: Path, write_metrics) -> None:
     out = plot_ap_delta_files(fa.parent, fb.parent)
     assert out == fa.parent / "ap_delta_A-GCN_vs_baseline.png" and out.is_file()
     custom = tmp_path / "figs" / "fig4.png"
-    assert _cli([str(fa), str(fb), "--out", str(custom), "--top", "3"]) == 0
+    assert cli([str(fa), str(fb), "--out", str(custom), "--top", "3"]) == 0
     assert custom.is_file()
 
 
@@ -147,7 +147,7 @@ def test_label_mismatch_is_a_data_error(tmp_path: Path, write_metrics, make_labe
     fc = write_metrics("c", "c", _aps(5)[1], labels=labels[:5])
     with pytest.raises(DataError, match="6 vs 5 labels"):
         load_pair(fa, fc)
-    assert _cli([str(fa), str(fb)]) == 2
+    assert cli([str(fa), str(fb)]) == 2
     assert "label names differ" in capsys.readouterr().err
     with pytest.raises(DataError, match="no such metrics file"):
         load_pair(tmp_path / "missing", fb)

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from agcn_pyg.analysis.results_table import PAPER_COLUMNS, cli, collect_results, to_markdown
 from agcn_pyg.errors import DataError
-from analysis.results_table import PAPER_COLUMNS, _cli, collect_results, to_markdown
 
 # Table 1 of the paper: mAP, then "All" CP CR CF1 OP OR OF1, then "Top-3" the same six.
 TABLE_1 = [
@@ -85,7 +85,7 @@ def test_duplicate_names_and_csv_round_trip(tmp_path: Path, write_metrics) -> No
     fa = write_metrics("seed0", "A-GCN", [50.0], metrics=_metrics(80))
     fb = write_metrics("seed1", "A-GCN", [50.0], metrics=_metrics(81))
     md, csv = tmp_path / "out" / "table.md", tmp_path / "out" / "table.csv"
-    assert _cli([str(fa), str(fb), "--out-md", str(md), "--out-csv", str(csv)]) == 0
+    assert cli([str(fa), str(fb), "--out-md", str(md), "--out-csv", str(csv)]) == 0
     back = pd.read_csv(csv, index_col="Model")
     assert list(back.index) == ["A-GCN", "A-GCN (2)"]
     assert list(back.columns) == TABLE_1
@@ -107,5 +107,5 @@ def test_input_errors(tmp_path: Path, write_metrics, capsys) -> None:
     wrong = write_metrics("wrong", "x", [50.0], metrics={"mAP": "high"})
     with pytest.raises(DataError, match=r"metrics\.mAP"):
         collect_results([wrong])
-    assert _cli([str(bad)]) == 2
+    assert cli([str(bad)]) == 2
     assert "not valid JSON" in capsys.readouterr().err

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from PIL import Image
 
+from agcn_pyg.analysis import alpha_sweep as sweep
+from agcn_pyg.analysis import run_table1 as table1
+from agcn_pyg.analysis.results_table import PAPER_COLUMNS
 from agcn_pyg.errors import ConfigError
-from analysis import alpha_sweep as sweep
-from analysis import run_table1 as table1
-from analysis.results_table import PAPER_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_run_table1_cli_features_mode(shapes_config: Path, tmp_path: Path, capsy
     out = tmp_path / "probe"
     argv = [str(shapes_config), "--rows", "baseline,mlgcn", "--mode"]
     argv += ["features", "--out-dir", str(out), "--no-progress", "train.epochs=2"]  # anywhere
-    assert table1._cli(argv) == 0
+    assert table1.cli(argv) == 0
     printed = capsys.readouterr().out
     assert "| shapes_mlgcn |" in printed and "shapes_table1_features.md" in printed
     env = json.loads((out / "shapes_mlgcn" / "env.json").read_text())
@@ -87,7 +87,7 @@ def test_run_table1_cli_features_mode(shapes_config: Path, tmp_path: Path, capsy
     resolved = yaml.safe_load((out / "shapes_mlgcn" / "config.yaml").read_text())
     assert resolved["train"]["epochs"] == 2
     assert len(list((out / "features_cache").glob("*.npz"))) == 2  # one extraction, two rows
-    assert table1._cli([str(shapes_config), "--rows", "nope", "--out-dir", str(out)]) == 2
+    assert table1.cli([str(shapes_config), "--rows", "nope", "--out-dir", str(out)]) == 2
 
 
 def test_alpha_sweep_features_mode(shapes_config: Path, tmp_path: Path) -> None:

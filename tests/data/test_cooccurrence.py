@@ -14,7 +14,9 @@ from agcn_pyg.data import (
     load_numpy_pickle,
     save_cooccurrence,
 )
+from agcn_pyg.data.cooccurrence import zero_diagonal
 from agcn_pyg.errors import DataError
+from agcn_pyg.graph import check_counts
 
 TARGETS = [
     [1, 1, 0],
@@ -103,3 +105,23 @@ def test_bad_pickles(tmp_path: Path):
     path.write_bytes(pickle.dumps({"adj": np.zeros((3, 3)), "nums": np.ones(4)}))
     with pytest.raises(DataError, match=r"nums has shape \(4,\), expected \(3,\)"):
         load_cooccurrence(path)
+
+
+def test_one_count_rule_and_an_explicit_diagonal_repair(tmp_path: Path):
+    # The graph code refuses a non-zero diagonal; the data path repairs it first, on purpose.
+    raw = np.array([[2.0, 1.0], [1.0, 3.0]])
+    with pytest.raises(DataError, match=r"counts\.npz: adj has a non-zero diagonal"):
+        check_counts(raw, [2, 3], "counts.npz")
+    with pytest.warns(UserWarning, match="set to zero"):
+        repaired = zero_diagonal(raw, "counts.npz")
+    adj, nums = check_counts(repaired, [[2], [3]], "counts.npz")
+    assert adj.tolist() == [[0.0, 1.0], [1.0, 0.0]] and nums.tolist() == [2.0, 3.0]
+    assert raw[0, 0] == 2.0  # the caller's array is left alone
+    # Invalid diagonals are not "repaired" into valid ones: the check still names them.
+    for bad, match in (([[-1.0, 1.0], [1.0, 0.0]], "negative"), ([[np.nan, 0], [0, 0]], "NaN")):
+        load_path = tmp_path / "bad_adj.pkl"
+        load_path.write_bytes(pickle.dumps({"adj": np.array(bad), "nums": np.ones(2)}))
+        with pytest.raises(DataError, match=match):
+            load_cooccurrence(load_path)
+    with pytest.raises(DataError, match="non-numeric"):
+        check_counts(np.array([["a", "b"], ["c", "d"]]), [1, 1])

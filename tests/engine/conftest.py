@@ -40,7 +40,7 @@ def run_config(tmp_path: Path, color_dataset: Path):
 def interrupted_run(monkeypatch):
     """Factory: train a `RunConfig` and stop it, as a kill would, when epoch ``epoch``
     (0-based) starts; the epochs before it are committed."""
-    from agcn_pyg.engine.train import Trainer
+    from agcn_pyg.engine.trainer import Trainer
 
     def run(cfg, epoch: int, **kwargs) -> None:
         original = Trainer._train_epoch

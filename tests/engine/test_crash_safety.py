@@ -17,7 +17,7 @@ from agcn_pyg.__main__ import main
 from agcn_pyg.config import load_run_config
 from agcn_pyg.engine.checkpoint import load_model, read_checkpoint
 from agcn_pyg.engine.runfolder import RunFolder
-from agcn_pyg.engine.train import Trainer, TrainingDiverged
+from agcn_pyg.engine.trainer import Trainer, TrainingDiverged
 from agcn_pyg.errors import CheckpointError, ConfigError
 from agcn_pyg.io import save_torch
 
@@ -75,7 +75,7 @@ def test_a_kill_at_a_commit_instant_resumes_to_the_uninterrupted_result(
 
         monkeypatch.setattr(RunFolder, "publish", publish)
     else:
-        import agcn_pyg.engine.train as train_module
+        import agcn_pyg.engine.trainer as train_module
 
         original = train_module.save_checkpoint
 

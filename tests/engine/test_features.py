@@ -28,7 +28,7 @@ from agcn_pyg.engine.feature_cache import (
 )
 from agcn_pyg.engine.runlog import LOG_COLUMNS, log_csv
 from agcn_pyg.engine.sources import TRAIN_MODES, cpu_threads, head_logits
-from agcn_pyg.engine.train import Trainer, train_mode
+from agcn_pyg.engine.trainer import Trainer, train_mode
 from agcn_pyg.errors import CheckpointError, ConfigError
 from agcn_pyg.metrics import compute_metrics
 from agcn_pyg.models import create_model

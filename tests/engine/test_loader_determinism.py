@@ -11,7 +11,7 @@ import torch
 from agcn_pyg.config import load_run_config
 from agcn_pyg.engine.checkpoint import read_checkpoint
 from agcn_pyg.engine.inputs import make_loader, resolve_workers
-from agcn_pyg.engine.train import Trainer
+from agcn_pyg.engine.trainer import Trainer
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from agcn_pyg.config import load_run_config
 from agcn_pyg.engine import checkpoint as ckpt_module
 from agcn_pyg.engine.checkpoint import read_checkpoint, save_checkpoint
 from agcn_pyg.engine.losses import LOSSES
-from agcn_pyg.engine.train import Trainer, TrainingDiverged
+from agcn_pyg.engine.trainer import Trainer, TrainingDiverged
 from agcn_pyg.errors import CheckpointError, StorageError
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agcn_pyg.data.demo import (
+from agcn_pyg.demo.data import (
     FASHION_MNIST_ENV,
     LABEL_NAMES,
     DemoConfig,

@@ -1,4 +1,9 @@
-"""Shared helpers for the analysis scripts: reading ``metrics.json``, writing figures, the CLI."""
+"""Shared helpers for the analysis tools and the demo: reading ``metrics.json``, writing
+figures, parsing the α list, the command line.
+
+No plotting library is imported here at run time, so that `results_table` and the demo's plan
+load without matplotlib.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,15 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
 
-from agcn_pyg.errors import AgcnError, DataError
+from agcn_pyg.errors import AgcnError, ConfigError, DataError
 from agcn_pyg.io import atomic_path, write_text
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 METRICS_FILE = "metrics.json"
 
@@ -112,6 +120,27 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: float) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
     return Path(path)
+
+
+def parse_alphas(text: str) -> list[float]:
+    """``"0,0.5,1"`` → ``[0.0, 0.5, 1.0]``; every α must be a finite number ≥ 0."""
+    out = []
+    for piece in text.split(","):
+        piece = piece.strip()
+        if not piece:
+            continue
+        try:
+            value = float(piece)
+        except ValueError:
+            raise ConfigError(f"--alphas: {piece!r} is not a number") from None
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"--alphas: {piece!r} must be a finite number ≥ 0")
+        out.append(value)
+    if not out:
+        raise ConfigError("--alphas: give at least one value, e.g. 0,0.5,1,2")
+    if len(set(out)) != len(out):
+        raise ConfigError("--alphas: values repeat")
+    return out
 
 
 def run_cli(

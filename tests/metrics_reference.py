@@ -1,11 +1,12 @@
-"""The slow, readable version of :mod:`agcn_pyg.metrics`, for verification and benchmarks only.
+"""The slow, readable version of :mod:`agcn_pyg.metrics`: a test oracle (not in the package).
 
 Every figure is computed with plain Python loops over classes and images, step by step as
 ML-GCN's ``AveragePrecisionMeter`` does it, with this project's conventions (targets 1 / 0 /
 -1 = present / absent / ignored, ties ranked by index, classes without positives left out
 of mAP and CR). ``tests/test_metrics.py`` and ``bench/bench_metrics.py`` compare
 :func:`agcn_pyg.metrics.compute_metrics` against :func:`reference_metrics`; nothing else
-should call this module. It does not validate its input and never warns.
+should call this module (both load it by file path). It does not validate its input and
+never warns.
 """
 
 from __future__ import annotations
