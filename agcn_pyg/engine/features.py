@@ -381,7 +381,7 @@ def train_head(
         train_features, val_features: ``N × D`` float features.
         train_targets, val_targets: ``N × C`` targets in {1, 0, -1}.
         train_cfg: the optimisation recipe.
-        alpha: weight of L_A; defaults to ``model.cfg.alpha``.
+        alpha: weight of L_A; defaults to ``model.config["alpha"]``.
         difficult: how ``-1`` targets enter the loss (``ignore``, ``positive``, ``negative``).
         device: where the head trains.
         progress: show a bar over the epochs.
@@ -394,7 +394,7 @@ def train_head(
     """
     with cpu_threads(threads if device_type(device) == "cpu" else None):
         validate_train_config(RunConfig(train=train_cfg))
-        alpha = float(model.cfg.alpha if alpha is None else alpha)
+        alpha = float(model.config["alpha"] if alpha is None else alpha)
         device = torch.device(device)
         x_train = _as_tensor(train_features, torch.float32)
         y_train = _as_tensor(train_targets, torch.long)
@@ -548,7 +548,7 @@ def _split_features(
     device: torch.device,
     progress: bool,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    transform, normalize = test_pipeline(to_dict(cfg), backbone.body)
+    transform, normalize = test_pipeline(to_dict(cfg), backbone)
     return {
         split: extract_features(
             backbone,

@@ -256,7 +256,7 @@ class Trainer:
         model = create_model(model_cfg, label_embeddings=embeddings, cooccurrence=self.cooccurrence)
         if cfg.train.init_from:
             init_weights_from(model, cfg.train.init_from, model_cfg, self.label_names)
-        data = with_transforms(splits, cfg.data, model.backbone.body)
+        data = with_transforms(splits, cfg.data, model)
         self.normalize = data.normalize
 
         model.to(self.device)

@@ -242,7 +242,7 @@ def test_param_groups_use_lrp_for_backbone(tiny_backbone, unit_embeddings) -> No
 def test_create_model_accepts_a_config(tiny_backbone, unit_embeddings) -> None:
     cfg = ModelConfig(backbone=tiny_backbone, num_classes=C, graph="dot", hidden_dim=8)
     model = create_model(cfg, label_embeddings=unit_embeddings(C, D_E), alpha=0.5)
-    assert model.cfg.graph == "dot" and model.cfg.alpha == 0.5
+    assert model.config["graph"] == "dot" and model.config["alpha"] == 0.5
     assert model.head.gnn.convs[0].out_channels == 8
 
 
