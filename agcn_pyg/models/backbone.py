@@ -37,9 +37,10 @@ class Backbone(nn.Module):
     (timm reports the unexpected ``norm.*`` keys). CNNs have no parameters in their pooling,
     so their keys are the same for every pool.
 
-    ``D`` is the width of ``forward_head(pre_logits=True)``: timm's ``head_hidden_size``,
-    which differs from ``num_features`` where the head has its own layers before the
-    classifier (MobileNetV3's ``conv_head``, for one).
+    Layers that timm places in the head before the classifier are part of ``x``: ConvNeXt's
+    head norm after the pooling, MobileNetV3's ``conv_head``. ``D`` is therefore the width
+    of ``forward_head(pre_logits=True)``, timm's ``head_hidden_size``, which differs from
+    ``num_features`` where such a layer changes the width (MobileNetV3: 1024, not 288).
 
     Args:
         name: timm model name.

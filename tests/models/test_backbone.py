@@ -110,10 +110,10 @@ def test_efficientnet_lite0_offline_weights_recognise_photos(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("pool", ["max", "avg", "avgmax"])
-@pytest.mark.parametrize("name", ["test_vit", "test_resnet", "test_efficientnet"])
+@pytest.mark.parametrize("name", ["test_vit", "test_resnet", "test_efficientnet", "test_convnext"])
 def test_features_are_timms_pooling(name: str, pool: str) -> None:
     # timm's own global_pool on the same weights: for a ViT that leaves the class token out
-    # and applies fc_norm after the pooling.
+    # and applies fc_norm after the pooling; for a ConvNeXt the head's norm follows it.
     backbone = Backbone(name, pool=pool).eval()
     reference = timm.create_model(name, num_classes=0, global_pool=pool).eval()
     reference.load_state_dict(backbone.body.state_dict())
