@@ -72,7 +72,7 @@ def main(args: argparse.Namespace) -> int:
             f"evaluation data has another label list or order than {args.checkpoint} "
             f"({dataset.num_classes} vs {len(label_names)} labels)"
         )
-    transform, normalize = test_pipeline(run_config, model.backbone.body)
+    transform, normalize = test_pipeline(run_config, model)
     dataset = dataset.with_transform(transform)
     loader = make_loader(
         dataset, args.batch_size, args.workers, train=False, pin_memory=device.type == "cuda"

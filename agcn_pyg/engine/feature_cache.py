@@ -244,7 +244,7 @@ def run_features(
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{"train", "val"} → (features, targets)`` of ``backbone`` on ``splits`` through the
     run's test transform (in ``train.channels_last``'s layout), cached under ``cache``."""
-    transform, normalize = test_pipeline(to_dict(cfg), backbone.body)
+    transform, normalize = test_pipeline(to_dict(cfg), backbone)
     return {
         split: extract_features(
             backbone,

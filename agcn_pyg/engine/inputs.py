@@ -81,10 +81,10 @@ def load_splits(cfg: DataConfig, image_check: Path | None = None) -> RunData:
     return RunData(train, val, train.label_names, noise=noise)
 
 
-def with_transforms(splits: RunData, cfg: DataConfig, backbone: Any | None = None) -> RunData:
+def with_transforms(splits: RunData, cfg: DataConfig, model: Any | None = None) -> RunData:
     """Attach the recipe's uint8 train and test transforms and the `DeviceNormalize` that
-    finishes them; ``backbone`` for its own normalisation."""
-    mean, std = _normalization(cfg.normalization, backbone)
+    finishes them; ``model`` (an `AGCN` or `Backbone`) for ``data.normalization=backbone``."""
+    mean, std = _normalization(cfg.normalization, model)
     train_tf, test_tf = build_transforms(
         cfg.transforms, cfg.image_size, resize_size=cfg.resize_size, output="uint8", hflip=cfg.hflip
     )
@@ -97,10 +97,12 @@ def with_transforms(splits: RunData, cfg: DataConfig, backbone: Any | None = Non
     )
 
 
-def _normalization(name: str, backbone: Any | None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def _normalization(name: str, model: Any | None) -> tuple[tuple[float, ...], tuple[float, ...]]:
     assert name in NORMALIZATIONS, name  # the schema checked data.normalization
-    if name == "backbone" and backbone is not None:
-        return timm_normalization(backbone)
+    if name == "backbone" and model is not None:
+        # timm's resolver reads the model's ``pretrained_cfg``, which `AGCN` and `Backbone`
+        # expose as their timm body's.
+        return timm_normalization(model)
     return IMAGENET_MEAN, IMAGENET_STD
 
 
@@ -241,14 +243,15 @@ def make_loader(
 
 
 def test_pipeline(
-    run_config: dict[str, Any] | None, backbone: Any | None = None
+    run_config: dict[str, Any] | None, model: Any | None = None
 ) -> tuple[Any, DeviceNormalize]:
     """The evaluation transform a checkpoint was trained with (defaults without a config), as
-    a uint8 transform and the `DeviceNormalize` that finishes its batches."""
+    a uint8 transform and the `DeviceNormalize` that finishes its batches; ``model`` (an
+    `AGCN` or `Backbone`) for ``data.normalization=backbone``."""
     from agcn_pyg.config import RunConfig, from_dict
 
     data = from_dict(RunConfig, run_config or {}).data
-    mean, std = _normalization(data.normalization, backbone)
+    mean, std = _normalization(data.normalization, model)
     transform = build_transforms(
         data.transforms, data.image_size, data.resize_size, output="uint8"
     )[1]

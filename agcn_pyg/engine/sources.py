@@ -123,7 +123,7 @@ class ImageBatches:
 
     def __init__(self, ctx: SourceContext) -> None:
         cfg = ctx.cfg
-        data = with_transforms(ctx.splits, cfg.data, ctx.model.backbone.body)
+        data = with_transforms(ctx.splits, cfg.data, ctx.model)
         self.normalize = data.normalize
         self.device, self.amp_dtype = ctx.device, ctx.amp_dtype
         self.channels_last, self.progress = ctx.channels_last, ctx.progress

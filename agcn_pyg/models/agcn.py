@@ -18,15 +18,17 @@ the baseline costs.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import warnings
-from typing import Any
+from typing import Any, Literal, NamedTuple, overload
 
+import numpy as np
+import timm
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from agcn_pyg.config import ModelConfig
 from agcn_pyg.errors import ConfigError
 from agcn_pyg.graph import complete_edge_index, sparsity_loss
 from agcn_pyg.models.backbone import Backbone
@@ -38,6 +40,19 @@ from agcn_pyg.models.label_graph import (
     LabelGraph,
     StaticGraph,
 )
+
+
+class AGCNOutput(NamedTuple):
+    """What a head returns, and the model with ``return_graph_loss=True``.
+
+    Attributes:
+        logits: ``B × C``, float32.
+        graph_loss: L_A (Eq. 6) of this pass's Â, a scalar, unweighted (the trainer
+            multiplies it by ``alpha``); 0 for the baseline and without autograd.
+    """
+
+    logits: Tensor
+    graph_loss: Tensor
 
 
 def _fp32_logits(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -56,8 +71,9 @@ class LinearHead(nn.Module):
     def classifier(self) -> tuple[Tensor, Tensor | None]:
         return self.fc.weight, self.fc.bias
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return _fp32_logits(x, self.fc.weight, self.fc.bias), x.new_zeros(())
+    def forward(self, x: Tensor) -> AGCNOutput:
+        """``x`` (``B × D``) → ``AGCNOutput(logits B × C, graph_loss 0)``."""
+        return AGCNOutput(_fp32_logits(x, self.fc.weight, self.fc.bias), x.new_zeros(()))
 
 
 class GraphHead(nn.Module):
@@ -111,88 +127,195 @@ class GraphHead(nn.Module):
             self._cache = (key, self.graph()[0])
         return self._cache[1], self.bias
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor) -> AGCNOutput:
+        """``x`` (``B × D``) → ``AGCNOutput(logits B × C, L_A)``; L_A is 0 without autograd
+        (the cached W̄ is used and no loss can flow back)."""
         if self.training or torch.is_grad_enabled():
             weight, _, adj_hat = self.graph()
-            return _fp32_logits(x, weight, self.bias), sparsity_loss(adj_hat)
+            return AGCNOutput(_fp32_logits(x, weight, self.bias), sparsity_loss(adj_hat))
         weight, bias = self.classifier()
-        return _fp32_logits(x, weight, bias), x.new_zeros(())
+        return AGCNOutput(_fp32_logits(x, weight, bias), x.new_zeros(()))
 
 
 class AGCN(nn.Module):
-    """Backbone + head. Build it with `agcn_pyg.create_model`.
+    """Backbone + head. Build it with `agcn_pyg.create_model`, which maps a `ModelConfig` to
+    these keyword arguments (their defaults are `ModelConfig`'s; the fields are documented
+    there).
 
     Args:
-        cfg: the model config.
+        backbone, pretrained, pool, backbone_kwargs: the timm backbone (`Backbone`).
+        num_classes: C.
+        graph: a name in `LABEL_GRAPHS`, or ``"none"`` for the baseline's linear head.
+        gnn, num_layers, hidden_dim, negative_slope, gnn_bias, heads, gnn_init: the
+            `LabelGNN` (``d_e → hidden_dim → … → D``).
+        guard, lg_dim, lg_bias, t, p, reweight: the label graph (`LabelGraph.build`).
+        alpha: the weight of L_A in the loss; not used by the model, only kept in `config`
+            for the trainer and the checkpoint.
+        embedding_norm: `condition_embeddings`.
+        classifier_bias: a per-label bias on the graph head's logits.
         label_embeddings: E, ``C × d_e``; ``None`` falls back to one-hot embeddings.
         cooccurrence: ``(adj, nums)`` counts, needed by ``graph='static'``.
         static_correlation: for ``graph='static'``, a ready ``gen_A`` output (``C × C``) in
             place of the counts, e.g. the ``A`` stored in an ML-GCN checkpoint.
 
+    Attributes:
+        config: the keyword arguments above (not the tensors) as a plain dict, what a
+            checkpoint stores as ``model_config``.
+
+    The forward pass follows timm's split: ``forward_features`` (images → ``x``, ``B × D``),
+    then ``forward_head`` (``x`` → logits); ``pretrained_cfg`` is the backbone's, so
+    ``timm.data.resolve_model_data_config(model)`` gives its preprocessing.
+
     Shapes:
-        input: ``B × 3 × H × W``; output: logits ``B × C``.
+        input: ``B × 3 × H × W``; output: logits ``B × C``, or `AGCNOutput` with
+        ``return_graph_loss=True``.
     """
 
     def __init__(
         self,
-        cfg: ModelConfig,
-        label_embeddings: Tensor | None = None,
+        backbone: str = "resnet101",
+        num_classes: int = 80,
+        graph: str = "conv",
+        gnn: str = "gcn",
+        pretrained: bool | str = False,
+        pool: str = "max",
+        guard: str = "relu",
+        alpha: float = 1.0,
+        num_layers: int = 2,
+        hidden_dim: int = 1024,
+        negative_slope: float = 0.2,
+        gnn_bias: bool = False,
+        heads: int = 1,
+        lg_dim: int | None = None,
+        lg_bias: bool = False,
+        gnn_init: str = "pyg",
+        embedding_norm: str = "none",
+        classifier_bias: bool = False,
+        t: float = 0.4,
+        p: float = 0.25,
+        reweight: bool = True,
+        backbone_kwargs: dict[str, Any] | None = None,
+        *,
+        label_embeddings: Tensor | np.ndarray | None = None,
         cooccurrence: Cooccurrence | None = None,
         static_correlation: Tensor | None = None,
     ) -> None:
         super().__init__()
-        self.cfg = cfg
-        self.backbone = Backbone(cfg.backbone, cfg.pretrained, cfg.pool, **cfg.backbone_kwargs)
+        backbone_kwargs = dict(backbone_kwargs or {})
+        self._config: dict[str, Any] = {
+            "backbone": backbone,
+            "num_classes": num_classes,
+            "graph": graph,
+            "gnn": gnn,
+            "pretrained": pretrained,
+            "pool": pool,
+            "guard": guard,
+            "alpha": alpha,
+            "num_layers": num_layers,
+            "hidden_dim": hidden_dim,
+            "negative_slope": negative_slope,
+            "gnn_bias": gnn_bias,
+            "heads": heads,
+            "lg_dim": lg_dim,
+            "lg_bias": lg_bias,
+            "gnn_init": gnn_init,
+            "embedding_norm": embedding_norm,
+            "classifier_bias": classifier_bias,
+            "t": t,
+            "p": p,
+            "reweight": reweight,
+            "backbone_kwargs": copy.deepcopy(backbone_kwargs),
+        }
+        self.backbone = Backbone(backbone, pretrained, pool, **backbone_kwargs)
         self.num_features = self.backbone.num_features
-        self.num_classes = cfg.num_classes
+        self.num_classes = num_classes
         self.head: LinearHead | GraphHead
-        if cfg.graph == BASELINE:
-            self.head = LinearHead(self.num_features, cfg.num_classes)
+        if graph == BASELINE:
+            self.head = LinearHead(self.num_features, num_classes)
             return
-        embeddings = _check_embeddings(label_embeddings, cfg.num_classes)
-        embeddings = condition_embeddings(embeddings, cfg.embedding_norm)
+        embeddings = _check_embeddings(label_embeddings, num_classes)
+        embeddings = condition_embeddings(embeddings, embedding_norm)
         label_graph: LabelGraph
         if static_correlation is not None:
-            if cfg.graph != "static":
-                raise ConfigError(f"static_correlation is for graph 'static', not {cfg.graph!r}")
-            n = cfg.num_classes
+            if graph != "static":
+                raise ConfigError(f"static_correlation is for graph 'static', not {graph!r}")
+            n = num_classes
             if tuple(static_correlation.shape) != (n, n):
                 raise ConfigError(
                     f"static_correlation: expected {n} × {n}, got {tuple(static_correlation.shape)}"
                 )
-            label_graph = StaticGraph(static_correlation, cfg.t, cfg.p, cfg.reweight)
+            label_graph = StaticGraph(static_correlation, t, p, reweight)
         else:
-            label_graph = LABEL_GRAPHS.get(cfg.graph).from_config(
-                cfg, embeddings.size(1), cooccurrence
+            label_graph = LABEL_GRAPHS.get(graph).build(
+                embeddings.size(1),
+                num_classes,
+                cooccurrence,
+                guard=guard,
+                lg_dim=lg_dim,
+                lg_bias=lg_bias,
+                t=t,
+                p=p,
+                reweight=reweight,
             )
-        gnn = LabelGNN(
-            cfg.gnn,
+        label_gnn = LabelGNN(
+            gnn,
             in_dim=embeddings.size(1),
             out_dim=self.num_features,
-            hidden_dims=[cfg.hidden_dim] * (cfg.num_layers - 1),
-            negative_slope=cfg.negative_slope,
-            bias=cfg.gnn_bias,
-            heads=cfg.heads,
-            init=cfg.gnn_init,
+            hidden_dims=[hidden_dim] * (num_layers - 1),
+            negative_slope=negative_slope,
+            bias=gnn_bias,
+            heads=heads,
+            init=gnn_init,
         )
-        self.head = GraphHead(label_graph, gnn, embeddings, bias=cfg.classifier_bias)
+        self.head = GraphHead(label_graph, label_gnn, embeddings, bias=classifier_bias)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The model's keyword arguments as a plain dict (a copy; `ModelConfig`'s fields)."""
+        return copy.deepcopy(self._config)
+
+    @property
+    def pretrained_cfg(self) -> dict[str, Any]:
+        """The backbone's timm ``pretrained_cfg``: what ``timm.data.resolve_data_config``
+        reads for the input size, mean, std, interpolation and crop."""
+        return self.backbone.pretrained_cfg
+
+    def data_config(self) -> dict[str, Any]:
+        """timm's preprocessing for this model, ``timm.data.resolve_model_data_config``:
+        ``input_size``, ``interpolation``, ``mean``, ``std``, ``crop_pct``, ``crop_mode``."""
+        return timm.data.resolve_model_data_config(self)
 
     @property
     def has_graph(self) -> bool:
         return isinstance(self.head, GraphHead)
 
     def forward_features(self, images: Tensor) -> Tensor:
-        """Pooled image features ``x``, ``B × D``."""
+        """Pooled image features ``x``, ``B × D`` (timm's pooling, `Backbone`)."""
         return self.backbone(images)
 
-    def forward_head(self, x: Tensor, return_graph_loss: bool = False) -> Any:
-        logits, graph_loss = self.head(x)
-        return (logits, graph_loss) if return_graph_loss else logits
+    @overload
+    def forward_head(self, x: Tensor, return_graph_loss: Literal[False] = False) -> Tensor: ...
 
-    def forward(self, images: Tensor, return_graph_loss: bool = False) -> Any:
-        """Logits ``B × C``; with ``return_graph_loss`` also L_A (Eq. 6, unweighted).
+    @overload
+    def forward_head(self, x: Tensor, return_graph_loss: Literal[True]) -> AGCNOutput: ...
 
-        L_A is 0 for the baseline and for eval passes without autograd.
+    def forward_head(self, x: Tensor, return_graph_loss: bool = False) -> Tensor | AGCNOutput:
+        """``x`` (``B × D``) → logits ``B × C``, or `AGCNOutput` with ``return_graph_loss``."""
+        out = self.head(x)
+        return out if return_graph_loss else out.logits
+
+    @overload
+    def forward(self, images: Tensor, return_graph_loss: Literal[False] = False) -> Tensor: ...
+
+    @overload
+    def forward(self, images: Tensor, return_graph_loss: Literal[True]) -> AGCNOutput: ...
+
+    def forward(self, images: Tensor, return_graph_loss: bool = False) -> Tensor | AGCNOutput:
+        """Logits ``B × C``; with ``return_graph_loss``, ``AGCNOutput(logits, graph_loss)``.
+
+        The rule: a tensor unless the graph loss is asked for, then always the named tuple
+        (``logits, l_a = model(images, return_graph_loss=True)`` unpacks it). L_A (Eq. 6,
+        unweighted) is 0 for the baseline and for eval passes without autograd.
         """
         return self.forward_head(self.forward_features(images), return_graph_loss)
 
@@ -227,8 +350,8 @@ class AGCN(nn.Module):
         ]
 
     def extra_repr(self) -> str:
-        cfg = self.cfg
-        return f"graph={cfg.graph!r}, gnn={cfg.gnn!r}, C={cfg.num_classes}, D={self.num_features}"
+        graph, gnn = self._config["graph"], self._config["gnn"]
+        return f"graph={graph!r}, gnn={gnn!r}, C={self.num_classes}, D={self.num_features}"
 
 
 def condition_embeddings(embeddings: Tensor, norm: str) -> Tensor:

@@ -1,32 +1,53 @@
-"""timm image backbones with global pooling, and offline pretrained weights."""
+"""timm image backbones with timm's global pooling, and offline pretrained weights."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import timm
 import torch
-from timm.layers import SelectAdaptivePool2d
 from torch import Tensor, nn
 
 from agcn_pyg.errors import ConfigError, PretrainedWeightsError
 from agcn_pyg.io import save_torch
 
+#: values of ``pool``: timm ``global_pool`` types that every CNN family and timm's ViTs accept
+POOLS = ("max", "avg", "avgmax")
+
 
 class Backbone(nn.Module):
-    """A timm model without its classifier, followed by global pooling.
+    r"""A timm model without its classifier, pooled by timm: the image feature ``x``.
 
-    Built with ``timm.create_model(name, num_classes=0, global_pool='')`` so the pooling is
-    ours: ``max`` (ML-GCN's global max pooling), ``avg`` or ``avgmax`` (their mean). Feature
-    maps in NCHW or NHWC layout are pooled spatially; token sequences (ViTs) over the tokens.
+    Built with ``timm.create_model(name, num_classes=0, global_pool=pool)``; the forward pass
+    is timm's split API, ``body.forward_head(body.forward_features(images), pre_logits=True)``,
+    so the pooling is the model's own: ``max`` (ML-GCN's global max pooling), ``avg`` or
+    ``avgmax`` (their mean) over the feature map of a CNN, over the patch tokens of a ViT.
+
+    .. math::
+        x = \mathrm{pre\_logits}\big(\mathrm{pool}(f(I))\big) \in R^{D}
+
+    For ViTs, timm's rules apply: the prefix tokens (class and register tokens) are left out
+    of the pooling, and with ``global_pool`` ``avg``/``max``/``avgmax`` the final norm runs
+    after the pooling as ``fc_norm`` (``norm`` is then an identity). The state-dict keys
+    therefore depend on the pool: ``body.fc_norm.*`` here, ``body.norm.*`` for timm's default
+    token pooling, and weights saved under the latter load without the final norm's affine
+    (timm reports the unexpected ``norm.*`` keys). CNNs have no parameters in their pooling,
+    so their keys are the same for every pool.
+
+    Layers that timm places in the head before the classifier are part of ``x``: ConvNeXt's
+    head norm after the pooling, MobileNetV3's ``conv_head``. ``D`` is therefore the width
+    of ``forward_head(pre_logits=True)``, timm's ``head_hidden_size``, which differs from
+    ``num_features`` where such a layer changes the width (MobileNetV3: 1024, not 288).
 
     Args:
         name: timm model name.
         pretrained: ``False``; ``True`` for timm's hub; or a path to a local weights file
             (``.pth``/``.bin``/``.safetensors``) loaded through ``pretrained_cfg_overlay``.
-        pool: ``max``, ``avg`` or ``avgmax``.
+        pool: ``max``, ``avg`` or ``avgmax``; a model that does not support it (timm's MLP
+            mixers and LeViT pool by ``avg`` only) raises `ConfigError`.
         **kwargs: passed to ``timm.create_model``.
 
     Shapes:
@@ -34,47 +55,55 @@ class Backbone(nn.Module):
     """
 
     def __init__(
-        self, name: str, pretrained: bool | str = False, pool: str = "max", **kwargs: object
+        self, name: str, pretrained: bool | str = False, pool: str = "max", **kwargs: Any
     ) -> None:
         super().__init__()
+        if pool not in POOLS:
+            raise ConfigError(f"model.pool: expected one of {list(POOLS)}, got {pool!r}")
         self.name = name
-        self.body = create_timm_backbone(name, pretrained, **kwargs)
-        self.num_features: int = self.body.num_features
         self.pool_type = pool
-        input_fmt = str(getattr(self.body, "output_fmt", "NCHW"))
-        self.pool = SelectAdaptivePool2d(
-            pool_type=pool, flatten=True, input_fmt="NHWC" if input_fmt == "NHWC" else "NCHW"
+        self.body = create_timm_backbone(name, pretrained, global_pool=pool, **kwargs)
+        self.num_features: int = int(
+            getattr(self.body, "head_hidden_size", None) or self.body.num_features
         )
 
+    @property
+    def pretrained_cfg(self) -> dict[str, Any]:
+        """timm's ``pretrained_cfg`` of the body (input size, mean, std, interpolation, crop),
+        so that ``timm.data.resolve_model_data_config(backbone)`` works."""
+        return self.body.pretrained_cfg
+
+    def forward_features(self, images: Tensor) -> Tensor:
+        """The body's unpooled output: ``B × D' × h × w`` (CNN) or ``B × N × D'`` (ViT)."""
+        return self.body.forward_features(images)
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        """timm's pooling and pre-logits layers: ``B × D``."""
+        return self.body.forward_head(features, pre_logits=True)
+
     def forward(self, images: Tensor) -> Tensor:
-        feat = self.body.forward_features(images)
-        if feat.dim() == 3:
-            return _pool_tokens(feat, self.pool_type)
-        return self.pool(feat)
+        return self.forward_head(self.forward_features(images))
 
-    def data_config(self) -> dict[str, object]:
-        """timm's preprocessing for this backbone (input size, mean, std, interpolation)."""
-        return timm.data.resolve_data_config({}, model=self.body)
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, pool={self.pool_type!r}, D={self.num_features}"
 
 
-def _pool_tokens(tokens: Tensor, pool: str) -> Tensor:
-    if pool == "avg":
-        return tokens.mean(dim=1)
-    if pool == "max":
-        return tokens.amax(dim=1)
-    return 0.5 * (tokens.mean(dim=1) + tokens.amax(dim=1))
+def create_timm_backbone(name: str, pretrained: bool | str = False, **kwargs: Any) -> nn.Module:
+    """``timm.create_model(name, num_classes=0, **kwargs)`` with clear errors.
 
-
-def create_timm_backbone(name: str, pretrained: bool | str = False, **kwargs: object) -> nn.Module:
-    """``timm.create_model(name, num_classes=0, global_pool='')`` with clear weight errors."""
+    An unknown name and a ``global_pool`` the model refuses raise `ConfigError`; weights that
+    cannot be fetched or do not fit raise `PretrainedWeightsError`.
+    """
     if not timm.is_model(name):
         raise ConfigError(f"model.backbone: unknown timm model {name!r} (see timm.list_models())")
-    base = {"num_classes": 0, "global_pool": "", **kwargs}
+    base = {"num_classes": 0, **kwargs}
     if pretrained is False:
-        return timm.create_model(name, pretrained=False, **base)
+        return _create(name, base, pretrained=False)
     if pretrained is True:
         try:
-            return timm.create_model(name, pretrained=True, **base)
+            return _create(name, base, pretrained=True)
+        except ConfigError:
+            raise
         except Exception as err:
             raise PretrainedWeightsError(
                 f"could not fetch pretrained weights for {name!r} from the timm hub "
@@ -84,14 +113,33 @@ def create_timm_backbone(name: str, pretrained: bool | str = False, **kwargs: ob
     if not path.is_file():
         raise PretrainedWeightsError(f"{path}: pretrained weights file not found")
     try:
-        return timm.create_model(
-            name, pretrained=True, pretrained_cfg_overlay={"file": str(path)}, **base
-        )
+        return _create(name, {**base, "pretrained_cfg_overlay": {"file": str(path)}}, True)
+    except ConfigError:
+        raise
     except Exception as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise PretrainedWeightsError(
-            f"{path}: does not load into timm {name!r}: {first[:300]}"
+            f"{path}: does not load into timm {name!r}: {_first_line(err)[:300]}"
         ) from err
+
+
+def _create(name: str, kwargs: dict[str, Any], pretrained: bool) -> nn.Module:
+    try:
+        return timm.create_model(name, pretrained=pretrained, **kwargs)
+    except (AssertionError, ValueError, NotImplementedError) as err:
+        # timm refuses an unsupported pool type with an assertion or ValueError that names
+        # the pooling; anything else (a bad file, a hub error) is for the caller.
+        pool = kwargs.get("global_pool")
+        if pool is not None and "pool" in str(err).lower():
+            raise ConfigError(
+                f"model.pool: timm {name!r} does not support global_pool={pool!r} "
+                f"({_first_line(err)[:200]})"
+            ) from err
+        raise
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def convert_by_position(source: Mapping[str, Tensor], target: nn.Module) -> OrderedDict:

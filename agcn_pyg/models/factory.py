@@ -1,4 +1,8 @@
-"""`create_model`: every model variant from keyword arguments or a `ModelConfig`."""
+"""`create_model`: every model variant from keyword arguments or a `ModelConfig`.
+
+The one place that maps a `ModelConfig` to the models' plain keyword arguments: the modules of
+`agcn_pyg.models` do not import `agcn_pyg.config`.
+"""
 
 from __future__ import annotations
 
@@ -67,8 +71,9 @@ def create_model(
         }
         cfg = _replace(ModelConfig(**fields), options)
     correlation = None if static_correlation is None else torch.as_tensor(static_correlation)
+    # asdict copies backbone_kwargs, so the model never shares a dict with the config.
     return AGCN(
-        cfg,
+        **dataclasses.asdict(cfg),
         label_embeddings=label_embeddings,
         cooccurrence=cooccurrence,
         static_correlation=correlation,

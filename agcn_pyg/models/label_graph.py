@@ -37,7 +37,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from agcn_pyg.config import ModelConfig
 from agcn_pyg.errors import ConfigError
 from agcn_pyg.graph import mlgcn_correlation, mlgcn_normalize, normalize_adjacency
 from agcn_pyg.registry import Registry
@@ -59,10 +58,30 @@ class LabelGraph(nn.Module, ABC):
         self.guard = guard
 
     @classmethod
-    def from_config(
-        cls, cfg: ModelConfig, embed_dim: int, cooccurrence: Cooccurrence | None
+    def build(
+        cls,
+        embed_dim: int,
+        num_classes: int,
+        cooccurrence: Cooccurrence | None = None,
+        *,
+        guard: str = "relu",
+        lg_dim: int | None = None,
+        lg_bias: bool = False,
+        t: float = 0.4,
+        p: float = 0.25,
+        reweight: bool = True,
     ) -> LabelGraph:
-        return cls(guard=cfg.guard)
+        """The module for a model's options; each subclass takes the ones it needs.
+
+        Args:
+            embed_dim: d_e.
+            num_classes: C.
+            cooccurrence: ``(adj, nums)`` counts (``static`` only).
+            guard: Eq. 4's guard (`agcn_pyg.graph.GUARDS`).
+            lg_dim, lg_bias: width and bias of the 1×1 convolutions (``conv``, ``dot``).
+            t, p, reweight: ML-GCN's binarisation, re-weighting and its switch (``static``).
+        """
+        return cls(guard=guard)
 
     @abstractmethod
     def correlation(self, embeddings: Tensor) -> Tensor:
@@ -83,10 +102,20 @@ class _ProjectedGraph(LabelGraph):
     """A label graph built on 1×1 convolutions ``d_e → lg_dim`` (``lg_dim`` defaults to d_e)."""
 
     @classmethod
-    def from_config(
-        cls, cfg: ModelConfig, embed_dim: int, cooccurrence: Cooccurrence | None
+    def build(
+        cls,
+        embed_dim: int,
+        num_classes: int,
+        cooccurrence: Cooccurrence | None = None,
+        *,
+        guard: str = "relu",
+        lg_dim: int | None = None,
+        lg_bias: bool = False,
+        t: float = 0.4,
+        p: float = 0.25,
+        reweight: bool = True,
     ) -> LabelGraph:
-        return cls(embed_dim, cfg.lg_dim, cfg.guard, bias=cfg.lg_bias)
+        return cls(embed_dim, lg_dim, guard, bias=lg_bias)
 
 
 @LABEL_GRAPHS.register("conv")
@@ -129,10 +158,20 @@ class FCGraph(LabelGraph):
         self.fc = nn.Linear(embed_dim, num_classes, bias=False)
 
     @classmethod
-    def from_config(
-        cls, cfg: ModelConfig, embed_dim: int, cooccurrence: Cooccurrence | None
+    def build(
+        cls,
+        embed_dim: int,
+        num_classes: int,
+        cooccurrence: Cooccurrence | None = None,
+        *,
+        guard: str = "relu",
+        lg_dim: int | None = None,
+        lg_bias: bool = False,
+        t: float = 0.4,
+        p: float = 0.25,
+        reweight: bool = True,
     ) -> LabelGraph:
-        return cls(embed_dim, cfg.num_classes, cfg.guard)
+        return cls(embed_dim, num_classes, guard)
 
     def correlation(self, embeddings: Tensor) -> Tensor:
         # Row j of fc(E) is W_l^T e_j, which is column j of A.
@@ -195,20 +234,30 @@ class StaticGraph(LabelGraph):
         return cls(mlgcn_correlation(adj, nums, t, p, reweight), t, p, reweight)
 
     @classmethod
-    def from_config(
-        cls, cfg: ModelConfig, embed_dim: int, cooccurrence: Cooccurrence | None
+    def build(
+        cls,
+        embed_dim: int,
+        num_classes: int,
+        cooccurrence: Cooccurrence | None = None,
+        *,
+        guard: str = "relu",
+        lg_dim: int | None = None,
+        lg_bias: bool = False,
+        t: float = 0.4,
+        p: float = 0.25,
+        reweight: bool = True,
     ) -> LabelGraph:
         if cooccurrence is None:
             raise ConfigError(
                 "graph 'static' needs co-occurrence counts: pass cooccurrence=(adj, nums) "
                 "(see `agcn prepare`)"
             )
-        if len(cooccurrence[1]) != cfg.num_classes:
+        if len(cooccurrence[1]) != num_classes:
             raise ConfigError(
                 f"cooccurrence: counts for {len(cooccurrence[1])} labels, "
-                f"model.num_classes is {cfg.num_classes}"
+                f"model.num_classes is {num_classes}"
             )
-        return cls.from_counts(cooccurrence, cfg.t, cfg.p, cfg.reweight)
+        return cls.from_counts(cooccurrence, t, p, reweight)
 
     def correlation(self, embeddings: Tensor) -> Tensor:
         return self.adj

@@ -34,7 +34,6 @@ misshaped, is an error naming the file and the key.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +44,6 @@ import timm
 import torch
 from torch import Tensor
 
-from agcn_pyg.config import ModelConfig
 from agcn_pyg.errors import CheckpointError
 from agcn_pyg.models.agcn import AGCN
 from agcn_pyg.models.factory import create_model
@@ -265,8 +263,7 @@ def import_official(
     if unexpected:
         raise CheckpointError(f"{path}: unexpected key {unexpected[0]} for kind {kind!r}")
 
-    cfg = ModelConfig(**options)
-    model = create_model(cfg, label_embeddings=embeddings, static_correlation=static)
+    model = create_model(**options, label_embeddings=embeddings, static_correlation=static)
     if gc2.size(1) != model.num_features:
         raise CheckpointError(
             f"{path}: key gc2.weight has shape {tuple(gc2.shape)}, its second dimension should "
@@ -281,47 +278,18 @@ def import_official(
         if key in expected and expected[key].shape != value.shape:
             raise CheckpointError(f"{path}: {key} has shape {tuple(value.shape)}")
     full.setdefault("head.embeddings", embeddings)
-    if cfg.graph == "static":
+    if options["graph"] == "static":
         full["head.label_graph.adj"] = model.head.label_graph.adj
         full["head.label_graph.adj_hat"] = model.head.label_graph.adj_hat
     model.load_state_dict(full, strict=True)
     model.eval()
     if out is not None:
+        # Writing a checkpoint is the engine's job (it owns the run config); deferred, since
+        # the engine imports this package.
+        from agcn_pyg.engine.checkpoint import save_imported
+
         save_imported(model, names, meta, out)
     return model, meta
-
-
-def save_imported(
-    model: AGCN, label_names: Sequence[str], meta: OfficialCheckpoint, out: str | Path
-) -> None:
-    """Write ``model`` as an agcn_pyg checkpoint whose run config names the official recipe's
-    test transform (squash-resize to 448, ImageNet normalisation)."""
-    from agcn_pyg.config import RunConfig, from_dict, to_dict
-    from agcn_pyg.engine.checkpoint import build_checkpoint, save_checkpoint
-
-    recipe = OFFICIAL_RECIPES[meta.kind]
-    run = from_dict(
-        RunConfig,
-        {
-            "name": Path(out).stem,
-            "model": dataclasses.asdict(model.cfg),
-            "data": {**recipe["data"], "embeddings": None},
-            "train": recipe["train"],
-        },
-    )
-    imported = {k: v for k, v in dataclasses.asdict(meta).items() if v is not None}
-    imported["path"] = Path(meta.path).name
-    metrics = {} if meta.best_score is None else {"official_best_score": meta.best_score}
-    checkpoint = build_checkpoint(
-        model,
-        list(label_names),
-        None,
-        run_config=to_dict(run),
-        epoch=None if meta.epoch is None else meta.epoch - 1,
-        metrics=metrics,
-        imported_from=imported,
-    )
-    save_checkpoint(checkpoint, out)
 
 
 def _backbone_state(state: Mapping[str, Tensor], path: Path) -> dict[str, Tensor]:

@@ -145,3 +145,27 @@ def test_mlgcn_pickles_and_npy_load_as_data_embeddings(tmp_path: Path):
     evil.write_bytes(pickle.dumps({"x": Path("/etc/passwd")}))
     with pytest.raises(DataError, match="refusing to unpickle global"):
         load_embeddings(evil, names)
+
+
+def test_minilm_is_mean_pooling_and_normalisation_of_the_token_embeddings():
+    # The definition, on raw transformers: the sentence-transformers pipeline must equal it.
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from agcn_pyg.data.embeddings import _minilm_path
+
+    path = str(_minilm_path())
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+    names = ["person", "dining table", "t-shirt", "a"]
+    encoded = tokenizer(names, padding=True, truncation=True, max_length=256, return_tensors="pt")
+    with torch.no_grad():
+        hidden = model(**encoded).last_hidden_state
+    mask = encoded["attention_mask"].unsqueeze(-1).float()
+    expected = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=1)
+    np.testing.assert_allclose(embed_labels(names, "minilm"), expected.numpy(), atol=1e-6)
+    # max_length truncates each name's tokens, and is not left set on the shared model
+    long = ["a very long label name about a dining table"]
+    full = embed_labels(long, "minilm")
+    assert not np.allclose(embed_labels(long, "minilm", max_length=3), full, atol=1e-3)
+    np.testing.assert_array_equal(embed_labels(long, "minilm"), full)

@@ -34,7 +34,11 @@ def test_official_formulation_trains_and_reloads(run_config, tmp_path: Path) -> 
     cfg = run_config("official", **OFFICIAL)
     assert main(["train", "-c", str(cfg), "--no-progress"]) == 0
     model, meta = load_model(tmp_path / "runs" / "official" / "best.pt")
-    assert (model.cfg.guard, model.cfg.lg_bias, model.cfg.gnn_init) == ("none", True, "mlgcn")
+    assert (model.config["guard"], model.config["lg_bias"], model.config["gnn_init"]) == (
+        "none",
+        True,
+        "mlgcn",
+    )
     assert meta["run_config"]["train"]["step_epochs"] == [1]
     assert model.head.label_graph.phi.bias is not None
     adj, adj_hat = model.adjacency()

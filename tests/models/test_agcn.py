@@ -242,7 +242,7 @@ def test_param_groups_use_lrp_for_backbone(tiny_backbone, unit_embeddings) -> No
 def test_create_model_accepts_a_config(tiny_backbone, unit_embeddings) -> None:
     cfg = ModelConfig(backbone=tiny_backbone, num_classes=C, graph="dot", hidden_dim=8)
     model = create_model(cfg, label_embeddings=unit_embeddings(C, D_E), alpha=0.5)
-    assert model.cfg.graph == "dot" and model.cfg.alpha == 0.5
+    assert model.config["graph"] == "dot" and model.config["alpha"] == 0.5
     assert model.head.gnn.convs[0].out_channels == 8
 
 
@@ -378,3 +378,65 @@ def test_embedding_norm_centres_or_whitens_e(tiny_backbone) -> None:
         create_model(tiny_backbone, 1, label_embeddings=emb[:1], embedding_norm="whiten")
     with pytest.raises(ConfigError, match="embedding_norm"):
         _model(tiny_backbone, emb, "cos", embedding_norm="pca")
+
+
+@pytest.mark.parametrize("graph", ["conv", "none"])
+def test_return_type_follows_the_flag(tiny_backbone, unit_embeddings, graph: str) -> None:
+    from agcn_pyg.models import AGCNOutput
+
+    model = _model(tiny_backbone, unit_embeddings(C, D_E), graph)
+    images = torch.randn(2, 3, 32, 32)
+    plain = model(images)
+    assert isinstance(plain, torch.Tensor) and plain.shape == (2, C)
+    out = model(images, return_graph_loss=True)
+    assert isinstance(out, AGCNOutput) and out.logits.shape == (2, C) and out.graph_loss.dim() == 0
+    logits, graph_loss = out  # a tuple for callers that unpack
+    assert logits is out.logits and graph_loss is out.graph_loss
+    x = model.forward_features(images)
+    assert x.shape == (2, model.num_features)
+    assert isinstance(model.forward_head(x), torch.Tensor)
+    head_out = model.forward_head(x, return_graph_loss=True)
+    assert isinstance(head_out, AGCNOutput) and isinstance(model.head(x), AGCNOutput)
+    torch.testing.assert_close(head_out.logits, plain)
+    if graph == "conv":
+        expected = sparsity_loss(model.adjacency()[1])
+        torch.testing.assert_close(out.graph_loss, expected)
+
+
+def test_model_config_is_a_plain_dict_of_model_config_fields(tiny_backbone) -> None:
+    import dataclasses
+
+    from agcn_pyg.models import AGCN
+
+    cfg = ModelConfig(backbone=tiny_backbone, num_classes=C, graph="none", pool="avg")
+    model = create_model(cfg)
+    assert type(model.config) is dict and model.config == dataclasses.asdict(cfg)
+    model.config["graph"] = "conv"  # a copy: the model's own record is not changed
+    assert model.config["graph"] == "none"
+    # AGCN's keyword defaults are ModelConfig's, so building either way gives the same record.
+    direct = AGCN(backbone=tiny_backbone, num_classes=C, graph="none")
+    defaults = ModelConfig(backbone=tiny_backbone, num_classes=C, graph="none")
+    assert direct.config == dataclasses.asdict(defaults)
+
+
+def test_model_modules_do_not_import_the_config() -> None:
+    # Only the factory maps a ModelConfig to the models' keyword arguments (no import cycle).
+    import ast
+    from pathlib import Path
+
+    import agcn_pyg.models
+
+    folder = Path(agcn_pyg.models.__file__).parent
+    importers = set()
+    for file in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(file.read_text())):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            if any(name == "agcn_pyg.config" for name in names):
+                importers.add(file.name)
+    assert importers == {"factory.py"}

@@ -9,7 +9,7 @@ import timm
 import torch
 
 from agcn_pyg import create_model
-from agcn_pyg.errors import PretrainedWeightsError
+from agcn_pyg.errors import ConfigError, PretrainedWeightsError
 from agcn_pyg.models.backbone import Backbone, convert_by_position, efficientnet_lite0_weights
 
 
@@ -107,3 +107,67 @@ def test_efficientnet_lite0_offline_weights_recognise_photos(tmp_path) -> None:
             top5 = model(image[None]).topk(5).indices[0].tolist()
         assert expected & set(top5), top5
     assert efficientnet_lite0_weights(tmp_path) == path  # converted once, then reused
+
+
+@pytest.mark.parametrize("pool", ["max", "avg", "avgmax"])
+@pytest.mark.parametrize("name", ["test_vit", "test_resnet", "test_efficientnet", "test_convnext"])
+def test_features_are_timms_pooling(name: str, pool: str) -> None:
+    # timm's own global_pool on the same weights: for a ViT that leaves the class token out
+    # and applies fc_norm after the pooling; for a ConvNeXt the head's norm follows it.
+    backbone = Backbone(name, pool=pool).eval()
+    reference = timm.create_model(name, num_classes=0, global_pool=pool).eval()
+    reference.load_state_dict(backbone.body.state_dict())
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(backbone(images), reference(images), rtol=0, atol=0)
+    assert backbone.num_features == reference.num_features
+
+
+def test_vit_pooling_leaves_out_the_class_token() -> None:
+    backbone = Backbone("test_vit", pool="max").eval()
+    body = backbone.body
+    assert body.num_prefix_tokens >= 1
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        tokens = body.forward_features(images)
+        expected = body.fc_norm(tokens[:, body.num_prefix_tokens :].amax(dim=1))
+        torch.testing.assert_close(backbone(images), expected)
+
+
+def test_pool_the_model_refuses_names_model_pool() -> None:
+    # timm's relative-position ViT pools by avg or its token only.
+    assert Backbone("test_vit_relpos", pool="avg").num_features > 0
+    with pytest.raises(ConfigError, match=r"^model\.pool: timm 'test_vit_relpos'.*'max'") as info:
+        create_model("test_vit_relpos", 3, graph="none", pool="max")
+    assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match=r"^model\.pool"):
+        Backbone("test_resnet", pool="catavgmax")
+
+
+def test_feature_width_is_the_pre_logits_width() -> None:
+    # MobileNetV3's head has a 1×1 conv between the pooling and the classifier, so D is
+    # timm's head_hidden_size, not the feature map's channels.
+    backbone = Backbone("mobilenetv3_small_050", pool="avg").eval()
+    assert backbone.num_features == backbone.body.head_hidden_size != backbone.body.num_features
+    with torch.no_grad():
+        assert backbone(torch.randn(1, 3, 32, 32)).shape == (1, backbone.num_features)
+
+
+@pytest.mark.parametrize("name", ["test_vit", "test_resnet"])
+def test_model_exposes_timms_data_config(name: str) -> None:
+    model = create_model(name, 3, graph="none")
+    body = timm.create_model(name, num_classes=0)
+    assert model.pretrained_cfg == model.backbone.pretrained_cfg == body.pretrained_cfg
+    expected = timm.data.resolve_model_data_config(body)
+    assert timm.data.resolve_model_data_config(model) == expected == model.data_config()
+    assert timm.data.resolve_model_data_config(model.backbone) == expected
+
+
+def test_backbone_normalisation_comes_from_the_model() -> None:
+    from agcn_pyg.engine.inputs import test_pipeline
+
+    model = create_model("test_vit", 3, graph="none")  # timm: mean = std = 0.5
+    _, normalize = test_pipeline({"data": {"normalization": "backbone"}}, model)
+    assert normalize.mean == tuple(model.data_config()["mean"]) == (0.5, 0.5, 0.5)
+    _, imagenet = test_pipeline({"data": {"normalization": "imagenet"}}, model)
+    assert imagenet.mean != normalize.mean

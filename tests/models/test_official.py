@@ -123,12 +123,16 @@ def test_imported_model_gives_the_official_logits(kind: str, tmp_path: Path) -> 
     out = tmp_path / "imported.pt"
     model, meta = import_official(path, kind, emb.numpy(), LABELS, out=out)
     assert meta.epoch == 7 and meta.best_score == pytest.approx(81.5)
-    assert model.cfg.backbone == "resnet18" and model.cfg.gnn_init == "mlgcn"
+    assert model.config["backbone"] == "resnet18" and model.config["gnn_init"] == "mlgcn"
     if kind == "agcn":
-        assert (model.cfg.graph, model.cfg.guard, model.cfg.lg_bias) == ("conv", "none", True)
-        assert model.cfg.lg_dim == D_E // 2
+        assert (model.config["graph"], model.config["guard"], model.config["lg_bias"]) == (
+            "conv",
+            "none",
+            True,
+        )
+        assert model.config["lg_dim"] == D_E // 2
     else:
-        assert model.cfg.graph == "static" and model.cfg.alpha == 0.0
+        assert model.config["graph"] == "static" and model.config["alpha"] == 0.0
     images = _images()
     with torch.no_grad():
         expected = net(images, emb)
