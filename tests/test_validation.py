@@ -153,12 +153,12 @@ def test_a_config_built_in_code_meets_the_same_schema() -> None:
 
 def test_the_cli_stops_before_training_with_one_line(config_file: Path, capsys, monkeypatch):
     from agcn_pyg.__main__ import main
-    from agcn_pyg.engine import train as train_module
+    from agcn_pyg.engine import trainer
 
     def never(*args, **kwargs):
         raise AssertionError("train() was reached")
 
-    monkeypatch.setattr(train_module, "train", never)
+    monkeypatch.setattr(trainer, "train", never)
     for override, expected in [
         ("data.difficult=typo", "data.difficult: expected one of ['ignore', 'negative', "),
         ("data.transforms=typo", "data.transforms: expected one of ['agcn_official', "),
