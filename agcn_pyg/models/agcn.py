@@ -37,6 +37,7 @@ from agcn_pyg.models.label_graph import (
     BASELINE,
     LABEL_GRAPHS,
     Cooccurrence,
+    GraphOptions,
     LabelGraph,
     StaticGraph,
 )
@@ -246,16 +247,9 @@ class AGCN(nn.Module):
                 )
             label_graph = StaticGraph(static_correlation, t, p, reweight)
         else:
+            options = GraphOptions(guard, lg_dim, lg_bias, t, p, reweight)
             label_graph = LABEL_GRAPHS.get(graph).build(
-                embeddings.size(1),
-                num_classes,
-                cooccurrence,
-                guard=guard,
-                lg_dim=lg_dim,
-                lg_bias=lg_bias,
-                t=t,
-                p=p,
-                reweight=reweight,
+                embeddings.size(1), num_classes, cooccurrence, options
             )
         label_gnn = LabelGNN(
             gnn,

@@ -30,6 +30,7 @@ returns ``(A, Â)``; the learned ones normalise with Eq. 4
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -45,6 +46,24 @@ Cooccurrence = tuple[np.ndarray, np.ndarray]
 
 #: the ``graph`` name of the baseline: a linear classifier, no label graph
 BASELINE = "none"
+
+
+@dataclass(frozen=True)
+class GraphOptions:
+    """A model's label-graph options; each graph reads the ones it takes.
+
+    Attributes:
+        guard: Eq. 4's guard (`agcn_pyg.graph.GUARDS`).
+        lg_dim, lg_bias: width and bias of the 1×1 convolutions (``conv``, ``dot``).
+        t, p, reweight: ML-GCN's binarisation, re-weighting and its switch (``static``).
+    """
+
+    guard: str = "relu"
+    lg_dim: int | None = None
+    lg_bias: bool = False
+    t: float = 0.4
+    p: float = 0.25
+    reweight: bool = True
 
 
 class LabelGraph(nn.Module, ABC):
@@ -63,25 +82,17 @@ class LabelGraph(nn.Module, ABC):
         embed_dim: int,
         num_classes: int,
         cooccurrence: Cooccurrence | None = None,
-        *,
-        guard: str = "relu",
-        lg_dim: int | None = None,
-        lg_bias: bool = False,
-        t: float = 0.4,
-        p: float = 0.25,
-        reweight: bool = True,
+        options: GraphOptions = GraphOptions(),
     ) -> LabelGraph:
-        """The module for a model's options; each subclass takes the ones it needs.
+        """The module for a model's options; each subclass reads the ones it needs.
 
         Args:
             embed_dim: d_e.
             num_classes: C.
             cooccurrence: ``(adj, nums)`` counts (``static`` only).
-            guard: Eq. 4's guard (`agcn_pyg.graph.GUARDS`).
-            lg_dim, lg_bias: width and bias of the 1×1 convolutions (``conv``, ``dot``).
-            t, p, reweight: ML-GCN's binarisation, re-weighting and its switch (``static``).
+            options: the model's label-graph options.
         """
-        return cls(guard=guard)
+        return cls(guard=options.guard)
 
     @abstractmethod
     def correlation(self, embeddings: Tensor) -> Tensor:
@@ -107,15 +118,9 @@ class _ProjectedGraph(LabelGraph):
         embed_dim: int,
         num_classes: int,
         cooccurrence: Cooccurrence | None = None,
-        *,
-        guard: str = "relu",
-        lg_dim: int | None = None,
-        lg_bias: bool = False,
-        t: float = 0.4,
-        p: float = 0.25,
-        reweight: bool = True,
+        options: GraphOptions = GraphOptions(),
     ) -> LabelGraph:
-        return cls(embed_dim, lg_dim, guard, bias=lg_bias)
+        return cls(embed_dim, options.lg_dim, options.guard, bias=options.lg_bias)
 
 
 @LABEL_GRAPHS.register("conv")
@@ -163,15 +168,9 @@ class FCGraph(LabelGraph):
         embed_dim: int,
         num_classes: int,
         cooccurrence: Cooccurrence | None = None,
-        *,
-        guard: str = "relu",
-        lg_dim: int | None = None,
-        lg_bias: bool = False,
-        t: float = 0.4,
-        p: float = 0.25,
-        reweight: bool = True,
+        options: GraphOptions = GraphOptions(),
     ) -> LabelGraph:
-        return cls(embed_dim, num_classes, guard)
+        return cls(embed_dim, num_classes, options.guard)
 
     def correlation(self, embeddings: Tensor) -> Tensor:
         # Row j of fc(E) is W_l^T e_j, which is column j of A.
@@ -239,13 +238,7 @@ class StaticGraph(LabelGraph):
         embed_dim: int,
         num_classes: int,
         cooccurrence: Cooccurrence | None = None,
-        *,
-        guard: str = "relu",
-        lg_dim: int | None = None,
-        lg_bias: bool = False,
-        t: float = 0.4,
-        p: float = 0.25,
-        reweight: bool = True,
+        options: GraphOptions = GraphOptions(),
     ) -> LabelGraph:
         if cooccurrence is None:
             raise ConfigError(
@@ -257,7 +250,7 @@ class StaticGraph(LabelGraph):
                 f"cooccurrence: counts for {len(cooccurrence[1])} labels, "
                 f"model.num_classes is {num_classes}"
             )
-        return cls.from_counts(cooccurrence, t, p, reweight)
+        return cls.from_counts(cooccurrence, options.t, options.p, options.reweight)
 
     def correlation(self, embeddings: Tensor) -> Tensor:
         return self.adj
