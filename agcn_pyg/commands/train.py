@@ -32,9 +32,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument(
         "--mode",
         default="end2end",
-        choices=("end2end", "features"),
-        help="end2end: the whole model on images (default); features: the head alone on the "
-        "frozen backbone's cached features",
+        help="a mode of agcn_pyg.engine.TRAIN_MODES: end2end, the whole model on images "
+        "(default); features, the head alone on the frozen backbone's cached features",
     )
     parser.add_argument(
         "--cache-dir",

@@ -426,3 +426,11 @@ def test_cli_trains_and_resumes_in_features_mode(
         "3",
         "4",
     ]
+
+
+def test_cli_refuses_an_unknown_mode_in_one_line(run_config: Callable[..., Path], capsys) -> None:
+    from agcn_pyg.__main__ import main
+
+    assert main(["train", "-c", str(run_config("bad_mode")), "--mode", "linear"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "mode 'linear': choose one of ['end2end', 'features']" in err[0]
