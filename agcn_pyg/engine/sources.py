@@ -180,7 +180,7 @@ class ImageBatches:
         )
 
     def optimizer_parts(self, model: AGCN, lr: float, lrp: float) -> list[Part]:
-        return [("backbone", model.backbone, lr * lrp), ("head", model.head, lr)]
+        return model.optimizer_parts(lr, lrp)
 
     def context(self) -> AbstractContextManager[None]:
         return contextlib.nullcontext()
@@ -206,7 +206,7 @@ def head_logits(
     head.eval()
     try:
         out = [
-            head(x[i : i + batch_size].to(device))[0].float().cpu()
+            head(x[i : i + batch_size].to(device)).logits.float().cpu()
             for i in range(0, len(x), batch_size)
         ]
     finally:
@@ -293,7 +293,7 @@ class FeatureBatches:
         return head_logits(model, self.x_val, device=self.device), self.y_val
 
     def optimizer_parts(self, model: AGCN, lr: float, lrp: float) -> list[Part]:
-        return [("head", model.head, lr)]
+        return [part for part in model.optimizer_parts(lr, lrp) if part[0] == "head"]
 
     def context(self) -> AbstractContextManager[None]:
         return cpu_threads(self.threads)

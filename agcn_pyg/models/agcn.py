@@ -336,11 +336,15 @@ class AGCN(nn.Module):
             _, adj_hat = head.label_graph(head.embeddings)
             return head.gnn.attention_maps(head.embeddings, head.edge_index, adj_hat)
 
+    def optimizer_parts(self, lr: float, lrp: float = 0.1) -> list[tuple[str, nn.Module, float]]:
+        """``(name, module, lr)``: the backbone at ``lr · lrp``, the head at ``lr`` (ML-GCN)."""
+        return [("backbone", self.backbone, lr * lrp), ("head", self.head, lr)]
+
     def param_groups(self, lr: float, lrp: float = 0.1) -> list[dict[str, Any]]:
-        """Optimiser groups: the backbone at ``lr · lrp``, the head at ``lr`` (ML-GCN)."""
+        """`optimizer_parts` as torch optimiser groups, every parameter of each part."""
         return [
-            {"name": "backbone", "params": list(self.backbone.parameters()), "lr": lr * lrp},
-            {"name": "head", "params": list(self.head.parameters()), "lr": lr},
+            {"name": name, "params": list(module.parameters()), "lr": part_lr}
+            for name, module, part_lr in self.optimizer_parts(lr, lrp)
         ]
 
     def extra_repr(self) -> str:
