@@ -83,6 +83,14 @@ def _finite(value: object) -> bool:
     return is_number(value) and math.isfinite(value)
 
 
+def _positive(value: object) -> bool:
+    return _finite(value) and value > 0
+
+
+def _non_negative(value: object) -> bool:
+    return _finite(value) and value >= 0
+
+
 def _unit_interval(value: object) -> bool:
     return _finite(value) and 0 <= value <= 1
 
@@ -180,7 +188,7 @@ def validate_model_config(m: ModelConfig) -> None:
                 lambda v: isinstance(v, bool | str),
                 "true, false or a path",
             ),
-            Check("model.alpha", m.alpha, lambda v: _finite(v) and v >= 0, "a number ≥ 0"),
+            Check("model.alpha", m.alpha, _non_negative, "a number ≥ 0"),
             Check("model.num_layers", m.num_layers, _int_at_least(1), one),
             Check("model.hidden_dim", m.hidden_dim, _int_at_least(1), one),
             Check("model.negative_slope", m.negative_slope, _finite, "a finite number"),
@@ -305,8 +313,8 @@ def _check_train(t: TrainConfig) -> None:
             Check("train.epochs", t.epochs, _int_at_least(1), one),
             Check("train.batch_size", t.batch_size, _int_at_least(1), one),
             _registered("train.optimizer", t.optimizer, OPTIMIZERS),
-            Check("train.lr", t.lr, lambda v: _finite(v) and v > 0, "a finite number > 0"),
-            Check("train.lrp", t.lrp, lambda v: _finite(v) and v >= 0, "a finite number ≥ 0"),
+            Check("train.lr", t.lr, _positive, "a finite number > 0"),
+            Check("train.lrp", t.lrp, _non_negative, "a finite number ≥ 0"),
             Check(
                 "train.momentum",
                 t.momentum,
@@ -316,7 +324,7 @@ def _check_train(t: TrainConfig) -> None:
             Check(
                 "train.weight_decay",
                 t.weight_decay,
-                lambda v: _finite(v) and v >= 0,
+                _non_negative,
                 "a finite number ≥ 0",
             ),
             _registered("train.scheduler", t.scheduler, SCHEDULERS),
@@ -326,11 +334,11 @@ def _check_train(t: TrainConfig) -> None:
                 _step_epochs,
                 "an int ≥ 1 or an increasing list of ints ≥ 1",
             ),
-            Check("train.gamma", t.gamma, lambda v: _finite(v) and v > 0, "a finite number > 0"),
+            Check("train.gamma", t.gamma, _positive, "a finite number > 0"),
             Check(
                 "train.warmup_epochs",
                 t.warmup_epochs,
-                lambda v: _finite(v) and v >= 0,
+                _non_negative,
                 "a finite number ≥ 0",
             ),
             _registered("train.loss", t.loss, LOSSES),
@@ -338,7 +346,7 @@ def _check_train(t: TrainConfig) -> None:
             Check(
                 "train.clip_grad_norm",
                 t.clip_grad_norm,
-                _optional(lambda v: _finite(v) and v > 0),
+                _optional(_positive),
                 "null or a finite number > 0",
             ),
             Check("train.amp", t.amp, _in(AMP_MODES), f"one of {list(AMP_MODES)}"),
