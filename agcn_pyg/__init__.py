@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from agcn_pyg._version import __version__
 
 _LAZY = {
-    "ModelConfig": "agcn_pyg.config",
+    "AGCNConfig": "agcn_pyg.models",
     "RunConfig": "agcn_pyg.config",
     "create_model": "agcn_pyg.models",
     "list_graphs": "agcn_pyg.models",
@@ -23,7 +23,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "ModelConfig",
+    "AGCNConfig",
     "RunConfig",
     "__version__",
     "compute_metrics",
@@ -35,11 +35,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from agcn_pyg.config import ModelConfig, RunConfig
+    from agcn_pyg.config import RunConfig
     from agcn_pyg.engine import load_model
     from agcn_pyg.engine.trainer import train
     from agcn_pyg.metrics import compute_metrics
-    from agcn_pyg.models import create_model, list_gnns, list_graphs
+    from agcn_pyg.models import AGCNConfig, create_model, list_gnns, list_graphs
 
 
 def __getattr__(name: str) -> Any:

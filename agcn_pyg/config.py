@@ -1,156 +1,62 @@
-"""Dataclass configs, YAML loading and `key=value` overrides."""
+"""The run config: dataclass sections, YAML loading and ``key=value`` overrides.
+
+A `RunConfig` holds a `agcn_pyg.models.AGCNConfig` (``model``), a `DataConfig` and a
+`TrainConfig`. Every field is declared once, with its default, rules and docstring
+(`agcn_pyg.schema`): a section checks itself when it is built, so a config that exists has met
+the schema, whether it came from YAML, overrides, ``dataclasses.replace`` or code.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import types
 import typing
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
+import torch
 import yaml
 
+from agcn_pyg.data import DATASETS, DIFFICULT_POLICIES, EMBEDDING_SOURCES, TRANSFORM_RECIPES
+from agcn_pyg.data.transforms import NORMALIZATIONS
 from agcn_pyg.errors import ConfigError
-
-POOLS = ("max", "avg", "avgmax")
-#: ``train.amp``: bf16 where the GPU supports it else fp16 (``auto``), or forced, or off
-AMP_MODES = ("auto", "bf16", "fp16", "off")
-#: label graphs built on 1×1 convolutions, the ones ``model.lg_bias`` applies to
-LG_BIAS_GRAPHS = ("conv", "dot")
-
-#: the ``model.backbone_kwargs`` accepted (and so the ones a checkpoint may carry): options
-#: that shape the network. Whatever makes timm open a file (``checkpoint_path``,
-#: ``pretrained_cfg_overlay``, ``cache_dir``...) is refused: a checkpoint describes a model, it
-#: never directs the loader to other files; weights come through ``model.pretrained``.
-BACKBONE_KWARGS = frozenset(
-    {
-        "act_layer",
-        "channels",
-        "class_token",
-        "depth",
-        "drop_block_rate",
-        "drop_path_rate",
-        "drop_rate",
-        "embed_dim",
-        "global_pool",
-        "img_size",
-        "in_chans",
-        "layer_scale_init_value",
-        "mlp_ratio",
-        "norm_layer",
-        "num_heads",
-        "output_stride",
-        "patch_size",
-        "stem_type",
-        "stem_width",
-        "width_factor",
-    }
+from agcn_pyg.losses import LOSSES
+from agcn_pyg.models.agcn import AGCNConfig
+from agcn_pyg.optim import OPTIMIZERS, SCHEDULERS
+from agcn_pyg.schema import (
+    BOOL,
+    MAPPING,
+    NON_NEGATIVE,
+    NONEMPTY,
+    POSITIVE,
+    PROBABILITY,
+    SEED,
+    Custom,
+    Rule,
+    Section,
+    check_option_types,
+    coerce,
+    int_at_least,
+    is_int,
+    one_of,
+    optional,
+    setting,
+    validate,
 )
 
+#: ``train.amp``: bf16 where the GPU supports it else fp16 (``auto``), or forced, or off
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+#: what ``train.device`` may name besides ``auto``
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+#: dataset builder arguments that the engine sets itself
+ENGINE_SET = frozenset({"transform"})
+#: ``data.embeddings`` values read as files (any other value must name an embedding source)
+EMBEDDING_FILES = (".npz", ".npy", ".pkl")
+
 C = TypeVar("C")
-
-
-def path_like(value: object) -> bool:
-    """A string that names a file: it has a separator or a suffix."""
-    if not isinstance(value, str | Path):
-        return False
-    text = str(value)
-    return "/" in text or "\\" in text or Path(text).suffix != ""
-
-
-#: values of ``model.embedding_norm`` (`agcn_pyg.models.agcn.condition_embeddings`)
-EMBEDDING_NORMS = ("none", "center", "whiten")
-
-
-@dataclass
-class ModelConfig:
-    """Everything needed to rebuild a model; stored in every checkpoint.
-
-    Attributes:
-        backbone: any timm model name.
-        num_classes: C, the number of labels.
-        graph: label-graph module (`agcn_pyg.list_graphs()`); ``"none"`` is the baseline.
-        gnn: GNN layer over the label graph (`agcn_pyg.list_gnns()`).
-        pretrained: ``False``, ``True`` (timm hub) or a path to a local weights file.
-        pool: global pooling of the backbone's feature map: ``max`` (ML-GCN's GMP), ``avg``,
-            ``avgmax``.
-        guard: how a learned, possibly negative A enters Eq. 4 (see `agcn_pyg.graph.GUARDS`);
-            ``none`` is plain Eq. 4 as the official A-GCN code computes it.
-        alpha: weight of the sparse correlation constraint L_A (Eq. 6).
-        num_layers: GNN depth; ML-GCN uses 2 (d_e → hidden_dim → D).
-        hidden_dim: width of every hidden GNN layer.
-        negative_slope: LeakyReLU slope between GNN layers (ML-GCN: 0.2).
-        gnn_bias: whether GNN layers carry a bias (ML-GCN's layers do not).
-        heads: attention heads for attention layers (averaged, so widths are unchanged).
-        lg_dim: output channels of the LG module's 1×1 convolutions; ``None`` keeps d_e
-            (the official A-GCN code uses d_e // 2).
-        lg_bias: biases on the LG module's 1×1 convolutions (``conv``, ``dot``); Eq. 5 has
-            none, the official A-GCN code has them.
-        gnn_init: initialisation of the GNN layers' weights: ``pyg`` (each PyG layer's own,
-            glorot for GCN) or ``mlgcn`` (ML-GCN's and A-GCN's ``U(±1/sqrt(out_features))``).
-        embedding_norm: how the head conditions E before using it (`EMBEDDING_NORMS`):
-            ``none`` (as given: the paper, ML-GCN), ``center`` (subtract the mean label
-            embedding) or ``whiten`` (the nearest matrix with orthonormal rows, ``U Vᵀ`` of
-            the thin SVD ``E = U S Vᵀ``: every pair of labels at cosine 0, so the GCN starts
-            with unrelated classifiers; one-hot embeddings up to a rotation; with more labels
-            than dimensions, orthonormal columns instead).
-        classifier_bias: a learned per-label bias on the graph heads' logits,
-            :math:`\bar{W} x + b` (``b`` starts at 0); Eq. 1, ML-GCN and A-GCN have none, the
-            baseline's linear classifier always has one.
-        t: ML-GCN's binarisation threshold for the static graph.
-        p: ML-GCN's re-weighting mass for the static graph.
-        reweight: re-weighted (``True``) or binary (``False``) static graph.
-        backbone_kwargs: extra keyword arguments for ``timm.create_model``.
-    """
-
-    backbone: str = "resnet101"
-    num_classes: int = 80
-    graph: str = "conv"
-    gnn: str = "gcn"
-    pretrained: bool | str = False
-    pool: str = "max"
-    guard: str = "relu"
-    alpha: float = 1.0
-    num_layers: int = 2
-    hidden_dim: int = 1024
-    negative_slope: float = 0.2
-    gnn_bias: bool = False
-    heads: int = 1
-    lg_dim: int | None = None
-    lg_bias: bool = False
-    gnn_init: str = "pyg"
-    embedding_norm: str = "none"
-    classifier_bias: bool = False
-    t: float = 0.4
-    p: float = 0.25
-    reweight: bool = True
-    backbone_kwargs: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        # The schema's model section, so that `create_model`'s options and a checkpoint's
-        # stored config meet the checks a loaded config does; imported here because the
-        # schema reads the registries of `models`, which imports this module.
-        from agcn_pyg.validation import validate_model_config
-
-        validate_model_config(self)
-
-
-def refused_backbone_kwargs(kwargs: Mapping[str, Any]) -> list[str]:
-    """The keys of ``kwargs`` (sorted) that `BACKBONE_KWARGS` does not allow, or whose value
-    names a file."""
-    return sorted(k for k, v in kwargs.items() if k not in BACKBONE_KWARGS or path_like(v))
-
-
-def is_int(value: object) -> bool:
-    """An int, not a bool."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value: object) -> bool:
-    """An int or float, not a bool."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def from_dict(cls: type[C], data: Mapping[str, Any], where: str = "") -> C:
@@ -174,37 +80,6 @@ def from_dict(cls: type[C], data: Mapping[str, Any], where: str = "") -> C:
         else:
             kwargs[name] = coerce(value, hints[name], path)
     return cls(**kwargs)
-
-
-def coerce(value: Any, hint: Any, path: str) -> Any:
-    """Check ``value`` against a field's type; YAML's ``1e-3`` (a string in YAML 1.1) → float."""
-    args = (
-        typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else ()
-    )
-    options = args or (hint,)
-    if value is None:
-        if type(None) in options:
-            return None
-        raise ConfigError(f"{path}: a value is required")
-    for option in options:
-        origin = typing.get_origin(option) or option
-        if origin is bool and isinstance(value, bool):
-            return value
-        if origin is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if origin is str and isinstance(value, str):
-            return value
-        if origin in (dict, list) and isinstance(value, origin):
-            return value
-    if float in options and isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    names = " or ".join(getattr(o, "__name__", str(o)) for o in options)
-    raise ConfigError(f"{path}: expected {names}, got {value!r}")
 
 
 def _dataclass_of(hint: Any) -> type | None:
@@ -320,111 +195,185 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
 
 
 @dataclass
-class LabelNoiseConfig:
-    """Noise put on the *training* split's labels (`agcn_pyg.data.noise`); evaluation stays clean.
+class LabelNoiseConfig(Section):
+    """Noise put on the *training* split's labels (`agcn_pyg.data.noise`); evaluation stays
+    clean."""
 
-    Attributes:
-        drop: probability that each positive label of each training image is dropped
-            (missing tags, as in weakly annotated data: the regime of the paper's Table 2).
-        add: probability that each negative label becomes a spurious positive.
-        seed: the noise's own seed, so that every row and training seed sees the same labels.
-    """
+    section: ClassVar[str] = "data.label_noise."
 
-    drop: float = 0.0
-    add: float = 0.0
-    seed: int = 0
+    drop: float = setting(0.0, PROBABILITY)
+    """Probability that each positive label of each training image is dropped (missing tags,
+    as in weakly annotated data: the regime of the paper's Table 2)."""
+    add: float = setting(0.0, PROBABILITY)
+    """Probability that each negative label becomes a spurious positive."""
+    seed: int = setting(0, Rule(is_int, "an int"))
+    """The noise's own seed, so that every row and training seed sees the same labels."""
+
+
+def _builder_options(key: str, options: Any, data: Any) -> None:
+    """``data.train`` / ``data.val`` against the signature of the dataset builder."""
+    DATASETS.check_options(data.dataset, options, field=key, reserved=ENGINE_SET)
+    check_option_types(key, DATASETS.get(data.dataset), options)
+
+
+def _embeddings(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    path = Path(value)
+    return value in EMBEDDING_SOURCES or path.suffix.lower() in EMBEDDING_FILES or path.exists()
+
+
+_SPLIT_RULES = (MAPPING, Custom(_builder_options))
 
 
 @dataclass
-class DataConfig:
-    """Where the images and labels come from and how they are augmented.
+class DataConfig(Section):
+    """Where the images and labels come from and how they are augmented."""
 
-    Attributes:
-        dataset: builder name in `agcn_pyg.data.DATASETS` (``coco``, ``voc2007``,
-            ``fashion550k``, ``csv``).
-        train: keyword arguments of the builder for the training split.
-        val: keyword arguments of the builder for the evaluation split.
-        transforms: recipe in `agcn_pyg.data.TRANSFORM_RECIPES` (``paper``, ``mlgcn``,
-            ``agcn_official``).
-        image_size: crop size for training, resize size for testing (paper: 448).
-        resize_size: training resize before the crop (paper: 512); ``None`` lets the recipe
-            choose (8/7 of ``image_size``).
-        hflip: the recipes' random horizontal flip in training; ``false`` for data that is
-            not mirror-symmetric (digits, text, many medical images).
-        normalization: ``imagenet`` or ``backbone`` (the timm model's own mean and std).
-        embeddings: a ``.npz`` written by ``agcn embed-labels``, a ``.npy`` matrix or an
-            ML-GCN / A-GCN ``*.pkl`` (rows in the data set's label order), or a source name
-            (``minilm``, ``glove50``, ``onehot``) to compute them for the dataset's labels.
-        cooccurrence: a ``.npz`` (or ML-GCN ``*_adj.pkl``); ``None`` counts the training split.
-        difficult: how ``-1`` (difficult) targets enter the loss: ``ignore`` (masked),
-            ``positive`` (ML-GCN) or ``negative``.
-        workers: DataLoader worker processes; ``None``: one per available CPU core less one,
-            at most 16 (they persist across epochs and prefetch 4 batches each).
-        label_noise: corrupt the training labels (`LabelNoiseConfig`); ``None``: clean.
-    """
+    section: ClassVar[str] = "data."
 
-    dataset: str = "csv"
-    train: dict[str, Any] = field(default_factory=dict)
-    val: dict[str, Any] = field(default_factory=dict)
-    transforms: str = "paper"
-    image_size: int = 448
-    resize_size: int | None = None
-    hflip: bool = True
-    normalization: str = "imagenet"
-    embeddings: str | None = "minilm"
-    cooccurrence: str | None = None
-    difficult: str = "ignore"
-    workers: int | None = None
+    dataset: str = setting("csv", one_of(DATASETS.names))
+    """Builder name in `agcn_pyg.data.DATASETS` (``coco``, ``voc2007``, ``fashion550k``,
+    ``csv``)."""
+    train: dict[str, Any] = setting(None, *_SPLIT_RULES, factory=dict)
+    """Keyword arguments of the builder for the training split."""
+    val: dict[str, Any] = setting(None, *_SPLIT_RULES, factory=dict)
+    """Keyword arguments of the builder for the evaluation split."""
+    transforms: str = setting("paper", one_of(TRANSFORM_RECIPES.names))
+    """Recipe in `agcn_pyg.data.TRANSFORM_RECIPES` (``paper``, ``mlgcn``, ``agcn_official``)."""
+    image_size: int = setting(448, int_at_least(1))
+    """Crop size for training, resize size for testing (paper: 448)."""
+    resize_size: int | None = setting(
+        None,
+        Rule(
+            lambda v, d: v is None or (is_int(v) and v >= d.image_size),
+            lambda d: f"null or an int ≥ data.image_size ({d.image_size})",
+            relational=True,
+        ),
+    )
+    """Training resize before the crop (paper: 512); ``None`` lets the recipe choose (8/7 of
+    ``image_size``)."""
+    hflip: bool = setting(True, BOOL)
+    """The recipes' random horizontal flip in training; ``false`` for data that is not
+    mirror-symmetric (digits, text, many medical images)."""
+    normalization: str = setting("imagenet", one_of(NORMALIZATIONS.names))
+    """``imagenet`` or ``backbone`` (the timm model's own mean and std)."""
+    embeddings: str | None = setting(
+        "minilm",
+        optional(
+            Rule(_embeddings, ""),
+            "null, an embeddings file (.npz, .npy, .pkl) or a source "
+            f"({EMBEDDING_SOURCES.names()})",
+        ),
+    )
+    """A ``.npz`` written by ``agcn embed-labels``, a ``.npy`` matrix or an ML-GCN / A-GCN
+    ``*.pkl`` (rows in the data set's label order), or a source name (``minilm``,
+    ``glove50``, ``onehot``) to compute them for the dataset's labels."""
+    cooccurrence: str | None = setting(
+        None, optional(NONEMPTY, "null (count the training split) or a file")
+    )
+    """A ``.npz`` (or ML-GCN ``*_adj.pkl``); ``None`` counts the training split."""
+    difficult: str = setting("ignore", one_of(DIFFICULT_POLICIES.names))
+    """How ``-1`` (difficult) targets enter the loss: ``ignore`` (masked), ``positive``
+    (ML-GCN) or ``negative``."""
+    workers: int | None = setting(
+        None, optional(int_at_least(0), "null (one per CPU core) or an int ≥ 0")
+    )
+    """DataLoader worker processes; ``None``: one per available CPU core less one, at most 16
+    (they persist across epochs and prefetch 4 batches each)."""
     label_noise: LabelNoiseConfig | None = None
+    """Corrupt the training labels (`LabelNoiseConfig`); ``None``: clean."""
+
+
+def _step_epochs(value: object) -> bool:
+    if isinstance(value, list):
+        ok = all(is_int(v) and v >= 1 for v in value)
+        return ok and all(a < b for a, b in itertools.pairwise(value))
+    return is_int(value) and value >= 1
+
+
+def _device(value: object) -> bool:
+    if value == "auto":
+        return True
+    try:
+        return torch.device(str(value)).type in DEVICE_TYPES
+    except (RuntimeError, ValueError):
+        return False
+
+
+def _loss_options(key: str, options: Any, train: Any) -> None:
+    """``train.loss_kwargs`` against the loss's signature (names and, where the parameter's
+    type is plain, values)."""
+    LOSSES.check_options(train.loss, options, field=key)
+    check_option_types(key, LOSSES.get(train.loss), options)
 
 
 @dataclass
-class TrainConfig:
-    """The optimisation recipe; the defaults are the paper's (SGD, lr 0.01, ÷10 every 30).
+class TrainConfig(Section):
+    """The optimisation recipe; the defaults are the paper's (SGD, lr 0.01, ÷10 every 30)."""
 
-    ``step_epochs`` is one period (``30``: ÷10 after every 30 epochs) or a list of milestones
-    (``[15, 30]``: ÷10 after epoch 15 and again after epoch 30, the official A-GCN code).
+    section: ClassVar[str] = "train."
 
-    ``init_from`` names a checkpoint whose weights start the run (same model config and
-    labels), e.g. Fashion550K's fine-tuning on clean labels after training on noisy ones;
-    unlike ``--resume`` it starts a new schedule at epoch 1.
-    """
-
-    epochs: int = 65
-    batch_size: int = 32
-    optimizer: str = "sgd"
-    lr: float = 0.01
-    lrp: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    scheduler: str = "step"
-    step_epochs: int | list[int] = 30
-    gamma: float = 0.1
-    warmup_epochs: float = 0.0
-    loss: str = "bce"
-    loss_kwargs: dict[str, Any] = field(default_factory=dict)
-    clip_grad_norm: float | None = None
-    amp: str = "auto"
-    channels_last: bool = True
-    compile: bool = False
-    ema_decay: float | None = None
-    seed: int = 0
-    deterministic: bool = False
-    eval_every: int = 1
-    max_steps_per_epoch: int | None = None
-    device: str = "auto"
-    init_from: str | None = None
+    epochs: int = setting(65, int_at_least(1))
+    batch_size: int = setting(32, int_at_least(1))
+    optimizer: str = setting("sgd", one_of(OPTIMIZERS.names))
+    """`agcn_pyg.optim.OPTIMIZERS`: ``sgd`` decays every weight, ``adamw`` skips 1-d ones."""
+    lr: float = setting(0.01, POSITIVE)
+    """The head's learning rate."""
+    lrp: float = setting(0.1, NON_NEGATIVE)
+    """The backbone's learning rate is ``lr · lrp`` (ML-GCN's groups)."""
+    momentum: float = setting(0.9, Rule(PROBABILITY.ok, "a number in [0, 1]"))
+    weight_decay: float = setting(1e-4, NON_NEGATIVE)
+    scheduler: str = setting("step", one_of(SCHEDULERS.names))
+    """`agcn_pyg.optim.SCHEDULERS`, stepped per iteration."""
+    step_epochs: int | list[int] = setting(
+        30, Rule(_step_epochs, "an int ≥ 1 or an increasing list of ints ≥ 1")
+    )
+    """One period (``30``: ÷10 after every 30 epochs) or a list of milestones (``[15, 30]``:
+    ÷10 after epoch 15 and again after epoch 30, the official A-GCN code)."""
+    gamma: float = setting(0.1, POSITIVE)
+    warmup_epochs: float = setting(0.0, NON_NEGATIVE)
+    loss: str = setting("bce", one_of(LOSSES.names))
+    """`agcn_pyg.losses.LOSSES`: ``bce`` (Eq. 2) or ``asl``."""
+    loss_kwargs: dict[str, Any] = setting(None, MAPPING, Custom(_loss_options), factory=dict)
+    clip_grad_norm: float | None = setting(None, optional(POSITIVE))
+    amp: str = setting("auto", one_of(AMP_MODES))
+    """bf16 where the GPU supports it else fp16 (``auto``), forced, or ``off``."""
+    channels_last: bool = setting(True, BOOL)
+    compile: bool = setting(False, BOOL)
+    ema_decay: float | None = setting(
+        None, optional(Rule(lambda v: POSITIVE.ok(v) and v < 1, "a number in (0, 1)"))
+    )
+    seed: int = setting(0, SEED)
+    deterministic: bool = setting(False, BOOL)
+    eval_every: int = setting(1, int_at_least(1))
+    max_steps_per_epoch: int | None = setting(None, optional(int_at_least(1)))
+    device: str = setting(
+        "auto",
+        Rule(_device, f"auto or a torch device of type {', '.join(DEVICE_TYPES)} (e.g. cuda:1)"),
+    )
+    init_from: str | None = setting(None, optional(NONEMPTY, "null or a checkpoint file"))
+    """A checkpoint whose weights start the run (same model config and labels), e.g.
+    Fashion550K's fine-tuning on clean labels after training on noisy ones; unlike
+    ``--resume`` it starts a new schedule at epoch 1."""
 
 
 @dataclass
-class RunConfig:
+class RunConfig(Section):
     """One experiment: model, data and training, plus where its outputs go."""
 
-    name: str = "run"
-    output_dir: str = "runs"
-    model: ModelConfig = field(default_factory=ModelConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    name: str = setting("run", NONEMPTY)
+    """The run folder's name, under ``output_dir``."""
+    output_dir: str = setting("runs", NONEMPTY)
+    model: AGCNConfig = setting(
+        None, Rule(lambda v: isinstance(v, AGCNConfig), "a mapping"), factory=AGCNConfig
+    )
+    data: DataConfig = setting(
+        None, Rule(lambda v: isinstance(v, DataConfig), "a mapping"), factory=DataConfig
+    )
+    train: TrainConfig = setting(
+        None, Rule(lambda v: isinstance(v, TrainConfig), "a mapping"), factory=TrainConfig
+    )
 
     @property
     def run_dir(self) -> Path:
@@ -432,18 +381,18 @@ class RunConfig:
 
 
 def load_run_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> RunConfig:
-    """A `RunConfig` from a YAML file (or the defaults) with ``key=value`` overrides, checked
-    against the whole schema (`agcn_pyg.validation.validate_run_config`) before it is returned:
-    a bad value stops here, before any data is read.
+    """A `RunConfig` from a YAML file (or the defaults) with ``key=value`` overrides; the
+    schema runs as its sections are built, so a bad value stops here, before any data is read.
 
     Raises:
         ConfigError: naming the first invalid key.
     """
-    # Imported here: the schema reads the registries of `data`, `models` and `engine`, which
-    # import this module.
-    from agcn_pyg.validation import validate_run_config
-
     data = load_yaml(path) if path is not None else {}
-    cfg = from_dict(RunConfig, apply_overrides(data, overrides))
-    validate_run_config(cfg)
-    return cfg
+    return from_dict(RunConfig, apply_overrides(data, overrides))
+
+
+def validate_run_config(cfg: RunConfig) -> None:
+    """Check ``cfg`` again, every section (a config changed in place after it was built)."""
+    if not isinstance(cfg, RunConfig):
+        raise ConfigError(f"expected a RunConfig, got {type(cfg).__name__}")
+    validate(cfg)

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agcn_pyg.config import load_run_config
-from agcn_pyg.validation import validate_run_config
+from agcn_pyg.config import load_run_config, validate_run_config
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 

@@ -17,16 +17,19 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from agcn_pyg.data.dataset import DataReport, MultiLabelDataset
+from agcn_pyg.data.images import BadImagePolicy
 from agcn_pyg.data.labels import LabelSource, check_label_order, resolve_label_names
-from agcn_pyg.errors import ConfigError, DataError
+from agcn_pyg.errors import DataError
 
-COCO_ORDERS = ("name", "id")
-CROWD_POLICIES = ("positive", "ignore")
+CocoOrder = Literal["name", "id"]
+CrowdPolicy = Literal["positive", "ignore"]
+COCO_ORDERS: tuple[str, ...] = get_args(CocoOrder)
+CROWD_POLICIES: tuple[str, ...] = get_args(CrowdPolicy)
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
@@ -61,12 +64,12 @@ def coco(
     image_dir: str | os.PathLike[str],
     *,
     transform: Callable[[Any], Any] | None = None,
-    order: str = "name",
-    crowd: str = "positive",
+    order: CocoOrder = "name",
+    crowd: CrowdPolicy = "positive",
     label_names: LabelSource | None = None,
     name: str | None = None,
     check_files: bool = True,
-    on_bad_image: str = "error",
+    on_bad_image: BadImagePolicy = "error",
     progress: bool = False,
 ) -> MultiLabelDataset:
     """Build a COCO split from an `instances_*.json` file and its image folder.
@@ -79,10 +82,6 @@ def coco(
         label_names: optional expected order (list or `labels.txt`); a mismatch is a
             `DataError` naming the first difference.
     """
-    if order not in COCO_ORDERS:
-        raise ConfigError(f"order must be one of {COCO_ORDERS}, got {order!r}")
-    if crowd not in CROWD_POLICIES:
-        raise ConfigError(f"crowd must be one of {CROWD_POLICIES}, got {crowd!r}")
     file = Path(ann_file)
     data = read_json(file)
     if not isinstance(data, dict):
@@ -176,10 +175,8 @@ def coco(
     )
 
 
-def coco_label_names(ann_file: str | os.PathLike[str], order: str = "name") -> list[str]:
+def coco_label_names(ann_file: str | os.PathLike[str], order: CocoOrder = "name") -> list[str]:
     """The label order `coco()` would use for this annotation file."""
-    if order not in COCO_ORDERS:
-        raise ConfigError(f"order must be one of {COCO_ORDERS}, got {order!r}")
     data = read_json(ann_file)
     categories = _field(data, "categories", list, str(ann_file))
     pairs: list[tuple[int, str]] = []

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from agcn_pyg.data.dataset import DataReport, MultiLabelDataset
+from agcn_pyg.data.images import BadImagePolicy
 from agcn_pyg.data.labels import LabelSource, resolve_label_names
 from agcn_pyg.errors import DataError
 
@@ -100,7 +101,7 @@ def from_csv(
     transform: Callable[[Any], Any] | None = None,
     name: str | None = None,
     check_files: bool = True,
-    on_bad_image: str = "error",
+    on_bad_image: BadImagePolicy = "error",
     progress: bool = False,
 ) -> MultiLabelDataset:
     """Build a dataset from `image,labels` rows (see module doc for every rule).

@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from agcn_pyg.data.images import check_bad_image_policy, image_for, scan_images
+from agcn_pyg.data.images import BadImagePolicy, check_bad_image_policy, image_for, scan_images
 from agcn_pyg.data.labels import validate_label_names
 from agcn_pyg.errors import DataError
 
@@ -138,7 +138,7 @@ class MultiLabelDataset(Dataset[tuple[Any, torch.Tensor]]):
         name: str = "dataset",
         report: DataReport | None = None,
         check_files: bool = True,
-        on_bad_image: str = "error",
+        on_bad_image: BadImagePolicy = "error",
         progress: bool = False,
     ) -> None:
         self.name = name
@@ -210,7 +210,7 @@ class MultiLabelDataset(Dataset[tuple[Any, torch.Tensor]]):
     def check_images(
         self,
         *,
-        on_bad_image: str | None = None,
+        on_bad_image: BadImagePolicy | None = None,
         cache_file: str | os.PathLike[str] | None = None,
         workers: int | None = None,
         progress: bool = True,
@@ -265,8 +265,3 @@ class MultiLabelDataset(Dataset[tuple[Any, torch.Tensor]]):
         out = self.subset(range(len(self)))
         out.transform = transform
         return out
-
-    def statistics(self) -> dict[str, Any]:
-        from agcn_pyg.data.statistics import split_statistics
-
-        return split_statistics(self)

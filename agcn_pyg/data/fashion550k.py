@@ -27,11 +27,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from agcn_pyg.data.dataset import DataReport, MultiLabelDataset
+from agcn_pyg.data.images import BadImagePolicy
 from agcn_pyg.data.labels import read_label_file, read_line_list
 from agcn_pyg.errors import ConfigError, DataError
 
@@ -47,9 +48,12 @@ FASHION550K_FILES: dict[str, str] = {
 }
 FASHION550K_NUM_TAGS = 66
 FASHION550K_SPLIT_SIZES = {"train": 3000, "val": 300, "test": 2000}
-FASHION550K_SPLITS = ("train", "val", "test")
-FASHION550K_LABELS = ("noisy", "clean")
-VERIFIED_ROWS = ("auto", "photo", "splits")
+Fashion550kSplit = Literal["train", "val", "test"]
+Fashion550kLabels = Literal["noisy", "clean"]
+VerifiedRows = Literal["auto", "photo", "splits"]
+FASHION550K_SPLITS: tuple[str, ...] = get_args(Fashion550kSplit)
+FASHION550K_LABELS: tuple[str, ...] = get_args(Fashion550kLabels)
+VERIFIED_ROWS: tuple[str, ...] = get_args(VerifiedRows)
 _SEE_README = " (see datasets/fashion550k/README.md)"
 
 
@@ -103,17 +107,17 @@ def _ids(file: Path, n_photos: int, *, required: bool = True) -> np.ndarray | No
 
 def fashion550k(
     root: str | os.PathLike[str],
-    split: str = "train",
-    labels: str = "noisy",
+    split: Fashion550kSplit = "train",
+    labels: Fashion550kLabels = "noisy",
     *,
     image_dir: str | os.PathLike[str] | None = None,
     files: Mapping[str, str] | None = None,
     num_tags: int | None = FASHION550K_NUM_TAGS,
-    verified_rows: str = "auto",
+    verified_rows: VerifiedRows = "auto",
     transform: Callable[[Any], Any] | None = None,
     name: str | None = None,
     check_files: bool = True,
-    on_bad_image: str = "error",
+    on_bad_image: BadImagePolicy = "error",
     progress: bool = False,
 ) -> MultiLabelDataset:
     """Build a Fashion550K split.
@@ -128,12 +132,6 @@ def fashion550k(
         verified_rows: "auto" (N rows = photo-indexed, else an error asking for one of the
             others), "photo" or "splits" (see module doc).
     """
-    if split not in FASHION550K_SPLITS:
-        raise ConfigError(f"Fashion550K split must be one of {FASHION550K_SPLITS}, got {split!r}")
-    if labels not in FASHION550K_LABELS:
-        raise ConfigError(f"Fashion550K labels must be one of {FASHION550K_LABELS}, got {labels!r}")
-    if verified_rows not in VERIFIED_ROWS:
-        raise ConfigError(f"verified_rows must be one of {VERIFIED_ROWS}, got {verified_rows!r}")
     unknown = set(files or {}) - set(FASHION550K_FILES)
     if unknown:
         raise ConfigError(

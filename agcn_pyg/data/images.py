@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -48,7 +48,8 @@ from agcn_pyg.io import write_text
 BACKGROUND = (255, 255, 255)
 """Colour that transparent pixels are composited onto."""
 
-BAD_IMAGE_POLICIES = ("error", "skip")
+BadImagePolicy = Literal["error", "skip"]
+BAD_IMAGE_POLICIES: tuple[str, ...] = get_args(BadImagePolicy)
 
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
 _ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}

@@ -21,8 +21,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from agcn_pyg.errors import ConfigError
-
 
 @dataclass(frozen=True)
 class NoiseCounts:
@@ -43,9 +41,6 @@ def corrupt_targets(
 
     Returns the noisy targets (``int8``, a new tensor) and the `NoiseCounts`.
     """
-    for name, value in (("drop", drop), ("add", add)):
-        if not 0.0 <= value <= 1.0:
-            raise ConfigError(f"data.label_noise.{name}: expected a probability in [0, 1]")
     clean = torch.as_tensor(np.asarray(targets)).to(torch.int8)
     u = torch.from_numpy(np.random.default_rng(seed).random(tuple(clean.shape)))
     dropped = (clean == 1) & (u < drop)

@@ -161,10 +161,7 @@ def _finish(
 
 
 def _resize_size(image_size: int, resize_size: int | None) -> int:
-    resize = resize_size if resize_size is not None else round(image_size * 8 / 7)
-    if resize < image_size:
-        raise ConfigError(f"resize_size {resize} is smaller than image_size {image_size}")
-    return resize
+    return resize_size if resize_size is not None else round(image_size * 8 / 7)
 
 
 def _multiscale_crop(image_size: int) -> MultiScaleCrop:
@@ -219,8 +216,6 @@ def build_transforms(
     engine does. torch's uint8 resampling is about 3× faster than Pillow's and within one
     uint8 step of it (about 2 % of the values differ by one).
     """
-    if int(image_size) <= 0:
-        raise ConfigError(f"image_size must be positive, got {image_size}")
     if output not in OUTPUTS:
         raise ConfigError(f"transform output: expected one of {list(OUTPUTS)}, got {output!r}")
     fn = TRANSFORM_RECIPES.get(recipe)
@@ -301,3 +296,17 @@ def timm_normalization(model: Any) -> tuple[tuple[float, ...], tuple[float, ...]
     else:
         config = resolve_data_config(model=model)
     return tuple(config["mean"]), tuple(config["std"])
+
+
+#: ``data.normalization``: the ``(mean, std)`` images are normalised with, given the model
+#: (``None`` before one is built)
+NORMALIZATIONS: Registry[Callable[[Any], tuple[tuple[float, ...], tuple[float, ...]]]] = Registry(
+    "normalization"
+)
+NORMALIZATIONS.add("imagenet", lambda model: (IMAGENET_MEAN, IMAGENET_STD))
+NORMALIZATIONS.add(
+    "backbone",
+    # timm's resolver reads the model's ``pretrained_cfg``, which `AGCN` and `Backbone`
+    # expose as their timm body's.
+    lambda model: (IMAGENET_MEAN, IMAGENET_STD) if model is None else timm_normalization(model),
+)

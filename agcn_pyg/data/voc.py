@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from agcn_pyg.data.dataset import DataReport, MultiLabelDataset
-from agcn_pyg.errors import ConfigError, DataError
+from agcn_pyg.data.images import BadImagePolicy
+from agcn_pyg.errors import DataError
 
 VOC_CLASSES: tuple[str, ...] = (
     "aeroplane",
@@ -41,7 +42,8 @@ VOC_CLASSES: tuple[str, ...] = (
     "train",
     "tvmonitor",
 )
-VOC_SPLITS = ("train", "val", "trainval", "test")
+VocSplit = Literal["train", "val", "trainval", "test"]
+VOC_SPLITS: tuple[str, ...] = get_args(VocSplit)
 _VALUE_TO_TARGET = {1: 1, -1: 0, 0: -1}
 
 
@@ -88,12 +90,12 @@ def _read_class_file(file: Path) -> dict[str, int]:
 
 def voc2007(
     root: str | os.PathLike[str],
-    split: str = "trainval",
+    split: VocSplit = "trainval",
     *,
     transform: Callable[[Any], Any] | None = None,
     name: str | None = None,
     check_files: bool = True,
-    on_bad_image: str = "error",
+    on_bad_image: BadImagePolicy = "error",
     progress: bool = False,
 ) -> MultiLabelDataset:
     """Build a VOC 2007 split ("train", "val", "trainval" or "test").
@@ -101,8 +103,6 @@ def voc2007(
     Image order follows `<split>.txt` when present, else the first class file. Every class file
     must list exactly the same images; otherwise a `DataError` names the file and an image.
     """
-    if split not in VOC_SPLITS:
-        raise ConfigError(f"VOC 2007 split must be one of {VOC_SPLITS}, got {split!r}")
     voc = find_voc_root(root)
     main = voc / "ImageSets" / "Main"
     per_class = [_read_class_file(main / f"{cls}_{split}.txt") for cls in VOC_CLASSES]

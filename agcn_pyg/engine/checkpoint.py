@@ -4,7 +4,7 @@ A checkpoint is a dict of tensors and plain Python values only, so ``torch.load(
 weights_only=True)`` reads it without unpickling code:
 
 * ``format``: `FORMAT`;
-* ``model_config``: the model's `AGCN.config`, the `ModelConfig` as a dict (backbone name
+* ``model_config``: the model's `AGCN.config`, the `AGCNConfig` as a dict (backbone name
   included);
 * ``label_names``: the label order of the logits;
 * ``cooccurrence``: ``{"adj", "nums"}`` tensors or ``None`` (the static graph's counts);
@@ -27,10 +27,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from agcn_pyg.config import ModelConfig, RunConfig, from_dict, refused_backbone_kwargs, to_dict
+from agcn_pyg._version import __version__
+from agcn_pyg.config import RunConfig, from_dict, to_dict
 from agcn_pyg.errors import CheckpointError
 from agcn_pyg.io import save_torch
-from agcn_pyg.models import AGCN, OFFICIAL_RECIPES, OfficialCheckpoint, create_model
+from agcn_pyg.models import AGCN, OFFICIAL_RECIPES, AGCNConfig, OfficialCheckpoint, create_model
+from agcn_pyg.models.backbone import refused_backbone_kwargs
 
 FORMAT = "agcn_pyg.checkpoint/1"
 
@@ -42,10 +44,8 @@ def package_versions() -> dict[str, str]:
     import torch_geometric
     import torchvision
 
-    import agcn_pyg
-
     versions = {
-        "agcn_pyg": agcn_pyg.__version__,
+        "agcn_pyg": __version__,
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "torch_geometric": torch_geometric.__version__,
@@ -206,14 +206,14 @@ def load_error_reason(err: Exception) -> str:
 
 
 def check_compatible(
-    checkpoint: Mapping[str, Any], path: str | Path, model_cfg: ModelConfig, label_names: list[str]
+    checkpoint: Mapping[str, Any], path: str | Path, model_cfg: AGCNConfig, label_names: list[str]
 ) -> None:
     """A `CheckpointError` naming the first ``model.*`` key (other than ``pretrained``) or the
     label list in which ``checkpoint`` differs from the run that wants its weights."""
     ours = {k: v for k, v in dataclasses.asdict(model_cfg).items() if k != "pretrained"}
     # Through the dataclass, so that a checkpoint from before a field existed reads as that
     # field's default.
-    stored = from_dict(ModelConfig, {**checkpoint["model_config"], "pretrained": False}, "model")
+    stored = from_dict(AGCNConfig, {**checkpoint["model_config"], "pretrained": False}, "model")
     theirs = {k: v for k, v in dataclasses.asdict(stored).items() if k != "pretrained"}
     changed = sorted(k for k in ours if ours[k] != theirs.get(k))
     if changed:
@@ -226,7 +226,7 @@ def check_compatible(
 
 
 def init_weights_from(
-    model: AGCN, path: str | Path, model_cfg: ModelConfig, label_names: list[str]
+    model: AGCN, path: str | Path, model_cfg: AGCNConfig, label_names: list[str]
 ) -> None:
     """``train.init_from``: load a compatible, finite checkpoint's weights into ``model``."""
     checkpoint = read_checkpoint(path, map_location="cpu")
@@ -239,7 +239,7 @@ def model_from_checkpoint(checkpoint: Mapping[str, Any]) -> AGCN:
     """Rebuild the model a checkpoint describes and load its weights (no download)."""
     cfg_dict = dict(checkpoint["model_config"])
     cfg_dict["pretrained"] = False  # the weights come from the checkpoint
-    cfg = from_dict(ModelConfig, cfg_dict, "model")
+    cfg = from_dict(AGCNConfig, cfg_dict, "model")
     state = checkpoint["state_dict"]
     counts = checkpoint.get("cooccurrence")
     cooccurrence = (

@@ -20,11 +20,9 @@ from torch.utils.data import (
     get_worker_info,
 )
 
-from agcn_pyg.config import DataConfig
+from agcn_pyg.config import DataConfig, RunConfig, from_dict
 from agcn_pyg.data import (
     EMBEDDING_SOURCES,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     DeviceNormalize,
     MultiLabelDataset,
     build_dataset,
@@ -33,13 +31,11 @@ from agcn_pyg.data import (
     embed_labels,
     load_cooccurrence,
     load_embeddings,
-    timm_normalization,
 )
 from agcn_pyg.data.noise import NoiseCounts, corrupt_targets
+from agcn_pyg.data.transforms import NORMALIZATIONS
 from agcn_pyg.engine.evaluate import IndexedDataset
 from agcn_pyg.errors import ConfigError, DataError
-
-NORMALIZATIONS = ("imagenet", "backbone")
 
 
 @dataclass
@@ -98,12 +94,7 @@ def with_transforms(splits: RunData, cfg: DataConfig, model: Any | None = None) 
 
 
 def _normalization(name: str, model: Any | None) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    assert name in NORMALIZATIONS, name  # the schema checked data.normalization
-    if name == "backbone" and model is not None:
-        # timm's resolver reads the model's ``pretrained_cfg``, which `AGCN` and `Backbone`
-        # expose as their timm body's.
-        return timm_normalization(model)
-    return IMAGENET_MEAN, IMAGENET_STD
+    return NORMALIZATIONS.get(name, "data.normalization")(model)
 
 
 def resolve_embeddings(value: str | None, label_names: list[str]) -> np.ndarray | None:
@@ -248,8 +239,6 @@ def test_pipeline(
     """The evaluation transform a checkpoint was trained with (defaults without a config), as
     a uint8 transform and the `DeviceNormalize` that finishes its batches; ``model`` (an
     `AGCN` or `Backbone`) for ``data.normalization=backbone``."""
-    from agcn_pyg.config import RunConfig, from_dict
-
     data = from_dict(RunConfig, run_config or {}).data
     mean, std = _normalization(data.normalization, model)
     transform = build_transforms(

@@ -45,9 +45,9 @@ from agcn_pyg.config import RunConfig
 from agcn_pyg.engine.evaluate import autocast_context, collect_logits
 from agcn_pyg.engine.feature_cache import cache_dir_of, run_features
 from agcn_pyg.engine.inputs import RunData, make_loader, with_transforms
-from agcn_pyg.engine.optim import Part
 from agcn_pyg.errors import ConfigError, DataError
 from agcn_pyg.models import AGCN
+from agcn_pyg.optim import Part
 from agcn_pyg.registry import Registry
 
 

@@ -43,7 +43,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from agcn_pyg.config import RunConfig, to_dict
+from agcn_pyg.config import RunConfig, to_dict, validate_run_config
 from agcn_pyg.data.noise import NoiseCounts
 from agcn_pyg.engine.checkpoint import (
     build_checkpoint,
@@ -66,8 +66,6 @@ from agcn_pyg.engine.distributed import (
 )
 from agcn_pyg.engine.evaluate import write_evaluation
 from agcn_pyg.engine.inputs import load_splits, resolve_cooccurrence, resolve_embeddings
-from agcn_pyg.engine.losses import build_loss, targets_and_mask
-from agcn_pyg.engine.optim import build_optimizer, build_scheduler
 from agcn_pyg.engine.runfolder import PENDING_BEST, PENDING_EVAL, RunFolder
 from agcn_pyg.engine.runlog import GraphWatch, log_csv
 from agcn_pyg.engine.runtime import (
@@ -80,10 +78,11 @@ from agcn_pyg.engine.runtime import (
 from agcn_pyg.engine.sources import TRAIN_MODES, BatchSource, SourceContext
 from agcn_pyg.errors import AgcnError, CheckpointError, ConfigError, DegreeError
 from agcn_pyg.io import write_json, write_text
+from agcn_pyg.losses import build_loss, targets_and_mask
 from agcn_pyg.metrics import compute_metrics
 from agcn_pyg.models import AGCN, create_model
 from agcn_pyg.models.label_graph import BASELINE
-from agcn_pyg.validation import validate_run_config
+from agcn_pyg.optim import build_optimizer, build_scheduler
 
 
 class TrainingDiverged(AgcnError):

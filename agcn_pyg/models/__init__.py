@@ -1,6 +1,6 @@
 """Models: the timm backbone, label-graph modules, GNN layers and the A-GCN model."""
 
-from agcn_pyg.models.agcn import AGCN, AGCNOutput, GraphHead, LinearHead
+from agcn_pyg.models.agcn import AGCN, AGCNConfig, AGCNOutput, GraphHead, LinearHead
 from agcn_pyg.models.backbone import Backbone, convert_by_position, efficientnet_lite0_weights
 from agcn_pyg.models.factory import create_model
 from agcn_pyg.models.gnn import GNN_LAYERS, LabelGNN, list_gnns, register_gnn
@@ -18,6 +18,7 @@ __all__ = [
     "LABEL_GRAPHS",
     "OFFICIAL_KINDS",
     "OFFICIAL_RECIPES",
+    "AGCNConfig",
     "AGCNOutput",
     "Backbone",
     "GraphHead",

@@ -21,7 +21,9 @@ from __future__ import annotations
 import copy
 import itertools
 import warnings
-from typing import Any, Literal, NamedTuple, overload
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, NamedTuple, overload
 
 import numpy as np
 import timm
@@ -30,9 +32,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from agcn_pyg.errors import ConfigError
-from agcn_pyg.graph import complete_edge_index, sparsity_loss
-from agcn_pyg.models.backbone import Backbone
-from agcn_pyg.models.gnn import LabelGNN
+from agcn_pyg.graph import complete_edge_index, list_guards, sparsity_loss
+from agcn_pyg.models.backbone import BACKBONE_KWARGS_RULES, BACKBONE_RULES, POOLS, Backbone
+from agcn_pyg.models.gnn import GNN_INITS, GNN_LAYERS, LabelGNN
 from agcn_pyg.models.label_graph import (
     BASELINE,
     LABEL_GRAPHS,
@@ -40,7 +42,123 @@ from agcn_pyg.models.label_graph import (
     GraphOptions,
     LabelGraph,
     StaticGraph,
+    list_graphs,
 )
+from agcn_pyg.registry import Registry
+from agcn_pyg.schema import (
+    BOOL,
+    FINITE,
+    NON_NEGATIVE,
+    Rule,
+    Section,
+    int_at_least,
+    one_of,
+    optional,
+    setting,
+)
+
+#: how the head conditions E before using it (``model.embedding_norm``)
+EMBEDDING_NORMS: Registry[Callable[[Tensor], Tensor]] = Registry("embedding normalisation")
+EMBEDDING_NORMS.add("none", lambda e: e)
+EMBEDDING_NORMS.add("center", lambda e: e - e.mean(dim=0, keepdim=True))
+
+
+@EMBEDDING_NORMS.register("whiten")
+def whiten(embeddings: Tensor) -> Tensor:
+    r""":math:`U V^\top` of the thin SVD :math:`E = U S V^\top`: the nearest matrix with
+    orthonormal rows (orthonormal columns when C > d_e)."""
+    u, _, vh = torch.linalg.svd(embeddings.double(), full_matrices=False)
+    return (u @ vh).to(embeddings.dtype)
+
+
+_UNIT = Rule(lambda v: FINITE.ok(v) and 0 < v <= 1, "a number in (0, 1]")
+
+
+@dataclass
+class AGCNConfig(Section):
+    """Everything needed to rebuild a model; stored in every checkpoint as ``model_config``.
+
+    Each field is declared once, here, with its default, its rules (`agcn_pyg.schema`) and its
+    docstring; a config that exists has met them.
+    """
+
+    section: ClassVar[str] = "model."
+
+    backbone: str = setting("resnet101", *BACKBONE_RULES)
+    """Any timm model name."""
+    num_classes: int = setting(80, int_at_least(1))
+    """C, the number of labels."""
+    graph: str = setting("conv", one_of(list_graphs))
+    """Label-graph module (`list_graphs`); ``"none"`` is the baseline."""
+    gnn: str = setting("gcn", one_of(GNN_LAYERS.names))
+    """GNN layer over the label graph (`agcn_pyg.list_gnns`)."""
+    pretrained: bool | str = setting(
+        False, Rule(lambda v: isinstance(v, bool | str), "true, false or a path")
+    )
+    """``False``, ``True`` (timm hub) or a path to a local weights file."""
+    pool: str = setting("max", one_of(POOLS))
+    """Global pooling of the backbone's features (timm's ``global_pool``): ``max`` (ML-GCN's
+    GMP), ``avg``, ``avgmax``."""
+    guard: str = setting("relu", one_of(list_guards))
+    """How a learned, possibly negative A enters Eq. 4 (`agcn_pyg.graph.GUARDS`); ``none`` is
+    plain Eq. 4 as the official A-GCN code computes it."""
+    alpha: float = setting(1.0, NON_NEGATIVE)
+    """Weight of the sparse correlation constraint L_A (Eq. 6)."""
+    num_layers: int = setting(2, int_at_least(1))
+    """GNN depth; ML-GCN uses 2 (d_e → hidden_dim → D)."""
+    hidden_dim: int = setting(1024, int_at_least(1))
+    """Width of every hidden GNN layer."""
+    negative_slope: float = setting(0.2, FINITE)
+    """LeakyReLU slope between GNN layers (ML-GCN: 0.2)."""
+    gnn_bias: bool = setting(False, BOOL)
+    """Whether GNN layers carry a bias (ML-GCN's layers do not)."""
+    heads: int = setting(1, int_at_least(1))
+    """Attention heads of attention layers (averaged, so widths are unchanged)."""
+    lg_dim: int | None = setting(None, optional(int_at_least(1)))
+    """Output channels of the LG module's 1×1 convolutions; ``None`` keeps d_e (the official
+    A-GCN code uses d_e // 2)."""
+    lg_bias: bool = setting(
+        False,
+        BOOL,
+        Rule(
+            lambda v, m: not v or LABEL_GRAPHS.get(m.graph).projected,
+            lambda m: f"false for graph {m.graph!r} (only {_projected()} have 1×1 convolutions)",
+            relational=True,
+        ),
+    )
+    """Biases on the LG module's 1×1 convolutions (``conv``, ``dot``); Eq. 5 has none, the
+    official A-GCN code has them."""
+    gnn_init: str = setting("pyg", one_of(GNN_INITS.names))
+    """Initialisation of the GNN layers' weights: ``pyg`` (each PyG layer's own, glorot for
+    GCN) or ``mlgcn`` (ML-GCN's and A-GCN's ``U(±1/sqrt(out_features))``)."""
+    embedding_norm: str = setting(
+        "none",
+        one_of(EMBEDDING_NORMS.names),
+        Rule(
+            lambda v, m: v == "none" or m.num_classes >= 2,
+            lambda m: "'none' for a single label",
+            relational=True,
+        ),
+    )
+    """How the head conditions E (`EMBEDDING_NORMS`): ``none`` (as given: the paper, ML-GCN),
+    ``center`` (subtract the mean label embedding) or ``whiten`` (`whiten`: every pair of
+    labels at cosine 0, so the GCN starts with unrelated classifiers). Both are idempotent,
+    so a checkpoint's stored rows come back unchanged."""
+    classifier_bias: bool = setting(False, BOOL)
+    """A learned per-label bias on the graph heads' logits, :math:`\bar{W} x + b` (``b``
+    starts at 0); Eq. 1, ML-GCN and A-GCN have none, the baseline's classifier always has one."""
+    t: float = setting(0.4, _UNIT)
+    """ML-GCN's binarisation threshold for the static graph."""
+    p: float = setting(0.25, _UNIT)
+    """ML-GCN's re-weighting mass for the static graph."""
+    reweight: bool = setting(True, BOOL)
+    """Re-weighted (``True``) or binary (``False``) static graph."""
+    backbone_kwargs: dict[str, Any] = setting(None, *BACKBONE_KWARGS_RULES, factory=dict)
+    """Extra keyword arguments for ``timm.create_model`` (`agcn_pyg.models.backbone`)."""
+
+
+def _projected() -> list[str]:
+    return [name for name in LABEL_GRAPHS.names() if LABEL_GRAPHS.get(name).projected]
 
 
 class AGCNOutput(NamedTuple):
@@ -139,8 +257,8 @@ class GraphHead(nn.Module):
 
 
 class AGCN(nn.Module):
-    """Backbone + head. Build it with `agcn_pyg.create_model`, which maps a `ModelConfig` to
-    these keyword arguments (their defaults are `ModelConfig`'s; the fields are documented
+    """Backbone + head. Build it with `agcn_pyg.create_model`, which maps a `AGCNConfig` to
+    these keyword arguments (their defaults are `AGCNConfig`'s; the fields are documented
     there).
 
     Args:
@@ -265,7 +383,7 @@ class AGCN(nn.Module):
 
     @property
     def config(self) -> dict[str, Any]:
-        """The model's keyword arguments as a plain dict (a copy; `ModelConfig`'s fields)."""
+        """The model's keyword arguments as a plain dict (a copy; `AGCNConfig`'s fields)."""
         return copy.deepcopy(self._config)
 
     @property
@@ -353,18 +471,8 @@ class AGCN(nn.Module):
 
 
 def condition_embeddings(embeddings: Tensor, norm: str) -> Tensor:
-    r"""E (``C × d_e``) under ``model.embedding_norm``: ``none``, ``center``
-    (:math:`E - \bar{e}`) or ``whiten`` (:math:`U V^\top` of the thin SVD
-    :math:`E = U S V^\top`). Both are idempotent, so a checkpoint's stored rows come back
-    unchanged."""
-    if norm == "none":
-        return embeddings
-    if norm == "center":
-        return embeddings - embeddings.mean(dim=0, keepdim=True)
-    if norm == "whiten":
-        u, _, vh = torch.linalg.svd(embeddings.double(), full_matrices=False)
-        return (u @ vh).to(embeddings.dtype)
-    raise ConfigError(f"model.embedding_norm: expected one of none, center, whiten, got {norm!r}")
+    """E (``C × d_e``) under ``model.embedding_norm`` (`EMBEDDING_NORMS`)."""
+    return EMBEDDING_NORMS.get(norm, "model.embedding_norm")(embeddings)
 
 
 def _check_embeddings(embeddings: Any, num_classes: int) -> Tensor:

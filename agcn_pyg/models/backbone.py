@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,9 +14,90 @@ from torch import Tensor, nn
 
 from agcn_pyg.errors import ConfigError, PretrainedWeightsError
 from agcn_pyg.io import save_torch
+from agcn_pyg.schema import MAPPING, NONEMPTY, Custom, brief
 
 #: values of ``pool``: timm ``global_pool`` types that every CNN family and timm's ViTs accept
 POOLS = ("max", "avg", "avgmax")
+
+#: the ``model.backbone_kwargs`` accepted (and so the ones a checkpoint may carry): options
+#: that shape the network. Whatever makes timm open a file (``checkpoint_path``,
+#: ``pretrained_cfg_overlay``, ``cache_dir``...) is refused: a checkpoint describes a model, it
+#: never directs the loader to other files; weights come through ``model.pretrained``.
+BACKBONE_KWARGS = frozenset(
+    {
+        "act_layer",
+        "channels",
+        "class_token",
+        "depth",
+        "drop_block_rate",
+        "drop_path_rate",
+        "drop_rate",
+        "embed_dim",
+        "global_pool",
+        "img_size",
+        "in_chans",
+        "layer_scale_init_value",
+        "mlp_ratio",
+        "norm_layer",
+        "num_heads",
+        "output_stride",
+        "patch_size",
+        "stem_type",
+        "stem_width",
+        "width_factor",
+    }
+)
+
+
+def path_like(value: object) -> bool:
+    """A string that names a file: it has a separator or a suffix."""
+    if not isinstance(value, str | Path):
+        return False
+    text = str(value)
+    return "/" in text or "\\" in text or Path(text).suffix != ""
+
+
+def refused_backbone_kwargs(kwargs: Mapping[str, Any]) -> list[str]:
+    """The keys of ``kwargs`` (sorted) that `BACKBONE_KWARGS` does not allow, or whose value
+    names a file."""
+    return sorted(k for k, v in kwargs.items() if k not in BACKBONE_KWARGS or path_like(v))
+
+
+def _timm_model(key: str, name: Any, section: Any) -> None:
+    if not timm.is_model(name):
+        close = difflib.get_close_matches(str(name), timm.list_models(), n=3, cutoff=0.75)
+        hint = f"; did you mean {', '.join(close)}?" if close else " (see timm.list_models())"
+        raise ConfigError(f"{key}: unknown timm model {name!r}{hint}")
+
+
+def _allowed_kwargs(key: str, kwargs: Any, section: Any) -> None:
+    if refused := refused_backbone_kwargs(kwargs):
+        raise ConfigError(
+            f"{key}.{refused[0]}: expected one of {sorted(BACKBONE_KWARGS)} "
+            "with a value that names no file (weights come through model.pretrained)"
+        )
+
+
+def _timm_accepts(key: str, kwargs: Any, section: Any) -> None:
+    """timm builds the network with ``kwargs`` on the meta device (no memory, no weights), so
+    an option the architecture does not take is found before anything runs."""
+    if not kwargs:
+        return
+    try:
+        with torch.device("meta"):
+            timm.create_model(section.backbone, num_classes=0, global_pool="", **kwargs)
+    # timm and the model classes refuse options with any of these; whichever it is, the
+    # message is timm's, and it goes on one line.
+    except (TypeError, ValueError, AssertionError, RuntimeError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise ConfigError(
+            f"{key} {brief(kwargs)}: timm's {section.backbone!r} refused them ({first})"
+        ) from None
+
+
+#: the rules of ``model.backbone`` and ``model.backbone_kwargs`` (`agcn_pyg.models.AGCNConfig`)
+BACKBONE_RULES = (NONEMPTY, Custom(_timm_model))
+BACKBONE_KWARGS_RULES = (MAPPING, Custom(_allowed_kwargs), Custom(_timm_accepts))
 
 
 class Backbone(nn.Module):
@@ -58,8 +140,6 @@ class Backbone(nn.Module):
         self, name: str, pretrained: bool | str = False, pool: str = "max", **kwargs: Any
     ) -> None:
         super().__init__()
-        if pool not in POOLS:
-            raise ConfigError(f"model.pool: expected one of {list(POOLS)}, got {pool!r}")
         self.name = name
         self.pool_type = pool
         self.body = create_timm_backbone(name, pretrained, global_pool=pool, **kwargs)
@@ -91,11 +171,10 @@ class Backbone(nn.Module):
 def create_timm_backbone(name: str, pretrained: bool | str = False, **kwargs: Any) -> nn.Module:
     """``timm.create_model(name, num_classes=0, **kwargs)`` with clear errors.
 
-    An unknown name and a ``global_pool`` the model refuses raise `ConfigError`; weights that
-    cannot be fetched or do not fit raise `PretrainedWeightsError`.
+    A ``global_pool`` the model refuses raises `ConfigError` (the name is the schema's,
+    `BACKBONE_RULES`); weights that cannot be fetched or do not fit raise
+    `PretrainedWeightsError`.
     """
-    if not timm.is_model(name):
-        raise ConfigError(f"model.backbone: unknown timm model {name!r} (see timm.list_models())")
     base = {"num_classes": 0, **kwargs}
     if pretrained is False:
         return _create(name, base, pretrained=False)

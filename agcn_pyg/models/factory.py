@@ -1,6 +1,6 @@
-"""`create_model`: every model variant from keyword arguments or a `ModelConfig`.
+"""`create_model`: every model variant from keyword arguments or a `AGCNConfig`.
 
-The one place that maps a `ModelConfig` to the models' plain keyword arguments: the modules of
+The one place that maps a `AGCNConfig` to the models' plain keyword arguments: the modules of
 `agcn_pyg.models` do not import `agcn_pyg.config`.
 """
 
@@ -13,14 +13,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from agcn_pyg.config import ModelConfig
 from agcn_pyg.errors import ConfigError
-from agcn_pyg.models.agcn import AGCN
+from agcn_pyg.models.agcn import AGCN, AGCNConfig
 from agcn_pyg.models.label_graph import Cooccurrence
 
 
 def create_model(
-    backbone: str | ModelConfig,
+    backbone: str | AGCNConfig,
     num_classes: int | None = None,
     label_embeddings: Tensor | np.ndarray | None = None,
     graph: str = "conv",
@@ -34,7 +33,7 @@ def create_model(
     """Build A-GCN, an alternative label graph, ML-GCN or the baseline.
 
     Args:
-        backbone: a timm model name, or a complete `ModelConfig` (then ``num_classes``,
+        backbone: a timm model name, or a complete `AGCNConfig` (then ``num_classes``,
             ``graph``, ``gnn``, ``pretrained`` and ``pool`` come from it and ``options``
             override its fields).
         num_classes: C.
@@ -48,7 +47,7 @@ def create_model(
         cooccurrence: ``(adj, nums)`` for ``graph='static'``.
         static_correlation: ``graph='static'`` from a ready ``gen_A`` output (``C × C``)
             instead of counts, e.g. an ML-GCN checkpoint's ``A``.
-        **options: any other `ModelConfig` field: ``guard``, ``alpha``, ``num_layers``,
+        **options: any other `AGCNConfig` field: ``guard``, ``alpha``, ``num_layers``,
             ``hidden_dim``, ``t``, ``p``, ``reweight``, ``heads``, ``lg_dim``, ``lg_bias``,
             ``gnn_init``, ...
 
@@ -56,7 +55,7 @@ def create_model(
     >>> logits = model(images)                     # B × 80
     >>> A, A_hat = model.adjacency()               # 80 × 80 each
     """
-    if isinstance(backbone, ModelConfig):
+    if isinstance(backbone, AGCNConfig):
         cfg = _replace(backbone, options)
     else:
         if num_classes is None:
@@ -69,7 +68,7 @@ def create_model(
             "pretrained": pretrained,
             "pool": pool,
         }
-        cfg = _replace(ModelConfig(**fields), options)
+        cfg = _replace(AGCNConfig(**fields), options)
     correlation = None if static_correlation is None else torch.as_tensor(static_correlation)
     # asdict copies backbone_kwargs, so the model never shares a dict with the config.
     return AGCN(
@@ -80,8 +79,8 @@ def create_model(
     )
 
 
-def _replace(cfg: ModelConfig, options: dict[str, Any]) -> ModelConfig:
-    valid = {f.name for f in dataclasses.fields(ModelConfig)}
+def _replace(cfg: AGCNConfig, options: dict[str, Any]) -> AGCNConfig:
+    valid = {f.name for f in dataclasses.fields(AGCNConfig)}
     unknown = sorted(set(options) - valid)
     if unknown:
         raise ConfigError(

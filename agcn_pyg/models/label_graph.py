@@ -71,6 +71,8 @@ class LabelGraph(nn.Module, ABC):
 
     #: whether the module has parameters the loss can train
     learnable: ClassVar[bool] = True
+    #: whether it is built on 1×1 convolutions, so that ``lg_dim`` and ``lg_bias`` apply
+    projected: ClassVar[bool] = False
 
     def __init__(self, guard: str = "relu") -> None:
         super().__init__()
@@ -111,6 +113,8 @@ LABEL_GRAPHS: Registry[type[LabelGraph]] = Registry("label graph")
 
 class _ProjectedGraph(LabelGraph):
     """A label graph built on 1×1 convolutions ``d_e → lg_dim`` (``lg_dim`` defaults to d_e)."""
+
+    projected = True
 
     @classmethod
     def build(

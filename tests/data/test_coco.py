@@ -145,9 +145,11 @@ def test_missing_image_error_or_counted_skip(coco_files):
     assert ds.targets.tolist() == [[0, 0, 1, 1, 0], [0, 1, 0, 1, 0]]
 
 
-def test_bad_options(coco_files):
+def test_bad_options_are_refused_by_the_schema_from_the_signature(coco_files):
+    from agcn_pyg.config import DataConfig
+
     ann, image_dir = coco_files
-    with pytest.raises(ConfigError, match="order"):
-        coco(ann, image_dir, order="alphabetical")
-    with pytest.raises(ConfigError, match="crowd"):
-        coco(ann, image_dir, crowd="skip")
+    split = {"ann_file": str(ann), "image_dir": str(image_dir)}
+    for option, value in (("order", "alphabetical"), ("crowd", "skip")):
+        with pytest.raises(ConfigError, match=rf"^data\.train\.{option}: expected one of \["):
+            DataConfig(dataset="coco", train={**split, option: value}, val=split)

@@ -74,5 +74,8 @@ def test_missing_layout_and_files(tmp_path: Path, voc_writer):
     (voc / "JPEGImages/000007.jpg").unlink()
     with pytest.raises(DataError, match=r"1 missing image file \(first: .*000007\.jpg\)"):
         voc2007(tmp_path)
-    with pytest.raises(ConfigError, match="split"):
-        voc2007(tmp_path, "all")
+    from agcn_pyg.config import DataConfig
+
+    split = {"root": str(tmp_path), "split": "all"}
+    with pytest.raises(ConfigError, match=r"^data\.val\.split: expected one of \['train', "):
+        DataConfig(dataset="voc2007", train={"root": str(tmp_path)}, val=split)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from agcn_pyg.engine.losses import build_loss, targets_and_mask
+from agcn_pyg.losses import build_loss, targets_and_mask
 
 #: B = 2 images, C = 3 labels; -1 marks a difficult label
 RAW = torch.tensor([[1, -1, 0], [-1, 0, 1]])

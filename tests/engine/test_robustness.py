@@ -18,9 +18,9 @@ from agcn_pyg.__main__ import main
 from agcn_pyg.config import load_run_config
 from agcn_pyg.engine import checkpoint as ckpt_module
 from agcn_pyg.engine.checkpoint import read_checkpoint, save_checkpoint
-from agcn_pyg.engine.losses import LOSSES
 from agcn_pyg.engine.trainer import Trainer, TrainingDiverged
 from agcn_pyg.errors import CheckpointError, StorageError
+from agcn_pyg.losses import LOSSES
 
 pytestmark = pytest.mark.slow
 

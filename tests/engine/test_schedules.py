@@ -9,10 +9,9 @@ from itertools import pairwise
 import pytest
 from torch import nn
 
-from agcn_pyg.config import TrainConfig, load_run_config
-from agcn_pyg.engine.optim import build_optimizer, build_scheduler
+from agcn_pyg.config import TrainConfig, load_run_config, validate_run_config
 from agcn_pyg.errors import ConfigError
-from agcn_pyg.validation import validate_run_config
+from agcn_pyg.optim import build_optimizer, build_scheduler
 
 
 def _parts(lr: float = 0.01, lrp: float = 0.1) -> list[tuple[str, nn.Module, float]]:

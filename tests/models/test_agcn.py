@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import agcn_pyg
-from agcn_pyg import ModelConfig, create_model
+from agcn_pyg import AGCNConfig, create_model
 from agcn_pyg.errors import ConfigError
 from agcn_pyg.graph import GUARDS, sparsity_loss
 from agcn_pyg.models.label_graph import LABEL_GRAPHS
@@ -240,7 +240,7 @@ def test_param_groups_use_lrp_for_backbone(tiny_backbone, unit_embeddings) -> No
 
 
 def test_create_model_accepts_a_config(tiny_backbone, unit_embeddings) -> None:
-    cfg = ModelConfig(backbone=tiny_backbone, num_classes=C, graph="dot", hidden_dim=8)
+    cfg = AGCNConfig(backbone=tiny_backbone, num_classes=C, graph="dot", hidden_dim=8)
     model = create_model(cfg, label_embeddings=unit_embeddings(C, D_E), alpha=0.5)
     assert model.config["graph"] == "dot" and model.config["alpha"] == 0.5
     assert model.head.gnn.convs[0].out_channels == 8
@@ -255,26 +255,15 @@ def test_missing_embeddings_fall_back_to_one_hot(tiny_backbone) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"graph": "nope"}, "model.graph"),
-        ({"gnn": "nope"}, "model.gnn"),
-        ({"guard": "nope"}, "model.guard"),
-        ({"pool": "min"}, "model.pool"),
-        ({"alpha": -1.0}, "model.alpha"),
-        ({"num_layers": 0}, "model.num_layers"),
-        ({"t": 1.5}, "model.t"),
-        ({"colour": "red"}, "unknown option 'colour'"),
         ({"graph": "static"}, "cooccurrence"),
         ({"label_embeddings": torch.randn(C + 1, 4)}, "label_embeddings"),
     ],
 )
-def test_bad_options_raise_config_errors(tiny_backbone, kwargs: dict, match: str) -> None:
+def test_inputs_the_config_cannot_check_raise_config_errors(
+    tiny_backbone, kwargs: dict, match: str
+) -> None:
     with pytest.raises(ConfigError, match=match):
         create_model(tiny_backbone, C, **kwargs)
-
-
-def test_unknown_backbone_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="no_such_net"):
-        create_model("no_such_net", C, graph="none")
 
 
 def test_lg_bias_adds_biases_to_the_1x1_convolutions(tiny_backbone, unit_embeddings) -> None:
@@ -292,8 +281,6 @@ def test_lg_bias_adds_biases_to_the_1x1_convolutions(tiny_backbone, unit_embeddi
         theta = emb @ lg.theta.weight.t() + 0.5
     torch.testing.assert_close(adj, phi @ theta.t() / C)
     assert _model(tiny_backbone, emb, "dot", lg_bias=True).head.label_graph.phi.bias is not None
-    with pytest.raises(ConfigError, match="lg_bias"):
-        _model(tiny_backbone, emb, "fc", lg_bias=True)
 
 
 def test_mlgcn_init_draws_gcn_weights_from_mlgcn_bounds(tiny_backbone, unit_embeddings) -> None:
@@ -310,8 +297,6 @@ def test_mlgcn_init_draws_gcn_weights_from_mlgcn_bounds(tiny_backbone, unit_embe
         assert weight.std().item() == pytest.approx(bound / 3**0.5, rel=0.05)
         assert conv.bias.abs().max() <= bound and conv.bias.abs().max() > 0
         assert not torch.equal(weight, ref.lin.weight)
-    with pytest.raises(ConfigError, match="gnn_init"):
-        _model(tiny_backbone, emb, "conv", gnn_init="xavier")
 
 
 @pytest.mark.parametrize("graph", ["conv", "none"])
@@ -374,10 +359,6 @@ def test_embedding_norm_centres_or_whitens_e(tiny_backbone) -> None:
     for norm, model in (("center", centred), ("whiten", white)):  # idempotent (checkpoints)
         again = _model(tiny_backbone, model.head.embeddings, "cos", embedding_norm=norm)
         torch.testing.assert_close(again.head.embeddings, model.head.embeddings, atol=1e-6, rtol=0)
-    with pytest.raises(ConfigError, match="embedding_norm"):
-        create_model(tiny_backbone, 1, label_embeddings=emb[:1], embedding_norm="whiten")
-    with pytest.raises(ConfigError, match="embedding_norm"):
-        _model(tiny_backbone, emb, "cos", embedding_norm="pca")
 
 
 @pytest.mark.parametrize("graph", ["conv", "none"])
@@ -408,19 +389,19 @@ def test_model_config_is_a_plain_dict_of_model_config_fields(tiny_backbone) -> N
 
     from agcn_pyg.models import AGCN
 
-    cfg = ModelConfig(backbone=tiny_backbone, num_classes=C, graph="none", pool="avg")
+    cfg = AGCNConfig(backbone=tiny_backbone, num_classes=C, graph="none", pool="avg")
     model = create_model(cfg)
     assert type(model.config) is dict and model.config == dataclasses.asdict(cfg)
     model.config["graph"] = "conv"  # a copy: the model's own record is not changed
     assert model.config["graph"] == "none"
-    # AGCN's keyword defaults are ModelConfig's, so building either way gives the same record.
+    # AGCN's keyword defaults are AGCNConfig's, so building either way gives the same record.
     direct = AGCN(backbone=tiny_backbone, num_classes=C, graph="none")
-    defaults = ModelConfig(backbone=tiny_backbone, num_classes=C, graph="none")
+    defaults = AGCNConfig(backbone=tiny_backbone, num_classes=C, graph="none")
     assert direct.config == dataclasses.asdict(defaults)
 
 
 def test_model_modules_do_not_import_the_config() -> None:
-    # Only the factory maps a ModelConfig to the models' keyword arguments (no import cycle).
+    # The model's config lives beside the model; the run config builds on it, not the reverse.
     import ast
     from pathlib import Path
 
@@ -439,4 +420,4 @@ def test_model_modules_do_not_import_the_config() -> None:
             )
             if any(name == "agcn_pyg.config" for name in names):
                 importers.add(file.name)
-    assert importers == {"factory.py"}
+    assert importers == set()

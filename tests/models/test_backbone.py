@@ -140,8 +140,8 @@ def test_pool_the_model_refuses_names_model_pool() -> None:
     with pytest.raises(ConfigError, match=r"^model\.pool: timm 'test_vit_relpos'.*'max'") as info:
         create_model("test_vit_relpos", 3, graph="none", pool="max")
     assert "\n" not in str(info.value)
-    with pytest.raises(ConfigError, match=r"^model\.pool"):
-        Backbone("test_resnet", pool="catavgmax")
+    with pytest.raises(ConfigError, match=r"^model\.pool: expected one of"):
+        create_model("test_resnet", 3, graph="none", pool="catavgmax")
 
 
 def test_feature_width_is_the_pre_logits_width() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from timm.optim import param_groups_weight_decay
@@ -18,13 +18,28 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler, OneCycleLR
 
-from agcn_pyg.config import TrainConfig
 from agcn_pyg.registry import Registry
+
+
+class TrainSettings(Protocol):
+    """The ``train.*`` values the optimisers and schedules read (`agcn_pyg.config.TrainConfig`
+    has them)."""
+
+    optimizer: str
+    scheduler: str
+    epochs: int
+    lr: float
+    momentum: float
+    weight_decay: float
+    step_epochs: int | list[int]
+    gamma: float
+    warmup_epochs: float
+
 
 #: ``(name, module, lr)``: a module whose parameters train at ``lr``
 Part = tuple[str, nn.Module, float]
-OPTIMIZERS: Registry[Callable[[list[Part], TrainConfig], Optimizer]] = Registry("optimizer")
-SCHEDULERS: Registry[Callable[[Optimizer, TrainConfig, int], LRScheduler]] = Registry("scheduler")
+OPTIMIZERS: Registry[Callable[[list[Part], TrainSettings], Optimizer]] = Registry("optimizer")
+SCHEDULERS: Registry[Callable[[Optimizer, TrainSettings, int], LRScheduler]] = Registry("scheduler")
 
 
 def _groups(parts: list[Part]) -> list[dict[str, Any]]:
@@ -47,14 +62,14 @@ def _decay_groups(parts: list[Part], weight_decay: float) -> list[dict[str, Any]
 
 
 @OPTIMIZERS.register("sgd")
-def _sgd(parts: list[Part], cfg: TrainConfig) -> Optimizer:
+def _sgd(parts: list[Part], cfg: TrainSettings) -> Optimizer:
     return torch.optim.SGD(
         _groups(parts), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
 
 
 @OPTIMIZERS.register("adamw")
-def _adamw(parts: list[Part], cfg: TrainConfig) -> Optimizer:
+def _adamw(parts: list[Part], cfg: TrainSettings) -> Optimizer:
     return torch.optim.AdamW(
         _decay_groups(parts, cfg.weight_decay), lr=cfg.lr, weight_decay=cfg.weight_decay
     )
@@ -76,7 +91,7 @@ def step_decays(step_epochs: int | list[int], epoch: float) -> int:
 
 
 @SCHEDULERS.register("step")
-def _step(optimizer: Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> LRScheduler:
+def _step(optimizer: Optimizer, cfg: TrainSettings, steps_per_epoch: int) -> LRScheduler:
     """The paper's schedule: lr × gamma every ``step_epochs`` epochs (or at each milestone),
     stepped per iteration."""
     warmup = int(cfg.warmup_epochs * steps_per_epoch)
@@ -89,7 +104,7 @@ def _step(optimizer: Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> LRSch
 
 
 @SCHEDULERS.register("cosine")
-def _cosine(optimizer: Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> LRScheduler:
+def _cosine(optimizer: Optimizer, cfg: TrainSettings, steps_per_epoch: int) -> LRScheduler:
     total = max(1, cfg.epochs * steps_per_epoch)
     warmup = int(cfg.warmup_epochs * steps_per_epoch)
     return LambdaLR(
@@ -99,7 +114,7 @@ def _cosine(optimizer: Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> LRS
 
 
 @SCHEDULERS.register("onecycle")
-def _onecycle(optimizer: Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> LRScheduler:
+def _onecycle(optimizer: Optimizer, cfg: TrainSettings, steps_per_epoch: int) -> LRScheduler:
     return OneCycleLR(
         optimizer,
         max_lr=[group["lr"] for group in optimizer.param_groups],
@@ -109,15 +124,15 @@ def _onecycle(optimizer: Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> L
 
 
 @SCHEDULERS.register("constant")
-def _constant(optimizer: Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> LRScheduler:
+def _constant(optimizer: Optimizer, cfg: TrainSettings, steps_per_epoch: int) -> LRScheduler:
     warmup = int(cfg.warmup_epochs * steps_per_epoch)
     return LambdaLR(optimizer, lambda s: _warmup(s, warmup))
 
 
-def build_optimizer(parts: list[Part], cfg: TrainConfig) -> Optimizer:
+def build_optimizer(parts: list[Part], cfg: TrainSettings) -> Optimizer:
     """``train.optimizer`` over ``parts``; the last group is the head's (logged as ``lr``)."""
     return OPTIMIZERS.get(cfg.optimizer)(parts, cfg)
 
 
-def build_scheduler(optimizer: Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> LRScheduler:
+def build_scheduler(optimizer: Optimizer, cfg: TrainSettings, steps_per_epoch: int) -> LRScheduler:
     return SCHEDULERS.get(cfg.scheduler)(optimizer, cfg, steps_per_epoch)
