@@ -37,6 +37,7 @@ from agcn_pyg.schema import (
     Custom,
     Rule,
     Section,
+    brief,
     check_option_types,
     coerce,
     int_at_least,
@@ -46,6 +47,7 @@ from agcn_pyg.schema import (
     setting,
     validate,
 )
+from agcn_pyg.variants import VARIANTS, get_variant
 
 #: ``train.amp``: bf16 where the GPU supports it else fp16 (``auto``), or forced, or off
 AMP_MODES = ("auto", "bf16", "fp16", "off")
@@ -364,6 +366,10 @@ class RunConfig(Section):
 
     name: str = setting("run", NONEMPTY)
     """The run folder's name, under ``output_dir``."""
+    variant: str | None = setting(None, optional(one_of(VARIANTS.registered)))
+    """The named variant this run is (`agcn_pyg.variants`); its settings were put over the
+    file's when the config was resolved (`resolve_variant`), so the sections below already
+    hold them."""
     output_dir: str = setting("runs", NONEMPTY)
     model: AGCNConfig = setting(
         None, Rule(lambda v: isinstance(v, AGCNConfig), "a mapping"), factory=AGCNConfig
@@ -388,7 +394,21 @@ def load_run_config(path: str | Path | None = None, overrides: Iterable[str] = (
         ConfigError: naming the first invalid key.
     """
     data = load_yaml(path) if path is not None else {}
-    return from_dict(RunConfig, apply_overrides(data, overrides))
+    return from_dict(RunConfig, resolve_variant(data, overrides))
+
+
+def resolve_variant(data: Mapping[str, Any], overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """The config mapping ``data`` with its variant's settings over it and the ``key=value``
+    ``overrides`` over both: a file names what it is (``variant: mlgcn``), the variant says
+    what that means, and the command line has the last word. An override may name the variant
+    itself (``variant=mlgcn``)."""
+    overrides = list(overrides)
+    name = apply_overrides(data, overrides).get("variant")
+    if name is None:
+        return apply_overrides(data, overrides)
+    if not isinstance(name, str) or name not in VARIANTS:
+        raise ConfigError(f"variant: expected one of {VARIANTS.registered()}, got {brief(name)}")
+    return apply_overrides(merge(data, get_variant(name).sections()), overrides)
 
 
 def validate_run_config(cfg: RunConfig) -> None:

@@ -65,6 +65,7 @@ CASES = [
     ("name=''", "name: expected a non-empty string"),
     ("output_dir=''", "output_dir: expected a non-empty string"),
     ("model=3", "model: expected a mapping, got int"),
+    ("variant=typo", "variant: expected one of ['baseline', 'mlgcn_binary', "),
     # model
     ("model.backbone=no_such_net", "model.backbone: unknown timm model 'no_such_net'"),
     ("model.backbone=resnet10", "model.backbone: unknown timm model 'resnet10'; did you mean"),
