@@ -1,4 +1,4 @@
-"""Multi-label evaluation: mAP, per-class and overall precision/recall/F1, top-k, AP over pairs.
+r"""Multi-label evaluation: mAP, per-class and overall precision/recall/F1, top-k, AP over pairs.
 
 The numbers follow the evaluation code published with ML-GCN (``AveragePrecisionMeter``), which
 the A-GCN paper reports in its tables, translated to this project's target convention and
@@ -27,6 +27,22 @@ Logits, not probabilities
     every confident prediction. The engine therefore stores and ranks logits (as ML-GCN's
     meter does) and passes thresholds as logits: :func:`logit_threshold` converts a
     probability threshold (0.5 is logit 0).
+
+AP protocols (`AP_PROTOCOLS`; ``mAP`` is the one asked for, ``mAP_<name>`` every one)
+    Papers in this field compute AP three ways, and their numbers differ where scores tie:
+
+    * ``mlgcn`` (the default): the non-interpolated AP above, ties in the order below; what
+      ML-GCN's and A-GCN's tables use.
+    * ``sklearn``: scikit-learn's ``average_precision_score``: the images whose scores tie
+      form one threshold, so every positive of a tie group gets the precision at the end of
+      the group, :math:`\sum_n (R_n - R_{n-1}) P_n` over distinct scores. Equal to
+      ``mlgcn`` without ties, lower or equal with them.
+    * ``voc``: the interpolated AP of VOC's devkit as SSGRL, Query2Label and their successors
+      compute it: the area under the precision envelope, each positive's precision replaced
+      by the highest precision at or after it in the ranking (ties in the order below), so
+      at least the ``mlgcn`` value.
+
+    Ignored (-1) targets are left out of the ranking under every protocol.
 
 Tie order
     Equal scores are ranked by position: the lower image index first (for ``AP_all`` the
@@ -87,6 +103,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 
 from agcn_pyg.errors import ConfigError, DataError
+from agcn_pyg.registry import Registry
 
 if TYPE_CHECKING:
     import torch
@@ -95,6 +112,7 @@ if TYPE_CHECKING:
 ArrayLike: TypeAlias = "np.ndarray | torch.Tensor | Sequence[Any]"
 
 __all__ = [
+    "AP_PROTOCOLS",
     "METRIC_COLUMNS",
     "average_precision",
     "compute_metrics",
@@ -283,25 +301,78 @@ def _ap_of_ranked(ranked: np.ndarray) -> np.ndarray:
     """AP of each row of ``ranked`` (R×M targets, best-scored first), NaN without positives.
 
     Precision at a positive = (positives up to it) / (non-ignored items up to it); only the
-    positive and ignored positions are visited, so the cost is one pass plus O(#positives)."""
+    positive and ignored positions are visited, so the cost is one pass plus O(#positives).
+    bincount adds each row's precisions in rank order, as a loop over the ranking would."""
+    row, _, precision = _precision_at_positives(ranked)
+    return _mean_per_row(row, precision, ranked.shape[0])
+
+
+def _precision_at_positives(ranked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each positive of ``ranked`` (R×M, best first): its row, its flat position and the
+    precision at it (positives so far over non-ignored items so far)."""
     n_rows, width = ranked.shape
     flat = ranked.ravel()
-    marked = np.flatnonzero(flat != 0)  # positives and ignored: a few percent of the items
+    marked = np.flatnonzero(flat != 0)
     is_pos = flat[marked] == 1
     pos, ignored = marked[is_pos], marked[~is_pos]
     row = pos // width
     row_start = np.arange(n_rows, dtype=np.int64) * width
-    first_pos = np.searchsorted(pos, row_start)
-    hits = np.arange(1, pos.size + 1) - first_pos[row]
+    hits = np.arange(1, pos.size + 1) - np.searchsorted(pos, row_start)[row]
     ignored_before = np.searchsorted(ignored, pos) - np.searchsorted(ignored, row_start)[row]
     seen = pos - row_start[row] + 1 - ignored_before
-    # bincount adds each row's precisions in rank order, as a loop over the ranking would.
-    total = np.bincount(row, weights=hits / seen, minlength=n_rows)
+    return row, pos, hits / seen
+
+
+def _mean_per_row(row: np.ndarray, values: np.ndarray, n_rows: int) -> np.ndarray:
+    total = np.bincount(row, weights=values, minlength=n_rows)
     n_pos = np.bincount(row, minlength=n_rows)
     ap = np.full(n_rows, np.nan)
     has_pos = n_pos > 0
     ap[has_pos] = total[has_pos] / n_pos[has_pos]
     return ap
+
+
+def _ap_voc(ranked: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Interpolated AP: each positive's precision replaced by the highest at or after it."""
+    row, _, precision = _precision_at_positives(ranked)
+    # A reversed running maximum per row: shifting each row down by 2·row keeps one row's
+    # maximum from reaching into the row before it (precisions lie in [0, 1]).
+    shifted = (precision - 2.0 * row)[::-1]
+    envelope = np.maximum.accumulate(shifted)[::-1] + 2.0 * row
+    return _mean_per_row(row, envelope, ranked.shape[0])
+
+
+def _ap_sklearn(ranked: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """scikit-learn's AP: every positive of a tie group gets the precision at its end."""
+    n_rows, width = ranked.shape
+    counted = (ranked != -1).ravel()
+    positive = (ranked == 1).ravel()
+    flat_keys = keys.ravel()
+    # The last position of each tie group within its row (ignored items take part in the
+    # grouping but not in the counts).
+    end = np.ones(flat_keys.size, dtype=bool)
+    end[:-1] = flat_keys[:-1] != flat_keys[1:]
+    end[width - 1 :: width] = True
+    ends = np.flatnonzero(end)
+    row_of = np.repeat(np.arange(n_rows, dtype=np.int64), width)
+    before_row = np.arange(n_rows, dtype=np.int64) * width
+    hits = np.cumsum(positive)
+    seen = np.cumsum(counted)
+    base_hits = np.concatenate([[0], hits])[before_row][row_of]
+    base_seen = np.concatenate([[0], seen])[before_row][row_of]
+    pos = np.flatnonzero(positive)
+    group_end = ends[np.searchsorted(ends, pos)]
+    precision = (hits[group_end] - base_hits[pos]) / (seen[group_end] - base_seen[pos])
+    return _mean_per_row(pos // width, precision, n_rows)
+
+
+#: ``name → f(ranked targets R×M, ranked keys R×M) → AP per row`` (see the module docstring)
+AP_PROTOCOLS: Registry[Any] = Registry("AP protocol")
+AP_PROTOCOLS.add("mlgcn", lambda ranked, keys: _ap_of_ranked(ranked))
+AP_PROTOCOLS.add("sklearn", _ap_sklearn)
+AP_PROTOCOLS.add("voc", _ap_voc)
+#: the protocol of ``mAP`` unless one is asked for: ML-GCN's, as the paper's tables
+DEFAULT_AP_PROTOCOL = "mlgcn"
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,20 +436,28 @@ def _threshold_metrics(
 # public API
 
 
-def average_precision(scores: ArrayLike, targets: ArrayLike) -> np.ndarray:
-    """Per-class non-interpolated AP as fractions in [0, 1], shape (C,).
+def average_precision(
+    scores: ArrayLike, targets: ArrayLike, protocol: str = DEFAULT_AP_PROTOCOL
+) -> np.ndarray:
+    """Per-class AP as fractions in [0, 1], shape (C,), under ``protocol`` (`AP_PROTOCOLS`).
 
     ``scores``: N×C, ``targets``: N×C in {1, 0, -1}; -1 entries are skipped. Ties are ranked
     by image index (stable descending sort). Classes without positives get NaN, silently.
     Raises :class:`~agcn_pyg.errors.DataError` on malformed input.
     """
+    ap_fn = AP_PROTOCOLS.get(protocol, "ap_protocol")
     s, t = _check_inputs(scores, targets)
-    (ranked,) = _rank(_descending_keys(s), t)
-    return _ap_of_ranked(ranked)
+    keys = _descending_keys(s)
+    ranked, ranked_keys = _rank(keys, t, keys)
+    return ap_fn(ranked, ranked_keys)
 
 
 def compute_metrics(
-    scores: ArrayLike, targets: ArrayLike, threshold: float | ArrayLike = 0.5, top_k: int = 3
+    scores: ArrayLike,
+    targets: ArrayLike,
+    threshold: float | ArrayLike = 0.5,
+    top_k: int = 3,
+    ap_protocol: str = DEFAULT_AP_PROTOCOL,
 ) -> dict[str, Any]:
     """Every figure of the paper's tables for N×C ``scores`` and ``targets``.
 
@@ -391,34 +470,41 @@ def compute_metrics(
             (e.g. from :func:`tune_thresholds`); label c is predicted when score >= t_c.
             The top-k metrics use the same thresholds.
         top_k: k of the top-k metrics; ``k >= C`` keeps every label.
+        ap_protocol: how ``mAP``, ``per_class_AP`` and ``AP_all`` compute AP
+            (`AP_PROTOCOLS`: ``mlgcn``, ``sklearn``, ``voc``).
 
     Returns:
         ``{"mAP", "CP", "CR", "CF1", "OP", "OR", "OF1", "CP_top{k}", ..., "OF1_top{k}",
-        "AP_all": float, "per_class_AP": ndarray (C,)}``, all in percent, scalars as Python
-        floats. ``per_class_AP`` is NaN for classes without positives; those classes are
-        left out of ``mAP`` and CR (with a warning) but kept in CP; see the module docstring
-        for the formulas, the tie order and ML-GCN's ``Np = 0`` quirk.
+        "AP_all": float, "mAP_mlgcn", "mAP_sklearn", "mAP_voc": float, "ap_protocol": str,
+        "per_class_AP": ndarray (C,)}``, all in percent, scalars as Python floats.
+        ``per_class_AP`` is NaN for classes without positives; those classes are left out of
+        ``mAP`` and CR (with a warning) but kept in CP; see the module docstring for the
+        formulas, the protocols, the tie order and ML-GCN's ``Np = 0`` quirk.
 
     Raises:
         DataError: shapes differ or are not 2-D, targets outside {-1, 0, 1}, non-finite
             scores, or no positive target at all.
         ConfigError: a malformed ``threshold`` or ``top_k``.
     """
+    headline = AP_PROTOCOLS.get(ap_protocol, "ap_protocol")
     s, t = _check_inputs(scores, targets)
     n_images, n_classes = s.shape
     thr = _resolve_threshold(threshold, n_classes)
     k = _check_top_k(top_k)
 
-    order = _pair_order(_descending_keys(s))
+    keys = _descending_keys(s)
+    order = _pair_order(keys)
     # The threshold counts and AP over all pairs need no per-class ranking, so a second
     # thread computes them meanwhile: numpy releases the GIL in everything they spend their
-    # time in. At COCO size on two cores this takes about a quarter off compute_metrics.
+    # time in.
     with ThreadPoolExecutor(max_workers=1) as pool:
         counting = pool.submit(_prediction_counts, s, t, thr, k)
-        ranked_pairs = t.ravel()[order]
-        ap_pairs = pool.submit(_ap_of_ranked, ranked_pairs[None, :])
+        ranked_pairs, ranked_keys = t.ravel()[order], keys.ravel()[order]
+        ap_pairs = pool.submit(headline, ranked_pairs[None, :], ranked_keys[None, :])
         split = _class_split(order, n_classes)
-        ap = _ap_of_ranked(ranked_pairs[split].reshape(n_classes, n_images))
+        per_class = ranked_pairs[split].reshape(n_classes, n_images)
+        per_class_keys = ranked_keys[split].reshape(n_classes, n_images)
+        ap = {name: AP_PROTOCOLS.get(name)(per_class, per_class_keys) for name in AP_PROTOCOLS}
         n_g, n_p, n_c, n_p_top, n_c_top = counting.result()
         ap_all = float(ap_pairs.result()[0])
 
@@ -436,12 +522,15 @@ def compute_metrics(
         )
     names = ("CP", "CR", "CF1", "OP", "OR", "OF1")
 
-    out: dict[str, Any] = {"mAP": 100.0 * float(np.mean(ap[has_pos]))}
+    protocol = next(name for name in AP_PROTOCOLS if AP_PROTOCOLS.get(name) is headline)
+    out: dict[str, Any] = {"mAP": 100.0 * float(np.mean(ap[protocol][has_pos]))}
     out.update(zip(names, _threshold_metrics(n_g, n_p, n_c, has_pos), strict=True))
     top = _threshold_metrics(n_g, n_p_top, n_c_top, has_pos)
     out.update(zip((f"{n}_top{k}" for n in names), top, strict=True))
     out["AP_all"] = 100.0 * ap_all
-    out["per_class_AP"] = 100.0 * ap
+    out.update({f"mAP_{name}": 100.0 * float(np.mean(v[has_pos])) for name, v in ap.items()})
+    out["ap_protocol"] = protocol
+    out["per_class_AP"] = 100.0 * ap[protocol]
     return out
 
 

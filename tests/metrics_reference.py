@@ -17,32 +17,46 @@ from typing import Any
 import numpy as np
 
 
-def _ranking_ap(pairs: list[tuple[float, int]]) -> float:
-    """AP of ``(score, target)`` pairs; NaN without positives. ``sorted`` is stable, so
-    equal scores keep their original order."""
-    ranking = sorted(pairs, key=lambda pair: -pair[0])
-    positives = 0
-    counted = 0
-    precision_sum = 0.0
-    for _, target in ranking:
-        if target == -1:
-            continue
-        counted += 1
-        if target == 1:
-            positives += 1
-            precision_sum += positives / counted
-    if positives == 0:
+def _ranking_ap(pairs: list[tuple[float, int]], protocol: str = "mlgcn") -> float:
+    """AP of ``(score, target)`` pairs under ``protocol``; NaN without positives. ``sorted``
+    is stable, so equal scores keep their original order.
+
+    mlgcn: the mean, over the positives, of the precision at each one.
+    sklearn: the precision at the end of each positive's tie group instead.
+    voc: the highest precision at any position at or after each positive (the envelope).
+    """
+    ranking = [pair for pair in sorted(pairs, key=lambda pair: -pair[0]) if pair[1] != -1]
+    n_pos = sum(1 for _, target in ranking if target == 1)
+    if n_pos == 0:
         return float("nan")
-    return precision_sum / positives
+    precision = []  # at every position of the ranking
+    positives = 0
+    for counted, (_, target) in enumerate(ranking, start=1):
+        positives += target == 1
+        precision.append(positives / counted)
+    total = 0.0
+    for k, (score, target) in enumerate(ranking):
+        if target != 1:
+            continue
+        if protocol == "mlgcn":
+            total += precision[k]
+        elif protocol == "sklearn":
+            end = k
+            while end + 1 < len(ranking) and ranking[end + 1][0] == score:
+                end += 1
+            total += precision[end]
+        elif protocol == "voc":
+            total += max(precision[k:])
+    return total / n_pos
 
 
-def reference_average_precision(scores: Any, targets: Any) -> list[float]:
+def reference_average_precision(scores: Any, targets: Any, protocol: str = "mlgcn") -> list[float]:
     """Per-class AP as fractions, one loop per class (NaN for classes without positives)."""
     s = np.asarray(scores, dtype=np.float64).tolist()
     t = np.asarray(targets).astype(int).tolist()
     n_classes = len(s[0])
     return [
-        _ranking_ap([(row[c], labels[c]) for row, labels in zip(s, t, strict=True)])
+        _ranking_ap([(row[c], labels[c]) for row, labels in zip(s, t, strict=True)], protocol)
         for c in range(n_classes)
     ]
 
@@ -80,7 +94,11 @@ def _evaluate(predicted: list[list[bool]], t: list[list[int]]) -> list[float]:
 
 
 def reference_metrics(
-    scores: Any, targets: Any, threshold: float | Sequence[float] = 0.5, top_k: int = 3
+    scores: Any,
+    targets: Any,
+    threshold: float | Sequence[float] = 0.5,
+    top_k: int = 3,
+    protocol: str = "mlgcn",
 ) -> dict[str, Any]:
     """Same keys and meaning as :func:`agcn_pyg.metrics.compute_metrics`, computed by loops."""
     s = np.asarray(scores, dtype=np.float64).tolist()
@@ -91,9 +109,11 @@ def reference_metrics(
     else:
         thr = [float(v) for v in threshold]
 
-    ap = reference_average_precision(s, t)
-    with_pos = [v for v in ap if v == v]  # NaN != NaN
-    out: dict[str, Any] = {"mAP": 100.0 * sum(with_pos) / len(with_pos)}
+    def mean_ap(protocol: str) -> float:
+        with_pos = [v for v in reference_average_precision(s, t, protocol) if v == v]
+        return 100.0 * sum(with_pos) / len(with_pos)  # NaN != NaN: classes with positives
+
+    out: dict[str, Any] = {"mAP": mean_ap(protocol)}
 
     predicted = [[row[c] >= thr[c] for c in range(n_classes)] for row in s]
     names = ("CP", "CR", "CF1", "OP", "OR", "OF1")
@@ -110,6 +130,8 @@ def reference_metrics(
     pairs = [
         (row[c], labels[c]) for row, labels in zip(s, t, strict=True) for c in range(n_classes)
     ]
-    out["AP_all"] = 100.0 * _ranking_ap(pairs)
-    out["per_class_AP"] = 100.0 * np.array(ap)
+    out["AP_all"] = 100.0 * _ranking_ap(pairs, protocol)
+    out.update({f"mAP_{name}": mean_ap(name) for name in ("mlgcn", "sklearn", "voc")})
+    out["ap_protocol"] = protocol
+    out["per_class_AP"] = 100.0 * np.array(reference_average_precision(s, t, protocol))
     return out

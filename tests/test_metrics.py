@@ -233,6 +233,8 @@ def _assert_same(got: dict, want: dict) -> None:
     for key, value in want.items():
         if key == "per_class_AP":
             np.testing.assert_allclose(got[key], value, rtol=0, atol=1e-9, equal_nan=True)
+        elif key == "ap_protocol":
+            assert got[key] == value
         else:
             assert got[key] == pytest.approx(value, rel=0, abs=1e-9), key
 
@@ -309,6 +311,68 @@ def test_matches_scikit_learn_without_ties() -> None:
     assert all(np.unique(scores[:, c]).size == 400 for c in range(10))  # no ties
     want = [average_precision_score(targets[:, c], scores[:, c]) for c in range(10)]
     np.testing.assert_allclose(average_precision(scores, targets), want, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# AP protocols
+
+
+@pytest.mark.parametrize("protocol", ["mlgcn", "sklearn", "voc"])
+@pytest.mark.parametrize("seed", range(3))
+def test_every_protocol_matches_its_loop_restatement(protocol: str, seed: int) -> None:
+    scores, targets = _random_case(np.random.default_rng(seed), 120, 7)
+    _assert_same(
+        compute_metrics(scores, targets, ap_protocol=protocol),
+        reference_metrics(scores, targets, protocol=protocol),
+    )
+
+
+@pytest.mark.parametrize("levels", [5, 1_000_000])
+def test_the_sklearn_protocol_is_scikit_learns_with_and_without_ties(levels: int) -> None:
+    rng = np.random.default_rng(7)
+    scores, targets = _random_case(rng, 300, 6, levels=levels)
+    want = []
+    for c in range(6):
+        kept = targets[:, c] != -1  # ignored targets leave the ranking
+        want.append(average_precision_score(targets[kept, c], scores[kept, c]))
+    got = average_precision(scores, targets, protocol="sklearn")
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def test_the_protocols_on_a_hand_computed_ranking() -> None:
+    # One class, scores best first: + (0.9), − (0.8), + (0.8), − (0.5), + (0.4).
+    scores = np.array([[0.9], [0.8], [0.8], [0.5], [0.4]], dtype=np.float32)
+    targets = np.array([[1], [0], [1], [0], [1]])
+    # mlgcn: precisions at the positives 1/1, 2/3, 3/5 (the tie in index order).
+    # sklearn: the tie group {0.8} ends at rank 3: 1/1, 2/3, 3/5 — the same here; with the
+    # positive first among the ties (below) mlgcn gives 2/2 where sklearn keeps 2/3.
+    # voc: the envelope, max of the precisions at or after each positive: 1, 2/3, 3/5.
+    expected = {"mlgcn": (1 + 2 / 3 + 3 / 5) / 3, "sklearn": (1 + 2 / 3 + 3 / 5) / 3}
+    expected["voc"] = (1 + 2 / 3 + 3 / 5) / 3
+    for protocol, value in expected.items():
+        assert average_precision(scores, targets, protocol)[0] == pytest.approx(value)
+    swapped = targets[[0, 2, 1, 3, 4]]  # now + (0.9), + (0.8), − (0.8), − (0.5), + (0.4)
+    assert average_precision(scores, swapped, "mlgcn")[0] == pytest.approx((1 + 1 + 3 / 5) / 3)
+    assert average_precision(scores, swapped, "sklearn")[0] == pytest.approx(
+        (1 + 2 / 3 + 3 / 5) / 3
+    )
+    # + (0.9), − (0.8), − (0.5), + (0.4), + (0.3): the envelope lifts the first positive's
+    # successors: precisions 1, 2/4, 3/5 → voc 1, 3/5, 3/5.
+    scores = np.array([[0.9], [0.8], [0.5], [0.4], [0.3]], dtype=np.float32)
+    targets = np.array([[1], [0], [0], [1], [1]])
+    assert average_precision(scores, targets, "mlgcn")[0] == pytest.approx((1 + 2 / 4 + 3 / 5) / 3)
+    assert average_precision(scores, targets, "voc")[0] == pytest.approx((1 + 3 / 5 + 3 / 5) / 3)
+
+
+def test_the_protocols_order_and_the_headline() -> None:
+    scores, targets = _random_case(np.random.default_rng(11), 400, 8, levels=6)
+    metrics = compute_metrics(scores, targets, ap_protocol="voc")
+    assert metrics["ap_protocol"] == "voc" and metrics["mAP"] == metrics["mAP_voc"]
+    # ties: sklearn ≤ mlgcn ≤ voc (the envelope is at least each precision)
+    assert metrics["mAP_sklearn"] <= metrics["mAP_mlgcn"] <= metrics["mAP_voc"]
+    assert compute_metrics(scores, targets)["mAP"] == metrics["mAP_mlgcn"]
+    with pytest.raises(ConfigError, match=r"^ap_protocol: expected one of \['mlgcn', "):
+        compute_metrics(scores, targets, ap_protocol="coco")
 
 
 # ---------------------------------------------------------------------------------------------

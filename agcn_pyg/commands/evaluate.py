@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from agcn_pyg.commands._options import add_inference_options
+from agcn_pyg.metrics import AP_PROTOCOLS, DEFAULT_AP_PROTOCOL
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -33,6 +34,14 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--tune-thresholds",
         metavar="JSON",
         help="also choose per-class thresholds maximising F1 on this split and write them",
+    )
+    parser.add_argument(
+        "--ap-protocol",
+        default=DEFAULT_AP_PROTOCOL,
+        choices=AP_PROTOCOLS.names(),
+        help="how mAP is computed: mlgcn (ML-GCN's meter, the paper's tables; default), sklearn "
+        "(scikit-learn's: tied scores form one threshold) or voc (interpolated, as SSGRL and "
+        "Query2Label); metrics.json holds all three as mAP_<name>",
     )
     add_inference_options(parser)
     return parser
@@ -97,6 +106,7 @@ def main(args: argparse.Namespace) -> int:
         checkpoint=str(ckpt),
         logit_thresholds=logit_thresholds,
         config=run_config,
+        ap_protocol=args.ap_protocol,
     )
     print(table_row(report))
     print(f"wrote {out / 'metrics.json'}, {out / 'per_class.csv'}, {out / 'scores.npz'}")

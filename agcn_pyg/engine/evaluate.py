@@ -25,6 +25,7 @@ from agcn_pyg.data.transforms import DeviceNormalize
 from agcn_pyg.engine.distributed import gather_objects, is_main_process
 from agcn_pyg.io import save_npz, write_json, write_text
 from agcn_pyg.metrics import (
+    DEFAULT_AP_PROTOCOL,
     compute_metrics,
     format_table_header,
     format_table_row,
@@ -149,24 +150,30 @@ def write_evaluation(
     checkpoint: str | None = None,
     config: dict[str, Any] | None = None,
     logit_thresholds: float | np.ndarray | None = None,
+    ap_protocol: str = DEFAULT_AP_PROTOCOL,
 ) -> dict[str, Any]:
     """Compute the metrics from ``logits`` and write ``metrics.json``, ``per_class.csv`` and
     ``scores.npz`` (``logits``, ``targets``, ``label_names``).
 
     ``threshold`` is in probability units (one, or one per class); ``logit_thresholds``, when
     given, replaces it with exact logit values (as `load_thresholds(..., logits=True)`).
+    ``ap_protocol`` is the protocol of ``mAP``, per-class AP and ``AP_all``
+    (`agcn_pyg.metrics.AP_PROTOCOLS`); ``metrics.json`` names it and holds every protocol's
+    mAP as ``mAP_<name>``.
     """
     out_dir = Path(out_dir)
     logit_thr = logit_threshold(threshold) if logit_thresholds is None else logit_thresholds
     logit_thr = np.asarray(logit_thr, dtype=np.float64)
     threshold = sigmoid(logit_thr)
-    metrics = compute_metrics(logits, targets, threshold=logit_thr)
+    metrics = compute_metrics(logits, targets, threshold=logit_thr, ap_protocol=ap_protocol)
     per_class_ap = np.asarray(metrics.pop("per_class_AP"), dtype=np.float64)
+    protocol = metrics.pop("ap_protocol")
     scalars = {k: float(v) for k, v in metrics.items()}
     report = {
         "name": name,
         "label_names": list(label_names),
         "metrics": {k: (None if math.isnan(v) else v) for k, v in scalars.items()},
+        "ap_protocol": protocol,
         "per_class_AP": _json_numbers(per_class_ap),
         "threshold": _json_numbers(threshold),
         # ±inf (never / always predicted) is null, with "threshold" 1 or 0 beside it

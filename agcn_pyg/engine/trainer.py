@@ -370,7 +370,9 @@ class Trainer:
             broadcast_buffers(self.eval_model)
             logits, targets = self.source.evaluate(self.eval_model, f"eval {epoch + 1}")
             metrics = compute_metrics(logits, targets, threshold=0.0)
-            final = {k: float(v) for k, v in metrics.items() if k != "per_class_AP"}
+            final = {
+                k: float(v) for k, v in metrics.items() if k not in ("per_class_AP", "ap_protocol")
+            }
             row.update({k: final[k] for k in ("mAP", "CF1", "OF1")})
         improved = logits is not None and final["mAP"] > self.best_map
         if improved:

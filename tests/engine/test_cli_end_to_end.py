@@ -71,6 +71,17 @@ def test_train_evaluate_predict(run_config, tmp_path: Path, color_dataset: Path,
     assert [r["label"] for r in rows] == ["red", "green", "blue", "square"]
     tuned = json.loads(thresholds.read_text())
     assert tuned["label_names"] == report["label_names"] and len(tuned["thresholds"]) == 4
+    # every protocol's mAP is in metrics.json; --ap-protocol picks the headline
+    assert report["ap_protocol"] == "mlgcn" and report["metrics"]["mAP_mlgcn"] == pytest.approx(
+        report["metrics"]["mAP"]
+    )
+    voc = tmp_path / "evaluation_voc"
+    argv = ["evaluate", str(run / "best.pt"), "--out", str(voc), "--ap-protocol", "voc"]
+    assert main([*argv, "--workers", "0", "--no-progress"]) == 0
+    capsys.readouterr()
+    again = json.loads((voc / "metrics.json").read_text())
+    assert again["ap_protocol"] == "voc"
+    assert again["metrics"]["mAP"] == pytest.approx(report["metrics"]["mAP_voc"], abs=1e-9)
 
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff not really a jpeg")
