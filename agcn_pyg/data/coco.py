@@ -21,6 +21,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from agcn_pyg.data.assemble import assemble_dataset
 from agcn_pyg.data.dataset import DataReport, MultiLabelDataset
 from agcn_pyg.data.images import BadImagePolicy
 from agcn_pyg.data.labels import LabelSource, check_label_order, resolve_label_names
@@ -83,15 +84,50 @@ def coco(
             `DataError` naming the first difference.
     """
     file = Path(ann_file)
+    sections = _read_sections(file)
+    categories = _read_categories(sections["categories"], file)
+    if order == "name":
+        ordered_ids = sorted(categories, key=lambda cid: categories[cid])
+    else:
+        ordered_ids = sorted(categories)
+    names = [categories[cid] for cid in ordered_ids]
+    if label_names is not None:
+        check_label_order(resolve_label_names(label_names), names, where=str(file))
+    images = _read_images(sections["images"], file)
+    targets, annotated = _annotation_targets(
+        sections["annotations"], file, list(images), ordered_ids, crowd
+    )
+    report = DataReport(name or f"coco/{file.stem}")
+    paths, targets = _drop_unannotated(list(images.values()), targets, annotated, image_dir, report)
+    crowd_rows = int(((targets == -1).any(axis=1) & ~(targets == 1).any(axis=1)).sum())
+    if crowd_rows:
+        report.count("images with only crowd annotations (all labels ignored)", None, crowd_rows)
+    return assemble_dataset(
+        paths,
+        targets,
+        names,
+        report,
+        transform=transform,
+        check_files=check_files,
+        on_bad_image=on_bad_image,
+        progress=progress,
+    )
+
+
+def _read_sections(file: Path) -> dict[str, list[Any]]:
+    """The `images`, `annotations` and `categories` lists of the annotation file."""
     data = read_json(file)
     if not isinstance(data, dict):
         raise DataError(f"{file}: expected a JSON object with images, annotations, categories")
-    sections = {}
-    for key in ("images", "annotations", "categories"):
-        sections[key] = _field(data, key, list, str(file))
+    return {
+        key: _field(data, key, list, str(file)) for key in ("images", "annotations", "categories")
+    }
 
+
+def _read_categories(records: list[Any], file: Path) -> dict[int, str]:
+    """Category id -> name, in file order; ids and names must be unique, and at least one."""
     categories: dict[int, str] = {}
-    for i, category in enumerate(sections["categories"]):
+    for i, category in enumerate(records):
         where = f"{file}: categories[{i}]"
         cat_id = _field(category, "id", int, where)
         cat_name = _field(category, "name", str, where)
@@ -102,18 +138,14 @@ def coco(
         categories[cat_id] = cat_name
     if not categories:
         raise DataError(f"{file}: no categories")
-    if order == "name":
-        ordered_ids = sorted(categories, key=lambda cid: categories[cid])
-    else:
-        ordered_ids = sorted(categories)
-    names = [categories[cid] for cid in ordered_ids]
-    if label_names is not None:
-        check_label_order(resolve_label_names(label_names), names, where=str(file))
-    column = {cid: index for index, cid in enumerate(ordered_ids)}
+    return categories
 
+
+def _read_images(records: list[Any], file: Path) -> dict[int, str]:
+    """Image id -> file name, in file order; each id and each file name appears once."""
     images: dict[int, str] = {}
     id_of_file: dict[str, int] = {}
-    for i, image in enumerate(sections["images"]):
+    for i, image in enumerate(records):
         where = f"{file}: images[{i}]"
         image_id = _field(image, "id", int, where)
         file_name = _field(image, "file_name", str, where)
@@ -127,12 +159,24 @@ def coco(
             )
         images[image_id] = file_name
         id_of_file[file_name] = image_id
+    return images
 
-    row_of = {image_id: row for row, image_id in enumerate(images)}
-    normal = np.zeros((len(images), len(names)), dtype=bool)
+
+def _annotation_targets(
+    records: list[Any],
+    file: Path,
+    image_ids: list[int],
+    category_ids: list[int],
+    crowd: CrowdPolicy,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Targets of every image (N×C int8: 1 an instance, -1 only crowd instances under
+    ``crowd="ignore"``, else 0) and whether each has any annotation (N bools)."""
+    row_of = {image_id: row for row, image_id in enumerate(image_ids)}
+    column = {cat_id: index for index, cat_id in enumerate(category_ids)}
+    normal = np.zeros((len(image_ids), len(category_ids)), dtype=bool)
     crowd_only = np.zeros_like(normal)
-    annotated = np.zeros(len(images), dtype=bool)
-    for i, annotation in enumerate(sections["annotations"]):
+    annotated = np.zeros(len(image_ids), dtype=bool)
+    for i, annotation in enumerate(records):
         where = f"{file}: annotations[{i}]"
         image_id = _field(annotation, "image_id", int, where)
         cat_id = _field(annotation, "category_id", int, where)
@@ -149,30 +193,23 @@ def coco(
             crowd_only[row, column[cat_id]] = True
         else:
             normal[row, column[cat_id]] = True
+    targets = np.where(normal, 1, np.where(crowd_only, -1, 0)).astype(np.int8)
+    return targets, annotated
 
-    split = name or f"coco/{file.stem}"
-    report = DataReport(split)
-    image_dir = Path(image_dir)
-    ids = list(images)
+
+def _drop_unannotated(
+    file_names: list[str],
+    targets: np.ndarray,
+    annotated: np.ndarray,
+    image_dir: str | os.PathLike[str],
+    report: DataReport,
+) -> tuple[list[Path], np.ndarray]:
+    """The paths and targets of the annotated images; the others are skipped in ``report``."""
     for row in np.flatnonzero(~annotated):
-        report.skip("image without annotations", images[ids[row]])
+        report.skip("image without annotations", file_names[row])
     keep = np.flatnonzero(annotated)
-    targets = np.where(normal, 1, np.where(crowd_only, -1, 0)).astype(np.int8)[keep]
-    crowd_rows = int(((targets == -1).any(axis=1) & ~(targets == 1).any(axis=1)).sum())
-    if crowd_rows:
-        report.count("images with only crowd annotations (all labels ignored)", None, crowd_rows)
-    paths = [image_dir / images[ids[row]] for row in keep]
-    return MultiLabelDataset(
-        paths,
-        targets,
-        names,
-        transform,
-        name=split,
-        report=report,
-        check_files=check_files,
-        on_bad_image=on_bad_image,
-        progress=progress,
-    )
+    base = Path(image_dir)
+    return [base / file_names[row] for row in keep], targets[keep]
 
 
 def coco_label_names(ann_file: str | os.PathLike[str], order: CocoOrder = "name") -> list[str]:

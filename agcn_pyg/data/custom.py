@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from agcn_pyg.data.assemble import assemble_dataset
 from agcn_pyg.data.dataset import DataReport, MultiLabelDataset
 from agcn_pyg.data.images import BadImagePolicy
 from agcn_pyg.data.labels import LabelSource, resolve_label_names
@@ -31,6 +32,8 @@ from agcn_pyg.errors import DataError
 
 LABEL_SEPARATOR = ";"
 REQUIRED_COLUMNS = ("image", "labels")
+LabelRow = tuple[int, str, list[str]]
+"""One data row of the CSV: its line number, its image path as written, its label names."""
 
 
 def _first_undecodable_line(file: Path) -> int | str:
@@ -43,7 +46,7 @@ def _first_undecodable_line(file: Path) -> int | str:
     return "?"
 
 
-def read_label_csv(csv_file: str | os.PathLike[str]) -> list[tuple[int, str, list[str]]]:
+def read_label_csv(csv_file: str | os.PathLike[str]) -> list[LabelRow]:
     """Parse the CSV into `(line, image, labels)` rows; any format error names file and line."""
     file = Path(csv_file)
     try:
@@ -52,7 +55,7 @@ def read_label_csv(csv_file: str | os.PathLike[str]) -> list[tuple[int, str, lis
         raise DataError(f"{file}: CSV file not found") from None
     except OSError as err:
         raise DataError(f"{file}: cannot open CSV ({err})") from None
-    rows: list[tuple[int, str, list[str]]] = []
+    rows: list[LabelRow] = []
     with handle:
         reader = csv.reader(handle, strict=True)
         try:
@@ -115,15 +118,41 @@ def from_csv(
     rows = read_label_csv(file)
     base = Path(image_dir) if image_dir is not None else file.parent
     report = DataReport(name or f"csv/{file.stem}")
+    names = _label_order(rows, label_names, file)
+    paths, targets = _rows_to_targets(rows, names, base, file, report)
+    return assemble_dataset(
+        paths,
+        targets,
+        names,
+        report,
+        transform=transform,
+        check_files=check_files,
+        on_bad_image=on_bad_image,
+        progress=progress,
+    )
 
+
+def _label_order(rows: list[LabelRow], label_names: LabelSource | None, file: Path) -> list[str]:
+    """``label_names`` when given, else the sorted set of names the rows use."""
     if label_names is not None:
-        names = resolve_label_names(label_names)
-    else:
-        names = sorted({label for _, _, labels in rows for label in labels})
-        if not names:
-            raise DataError(f"{file}: no labels in any row and no label list given")
-    column = {label: index for index, label in enumerate(names)}
+        return resolve_label_names(label_names)
+    names = sorted({label for _, _, labels in rows for label in labels})
+    if not names:
+        raise DataError(f"{file}: no labels in any row and no label list given")
+    return names
 
+
+def _rows_to_targets(
+    rows: list[LabelRow],
+    names: list[str],
+    base: Path,
+    file: Path,
+    report: DataReport,
+) -> tuple[list[Path], np.ndarray]:
+    """The image paths and N×C {0, 1} targets of the rows kept (module doc: repeated labels,
+    empty label sets and duplicate rows are recorded in ``report``, an unknown label or an
+    image listed again with other labels is a `DataError` naming the line)."""
+    column = {label: index for index, label in enumerate(names)}
     first_row: dict[Path, tuple[int, frozenset[str]]] = {}
     kept_paths: list[Path] = []
     kept_targets: list[np.ndarray] = []
@@ -155,15 +184,4 @@ def from_csv(
         target[[column[label] for label in unique]] = 1
         kept_paths.append(path)
         kept_targets.append(target)
-
-    return MultiLabelDataset(
-        kept_paths,
-        np.stack(kept_targets),
-        names,
-        transform,
-        name=report.source,
-        report=report,
-        check_files=check_files,
-        on_bad_image=on_bad_image,
-        progress=progress,
-    )
+    return kept_paths, np.stack(kept_targets)

@@ -31,6 +31,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from agcn_pyg.data.assemble import assemble_dataset
 from agcn_pyg.data.dataset import DataReport, MultiLabelDataset
 from agcn_pyg.data.images import BadImagePolicy
 from agcn_pyg.data.labels import read_label_file, read_line_list
@@ -132,19 +133,61 @@ def fashion550k(
         verified_rows: "auto" (N rows = photo-indexed, else an error asking for one of the
             others), "photo" or "splits" (see module doc).
     """
+    layout = _layout(Path(root), files)
+    tags = _read_tags(layout["tags"], num_tags)
+    photos = read_line_list(layout["photos"], "photo list", _SEE_README)
+    n_photos = len(photos)
+    split_ids = _read_split_ids(layout, n_photos)
+    report = DataReport(name or f"fashion550k/{split}-{labels}")
+    _note_unofficial_split_sizes(split_ids, layout, report)
+
+    if labels == "noisy":
+        noisy = _binary_matrix(layout["noisy"], n_photos, len(tags))
+        if split == "train":
+            rows = _noisy_set(split_ids, layout, n_photos, report)
+        else:
+            rows = split_ids[split]
+        targets = noisy[rows]
+    else:
+        rows = split_ids[split]
+        targets = _verified(
+            layout["verified"], n_photos, len(tags), split_ids, split, verified_rows
+        )
+
+    image_base = Path(image_dir) if image_dir is not None else Path(root)
+    return assemble_dataset(
+        [image_base / photos[row] for row in rows],
+        targets,
+        tags,
+        report,
+        transform=transform,
+        check_files=check_files,
+        on_bad_image=on_bad_image,
+        progress=progress,
+    )
+
+
+def _layout(base: Path, files: Mapping[str, str] | None) -> dict[str, Path]:
+    """Every file of the release: `FASHION550K_FILES` with the ``files`` overrides, under
+    ``base``; an unknown override key is a `ConfigError`."""
     unknown = set(files or {}) - set(FASHION550K_FILES)
     if unknown:
         raise ConfigError(
             f"unknown Fashion550K file key(s) {sorted(unknown)}; known: {sorted(FASHION550K_FILES)}"
         )
-    base = Path(root)
-    layout = {key: base / value for key, value in {**FASHION550K_FILES, **(files or {})}.items()}
+    return {key: base / value for key, value in {**FASHION550K_FILES, **(files or {})}.items()}
 
-    tags = read_label_file(layout["tags"])
+
+def _read_tags(file: Path, num_tags: int | None) -> list[str]:
+    """The tag names (the label order), ``num_tags`` of them unless that is None."""
+    tags = read_label_file(file)
     if num_tags is not None and len(tags) != num_tags:
-        raise DataError(f"{layout['tags']}: {len(tags)} tag names, expected {num_tags}")
-    photos = read_line_list(layout["photos"], "photo list", _SEE_README)
-    n_photos = len(photos)
+        raise DataError(f"{file}: {len(tags)} tag names, expected {num_tags}")
+    return tags
+
+
+def _read_split_ids(layout: dict[str, Path], n_photos: int) -> dict[str, np.ndarray]:
+    """The photo indices of the verified train, val and test splits, which must be disjoint."""
     split_ids: dict[str, np.ndarray] = {}
     for key in FASHION550K_SPLITS:
         ids = _ids(layout[f"{key}_ids"], n_photos)
@@ -155,9 +198,13 @@ def fashion550k(
         if shared.size:
             other = layout[f"{first}_ids"].name
             raise DataError(f"{layout[f'{second}_ids']}: photo {int(shared[0])} is also in {other}")
+    return split_ids
 
-    split_name = name or f"fashion550k/{split}-{labels}"
-    report = DataReport(split_name)
+
+def _note_unofficial_split_sizes(
+    split_ids: dict[str, np.ndarray], layout: dict[str, Path], report: DataReport
+) -> None:
+    """A note in ``report`` for each split whose size differs from the official one."""
     for key, expected in FASHION550K_SPLIT_SIZES.items():
         if split_ids[key].size != expected:
             report.notes.append(
@@ -165,44 +212,25 @@ def fashion550k(
                 f"the official {key} split has {expected}"
             )
 
-    if labels == "noisy":
-        matrix = _binary_matrix(layout["noisy"], n_photos, len(tags))
-        if split == "train":
-            excluded = np.zeros(n_photos, dtype=bool)
-            for key in FASHION550K_SPLITS:
-                excluded[split_ids[key]] = True
-            report.count("verified photos left out of the noisy set", None, int(excluded.sum()))
-            duplicates = _ids(layout["duplicate_ids"], n_photos, required=False)
-            if duplicates is not None:
-                dup_only = np.zeros(n_photos, dtype=bool)
-                dup_only[duplicates] = True
-                dup_only &= ~excluded
-                if dup_only.any():
-                    report.skip("duplicate photos (duplicate ids file)", None, int(dup_only.sum()))
-                excluded[duplicates] = True
-            rows = np.flatnonzero(~excluded)
-        else:
-            rows = split_ids[split]
-        targets = matrix[rows]
-    else:
-        rows = split_ids[split]
-        targets = _verified(
-            layout["verified"], n_photos, len(tags), split_ids, split, verified_rows
-        )
 
-    image_base = Path(image_dir) if image_dir is not None else base
-    paths = [image_base / photos[row] for row in rows]
-    return MultiLabelDataset(
-        paths,
-        targets,
-        tags,
-        transform,
-        name=split_name,
-        report=report,
-        check_files=check_files,
-        on_bad_image=on_bad_image,
-        progress=progress,
-    )
+def _noisy_set(
+    split_ids: dict[str, np.ndarray], layout: dict[str, Path], n_photos: int, report: DataReport
+) -> np.ndarray:
+    """The photos of the noisy training set: all but the verified and the duplicate ones,
+    which are counted (verified) or skipped (duplicates that are not verified) in ``report``."""
+    excluded = np.zeros(n_photos, dtype=bool)
+    for key in FASHION550K_SPLITS:
+        excluded[split_ids[key]] = True
+    report.count("verified photos left out of the noisy set", None, int(excluded.sum()))
+    duplicates = _ids(layout["duplicate_ids"], n_photos, required=False)
+    if duplicates is not None:
+        dup_only = np.zeros(n_photos, dtype=bool)
+        dup_only[duplicates] = True
+        dup_only &= ~excluded
+        if dup_only.any():
+            report.skip("duplicate photos (duplicate ids file)", None, int(dup_only.sum()))
+        excluded[duplicates] = True
+    return np.flatnonzero(~excluded)
 
 
 def _verified(

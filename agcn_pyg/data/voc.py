@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from agcn_pyg.data.assemble import assemble_dataset
 from agcn_pyg.data.dataset import DataReport, MultiLabelDataset
 from agcn_pyg.data.images import BadImagePolicy
 from agcn_pyg.errors import DataError
@@ -134,14 +135,12 @@ def voc2007(
         [[_VALUE_TO_TARGET[values[i]] for values in per_class] for i in order], dtype=np.int8
     )
     paths = [voc / "JPEGImages" / f"{image_id}.jpg" for image_id in order]
-    split_name = name or f"voc2007/{split}"
-    return MultiLabelDataset(
+    return assemble_dataset(
         paths,
         targets,
         list(VOC_CLASSES),
-        transform,
-        name=split_name,
-        report=DataReport(split_name),
+        DataReport(name or f"voc2007/{split}"),
+        transform=transform,
         check_files=check_files,
         on_bad_image=on_bad_image,
         progress=progress,
