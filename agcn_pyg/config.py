@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -431,6 +432,22 @@ class RunConfig:
         return Path(self.output_dir) / self.name
 
 
+def expand_user(cfg: RunConfig) -> RunConfig:
+    """``cfg`` with a leading ``~`` expanded in the paths it names (``output_dir``,
+    ``train.init_from``, a ``model.pretrained`` file): YAML and ``key=value`` overrides reach
+    no shell, and ``~/runs`` would otherwise be a folder called ``~``."""
+
+    def expand(value: Any) -> Any:
+        return os.path.expanduser(value) if isinstance(value, str) else value
+
+    return dataclasses.replace(
+        cfg,
+        output_dir=expand(cfg.output_dir),
+        model=dataclasses.replace(cfg.model, pretrained=expand(cfg.model.pretrained)),
+        train=dataclasses.replace(cfg.train, init_from=expand(cfg.train.init_from)),
+    )
+
+
 def load_run_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> RunConfig:
     """A `RunConfig` from a YAML file (or the defaults) with ``key=value`` overrides, checked
     against the whole schema (`agcn_pyg.validation.validate_run_config`) before it is returned:
@@ -446,4 +463,4 @@ def load_run_config(path: str | Path | None = None, overrides: Iterable[str] = (
     data = load_yaml(path) if path is not None else {}
     cfg = from_dict(RunConfig, apply_overrides(data, overrides))
     validate_run_config(cfg)
-    return cfg
+    return expand_user(cfg)

@@ -137,6 +137,20 @@ def _nonempty_str(value: object) -> bool:
     return isinstance(value, str) and value != ""
 
 
+#: the longest ``name``, in UTF-8 bytes: a file name holds 255 bytes on common file systems,
+#: and a run derives longer ones from its name (``<name>.replaced-<YYYYmmdd-HHMMSS>-<n>``,
+#: 30 bytes more; ``.<name>.lock``)
+RUN_NAME_MAX_BYTES = 200
+
+
+def _run_name(value: object) -> bool:
+    """One folder inside ``output_dir``: ``.`` would make ``output_dir`` itself the run folder
+    (and ``--overwrite`` would move every run in it), a separator a folder elsewhere."""
+    if not _nonempty_str(value) or value in (".", "..") or any(c in value for c in "/\\\0"):
+        return False
+    return len(value.encode("utf-8", "surrogatepass")) <= RUN_NAME_MAX_BYTES
+
+
 # --- sections -------------------------------------------------------------------------------
 
 
@@ -152,7 +166,13 @@ def validate_run_config(cfg: RunConfig) -> None:
         raise ConfigError(f"expected a RunConfig, got {type(cfg).__name__}")
     _run(
         [
-            Check("name", cfg.name, _nonempty_str, "a non-empty string"),
+            Check(
+                "name",
+                cfg.name,
+                _run_name,
+                "a plain folder name (not '.' or '..', no / or \\, at most "
+                f"{RUN_NAME_MAX_BYTES} UTF-8 bytes)",
+            ),
             Check("output_dir", cfg.output_dir, _nonempty_str, "a non-empty string"),
             Check("model", cfg.model, lambda v: isinstance(v, ModelConfig), "a mapping"),
             Check("data", cfg.data, lambda v: isinstance(v, DataConfig), "a mapping"),

@@ -23,6 +23,8 @@ from agcn_pyg.registry import Registry
 
 #: ``(name, module, lr)``: a module whose parameters train at ``lr``
 Part = tuple[str, nn.Module, float]
+#: schedulers whose curve ``train.epochs`` shapes: changing it on resume would bend the rest
+SCHEDULERS_SHAPED_BY_EPOCHS = frozenset({"cosine", "onecycle"})
 OPTIMIZERS: Registry[Callable[[list[Part], TrainConfig], Optimizer]] = Registry("optimizer")
 SCHEDULERS: Registry[Callable[[Optimizer, TrainConfig, int], LRScheduler]] = Registry("scheduler")
 

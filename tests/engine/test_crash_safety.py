@@ -15,7 +15,7 @@ import torch
 
 from agcn_pyg.__main__ import main
 from agcn_pyg.config import load_run_config
-from agcn_pyg.engine.checkpoint import load_model, read_checkpoint
+from agcn_pyg.engine.checkpoint import load_model, read_checkpoint, save_checkpoint
 from agcn_pyg.engine.runfolder import RunFolder
 from agcn_pyg.engine.trainer import Trainer, TrainingDiverged
 from agcn_pyg.errors import CheckpointError, ConfigError
@@ -136,7 +136,7 @@ def test_non_finite_checkpoints_are_refused_by_predict_and_evaluate(
     key = next(k for k, v in bad["state_dict"].items() if v.is_floating_point())
     bad["state_dict"][key] = torch.full_like(bad["state_dict"][key], float("nan"))
     path = tmp_path / "nan.pt"
-    save_torch(bad, path)
+    save_checkpoint(bad, path)  # with a digest of its own: refused for its values
     with pytest.raises(CheckpointError, match="non-finite weights"):
         load_model(path)
     image = next((color_dataset / "images").iterdir())
@@ -165,7 +165,7 @@ def test_a_checkpoint_that_names_a_file_for_the_backbone_is_refused(
         crafted = {**checkpoint, "model_config": {**checkpoint["model_config"]}}
         crafted["model_config"]["backbone_kwargs"] = kwargs
         path = tmp_path / "crafted.pt"
-        save_torch(crafted, path)
+        save_checkpoint(crafted, path)  # a valid digest does not make it acceptable
         with pytest.raises(CheckpointError, match="not allowed in a checkpoint"):
             load_model(path)
         assert main(["evaluate", str(path), "--workers", "0"]) == 2
@@ -264,8 +264,10 @@ def test_overrides_may_follow_flags_and_resume_takes_no_value(
     assert main(argv) == 0
     saved = read_checkpoint(tmp_path / "runs" / "flags" / "last.pt")["run_config"]
     assert saved["train"]["lr"] == 0.02
-    # `--resume name=x` is the flag and an override, not a checkpoint called "name=x"
-    assert main(["train", "-c", str(cfg), "--resume", "name=flags", "--no-progress"]) == 0
+    # `--resume name=x` is the flag and an override, not a checkpoint called "name=x" (the
+    # run's lr stays what its history used)
+    argv = ["train", "-c", str(cfg), "--resume", "name=flags", "train.lr=0.02", "--no-progress"]
+    assert main(argv) == 0
     assert "already finished" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="exists: pass --resume"):
         Trainer(load_run_config(cfg), progress=False)
@@ -318,7 +320,9 @@ def test_checkpoints_from_before_a_model_option_existed_still_resume(
     checkpoint = read_checkpoint(last)
     for key in ("lg_bias", "gnn_init"):  # what a checkpoint of the previous version lacks
         del checkpoint["model_config"][key]
+    del checkpoint["content_sha256"]  # as does its digest
     save_torch(checkpoint, last)
     relative = os.path.relpath(last)  # --resume-from names the same file another way
-    result = Trainer(cfg, resume=relative, progress=False).fit()
+    with pytest.warns(UserWarning, match="before checkpoints carried a content hash"):
+        result = Trainer(cfg, resume=relative, progress=False).fit()
     assert result["final"] and read_checkpoint(last)["epoch"] == 2
