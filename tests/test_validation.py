@@ -4,6 +4,7 @@ key, before any data is read; the command line prints it as one line with exit s
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -238,3 +239,35 @@ def test_a_type_error_inside_an_embedding_source_propagates(monkeypatch) -> None
     # the label names fill the first parameter: they cannot be passed again as an option
     with pytest.raises(ConfigError, match=r"unexpected keyword 'names'; it takes: width$"):
         embed_labels(["a", "b"], "broken", names=["c"])
+
+
+@pytest.mark.parametrize(
+    "name", [".", "..", "a/b", "../up", "a\\b", "", "x" * 201, "é" * 101, "nul\0"]
+)
+def test_name_is_one_plain_folder_name_with_room_for_what_a_run_derives(
+    config_file: Path, name: str
+) -> None:
+    # `.` made output_dir itself the run folder (and --overwrite renamed every run in it); a
+    # 235-character name left no room for `<name>.replaced-<time>` or the lock file.
+    with pytest.raises(ConfigError, match=r"^name: expected a plain folder name"):
+        load_run_config(config_file, [f"name={json.dumps(name)}"])  # JSON is YAML
+
+
+def test_the_longest_name_leaves_room_for_every_file_a_run_derives(config_file: Path) -> None:
+    from agcn_pyg.validation import RUN_NAME_MAX_BYTES
+
+    longest = "n" * RUN_NAME_MAX_BYTES
+    assert load_run_config(config_file, [f"name={longest}"]).name == longest
+    derived = [f"{longest}.replaced-20261231-235959-9999", f".{longest}.lock"]
+    assert all(len(name.encode()) <= 255 for name in derived)  # NAME_MAX
+
+
+def test_a_leading_tilde_is_the_home_folder_in_every_path_a_run_names(
+    config_file: Path, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    overrides = ["output_dir=~/runs", "train.init_from=~/a.pt", "model.pretrained=~/w.pth"]
+    cfg = load_run_config(config_file, overrides)
+    home = tmp_path / "home"
+    assert cfg.run_dir == home / "runs" / "schema"
+    assert (cfg.train.init_from, cfg.model.pretrained) == (str(home / "a.pt"), str(home / "w.pth"))

@@ -31,10 +31,16 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue the run from <run_dir>/last.pt"
     )
     parser.add_argument(
-        "--resume-from", metavar="CKPT", help="continue from another last.pt (a copy, say)"
+        "--resume-from",
+        metavar="CKPT",
+        help="continue from another last.pt (a copy, say): the run folder becomes a copy of "
+        "that run first (best.pt and eval/ too, when they stand beside CKPT)",
     )
     parser.add_argument(
-        "--overwrite", action="store_true", help="start afresh in a run folder with a last.pt"
+        "--overwrite",
+        action="store_true",
+        help="start a new history in a run folder that holds a previous run's results "
+        "(moved aside whole to <name>.replaced-<time>)",
     )
     parser.add_argument(
         "--mode",

@@ -135,7 +135,9 @@ class Trainer:
         cfg: the run.
         resume: ``None``, ``True`` (``<run_dir>/last.pt``) or a checkpoint path; the
             checkpoint must come from a run of the same mode.
-        overwrite: allow starting afresh in a run folder that already holds ``last.pt``.
+        overwrite: allow a new history (a fresh start, or ``--resume-from`` another folder's
+            checkpoint) in a run folder that holds a previous run's results, which are moved
+            aside whole first.
         progress: show tqdm bars.
         mode: ``end2end`` or ``features`` (`agcn_pyg.engine.sources.TRAIN_MODES`).
         cache_dir: mode ``features``: where the features are cached (default
@@ -231,7 +233,7 @@ class Trainer:
         model = create_model(model_cfg, label_embeddings=embeddings, cooccurrence=self.cooccurrence)
         if self.main and model.backbone.pretrained_report:
             tqdm.write(model.backbone.pretrained_report)
-        if cfg.train.init_from:
+        if cfg.train.init_from and resume_path is None:  # a resumed run's come from last.pt
             init_weights_from(model, cfg.train.init_from, model_cfg, self.label_names)
         checkpoint = None
         if resume_path is not None:
