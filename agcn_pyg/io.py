@@ -9,7 +9,8 @@ A write that the storage refuses is a `StorageError` that names its cause (`stor
 a full device (``ENOSPC``, ``EDQUOT``) or a place that cannot be written (``EROFS``,
 ``EACCES``, ``EPERM``), with the path. ``torch.save`` reports a failed write of its own as a
 ``RuntimeError`` ("unexpected pos ...") raised while the file's ``OSError`` is handled; the
-cause is read from that ``OSError``, not guessed from the free space.
+cause is read from that ``OSError``. Only a failure without any errno falls back to the free
+space (less than 1 MiB: full).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,7 +71,7 @@ def storage_error(path: str | os.PathLike[str], err: BaseException, note: str = 
     ``OSError`` it was raised over); ``note`` ends the line."""
     cause = _os_error(err)
     code = getattr(cause, "errno", None)
-    if code in FULL:
+    if code in FULL or (cause is None and _nearly_full(Path(path).parent)):
         return StorageError(f"no space left on device (writing {path}){note}")
     if code in NOT_WRITABLE:
         return StorageError(
@@ -78,6 +80,15 @@ def storage_error(path: str | os.PathLike[str], err: BaseException, note: str = 
         )
     reason = getattr(cause, "strerror", None) or (str(err).strip().splitlines() or ["?"])[-1]
     return StorageError(f"could not write {path} ({reason[:200]}){note}")
+
+
+def _nearly_full(folder: Path) -> bool:
+    """For a failure that carries no errno (torch writing a file itself): less than 1 MiB
+    free is taken as the cause."""
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
 
 
 def _os_error(err: BaseException | None) -> OSError | None:

@@ -103,7 +103,7 @@ def test_an_unknown_option_stops_loading(
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("name=''", "name: expected a non-empty string"),
+        ("name=''", "name: expected a plain folder name"),
         ("model.backbone=no_such_net", "model.backbone: unknown timm model 'no_such_net'"),
         ("model.num_classes=0", "model.num_classes: expected an int ≥ 1, got 0"),
         ("model.alpha=-1", "model.alpha: expected a number ≥ 0"),

@@ -181,6 +181,10 @@ class Trainer:
             raise refused
         if float(held) < 1.0:
             raise ConfigError(f"{self.run_dir}: rank 0 could not take the run folder")
+        #: changes of the keys a resume may change (`agcn_pyg.engine.resume`), with their epochs
+        self.changes: list[dict[str, Any]] = []
+        self.adoption: Adoption | None = None  # what --resume-from writes here first
+        self.current_epoch: int | None = None
         try:
             self._setup(cfg, resume, overwrite)
         except BaseException:
@@ -204,13 +208,7 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = self.device.type == "cuda" and not cfg.train.deterministic
         resume_path = self._resume_path(resume, overwrite)
-        # ``--resume-from`` another folder's checkpoint: this folder becomes a copy of that run
-        foreign = resume_path is not None and not _same_file(resume_path, self.run_dir / "last.pt")
-        self.replace_old = overwrite and (resume_path is None or foreign)
-        #: changes of the keys a resume may change (`agcn_pyg.engine.resume`), with their epochs
-        self.changes: list[dict[str, Any]] = []
-        self.adoption: Adoption | None = None
-        self.current_epoch: int | None = None
+        self.replace_old = overwrite and (resume_path is None or self._elsewhere(resume_path))
         if resume_path is None and self.main and not (self.run_dir / "last.pt").exists():
             self.folder.discard_pending()  # no committed epoch vouches for them
         seed_everything(cfg.train.seed)
@@ -231,17 +229,12 @@ class Trainer:
         )
         self.cooccurrence = resolve_cooccurrence(cfg.data.cooccurrence, splits.train)
         model = create_model(model_cfg, label_embeddings=embeddings, cooccurrence=self.cooccurrence)
-        if self.main and model.backbone.pretrained_report:
-            tqdm.write(model.backbone.pretrained_report)
         if cfg.train.init_from and resume_path is None:  # a resumed run's come from last.pt
             init_weights_from(model, cfg.train.init_from, model_cfg, self.label_names)
         checkpoint = None
         if resume_path is not None:
             # The weights first: mode ``features`` extracts with the resumed run's backbone.
             checkpoint = self._read_resume(resume_path)
-            if foreign:
-                self.adoption = plan_adoption(resume_path, checkpoint, cfg.train.epochs)
-                checkpoint = self.adoption.checkpoint
             model.load_state_dict(checkpoint["state_dict"])
 
         model.to(self.device)
@@ -331,7 +324,14 @@ class Trainer:
         check_finite(checkpoint, path)
         check_compatible(checkpoint, path, self.cfg.model, self.label_names)
         self.changes = config_changes(checkpoint, path, self.cfg)
+        if self._elsewhere(path):  # this folder becomes a copy of that run first
+            self.adoption = plan_adoption(path, checkpoint, self.cfg.train.epochs)
+            return self.adoption.checkpoint
         return checkpoint
+
+    def _elsewhere(self, path: Path) -> bool:
+        """``--resume-from`` a checkpoint other than this folder's ``last.pt``."""
+        return not _same_file(path, self.run_dir / "last.pt")
 
     def _load_training_state(self, path: Path, checkpoint: dict[str, Any]) -> None:
         state = checkpoint["training_state"]
@@ -370,6 +370,7 @@ class Trainer:
         env = environment(self.cfg, self.device, self.world, self.noise)
         env["resumed_from"] = self.resumed_from
         env["changes"] = self.changes
+        env["pretrained"] = self.unwrapped.backbone.pretrained_report
         env["label_names"] = self.label_names
         env["mode"] = self.source.mode
         env.update(self.source.env())
@@ -425,6 +426,8 @@ class Trainer:
             if self.adoption.note:
                 tqdm.write(self.adoption.note)
             self.adoption = None  # written: its tensors are no longer needed
+        if self.unwrapped.backbone.pretrained_report:  # what model.pretrained loaded
+            tqdm.write(self.unwrapped.backbone.pretrained_report)
         self._write_run_files()
 
     def _epoch(self, epoch: int, final: dict[str, float], writer: Any) -> dict[str, float]:

@@ -226,3 +226,15 @@ def test_pretrained_file_that_fits_only_partly_is_one_line_naming_the_key(tmp_pa
         message = str(info.value)
         assert "\n" not in message and message.startswith(f"{path}: does not load"), message
         assert expected in message, message
+
+
+def test_pretrained_safetensors_file_loads_strictly(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    state = _random_resnet_state()
+    path = tmp_path / "weights.safetensors"
+    save_file({f"module.{k}": v.contiguous() for k, v in state.items()}, str(path))
+    model = create_model("test_resnet", 3, graph="none", pretrained=str(path))
+    for name, tensor in state.items():
+        torch.testing.assert_close(model.backbone.body.state_dict()[name], tensor)
+    assert f"loaded {len(state)} tensors" in model.backbone.pretrained_report
