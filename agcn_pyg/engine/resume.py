@@ -103,16 +103,16 @@ def config_changes(checkpoint: Mapping[str, Any], path: Path, cfg: RunConfig) ->
     changes = changed_keys(stored, to_dict(cfg))
     refused = _refused(changes, cfg)
     if refused:
-        first = refused[0]
-        more = f" and {len(refused) - 1} more ({', '.join(refused[1:4])}...)" if refused[1:] else ""
+        first, others = refused[0], refused[1:6]
+        more = f", {', '.join(others)}" + (", ..." if len(refused) > 6 else "") if others else ""
         why = (
-            f" (train.scheduler={cfg.train.scheduler} is shaped by it)"
+            f", train.scheduler={cfg.train.scheduler} is shaped by it"
             if first == "train.epochs"
             else ""
         )
         raise ConfigError(
-            f"{path}: resuming with a changed {first}: {_short(changes[first][0])} → "
-            f"{_short(changes[first][1])}{why}{more}; a resumed run keeps its data, labels, "
+            f"{path}: resuming with changed {first} ({_short(changes[first][0])} → "
+            f"{_short(changes[first][1])}{why}){more}; a resumed run keeps its data, labels, "
             f"model and optimiser settings (only {', '.join(SAFE_TO_CHANGE)} may change). "
             "Start a new run (name=...) with train.init_from=<this checkpoint> instead"
         )

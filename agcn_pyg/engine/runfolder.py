@@ -101,12 +101,12 @@ class RunFolder:
     def acquire(self) -> RunFolder:
         """Take the folder's name and folder locks (creating the folder) or raise
         `ConfigError` (held by another run) or `StorageError` (not writable)."""
-        real = self.real
+        real, lock = self.real, self.lock_path
         try:
             real.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(real.with_name(f".{real.name}.lock"), "a+", encoding="utf-8")  # noqa: SIM115
+            handle = open(lock, "a+", encoding="utf-8")  # noqa: SIM115 (held open)
         except OSError as err:
-            raise storage_error(real.with_name(f".{real.name}.lock"), err) from None
+            raise storage_error(lock, err) from None
         if not _try_lock(handle.fileno()):
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
@@ -116,10 +116,13 @@ class RunFolder:
         _HELD.add(handle)
         try:
             self._lock_folder(real)
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"{os.getpid()}\n")
-            handle.flush()
+            try:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"{os.getpid()}\n")
+                handle.flush()
+            except OSError as err:
+                raise storage_error(lock, err) from None
             self.remove_stale_temporaries()
         except BaseException:
             self.release()

@@ -349,3 +349,16 @@ def test_ctrl_c_stops_with_one_line_that_says_how_to_resume(run_config, tmp_path
     resumed = _cli("train", *argv)
     assert resumed.wait(timeout=300) == 0, resumed.communicate()[0]
     assert read_checkpoint(run / "last.pt")["epoch"] == committed
+
+
+def test_the_shipped_modern_recipe_trains(run_config, tmp_path: Path) -> None:
+    # Case 5: configs/modern.yaml's AdamW failed on the default A-GCN head (no 1-d parameters
+    # for timm to leave undecayed), so a shipped config did not run.
+    from agcn_pyg.config import load_yaml
+
+    recipe = load_yaml(REPO / "configs" / "modern.yaml")["train"]
+    cfg = run_config("modern", train={**recipe, "epochs": 1, "batch_size": 12, "ema_decay": 0.9})
+    assert main(["train", "-c", str(cfg), "--no-progress"]) == 0
+    groups = read_checkpoint(tmp_path / "runs" / "modern" / "last.pt")["training_state"]
+    names = [g["name"] for g in groups["optimizer"]["param_groups"]]
+    assert names[-1] == "head" and "backbone_no_decay" in names
