@@ -292,7 +292,8 @@ def test_a_safe_but_malformed_checkpoint_is_a_one_line_error(tmp_path: Path, cap
         pytest.raises(CheckpointError, match="'model_config' missing"),
     ):
         load_model(path)
-    assert main(["evaluate", str(path), "--workers", "0"]) == 2
+    with pytest.warns(UserWarning, match="content hash"):
+        assert main(["evaluate", str(path), "--workers", "0"]) == 2
     assert "'model_config' missing" in capsys.readouterr().err
 
 
