@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -360,12 +361,33 @@ class TrainConfig(Section):
     ``--resume`` it starts a new schedule at epoch 1."""
 
 
+#: the longest ``name``, in UTF-8 bytes: a file name holds 255 bytes on common file systems,
+#: and a run derives longer ones from its name (``<name>.replaced-<YYYYmmdd-HHMMSS>-<n>``,
+#: 30 bytes more; ``.<name>.lock``)
+RUN_NAME_MAX_BYTES = 200
+
+
+def _run_name(value: object) -> bool:
+    """One folder inside ``output_dir``: ``.`` would make ``output_dir`` itself the run folder
+    (and ``--overwrite`` would move every run in it), a separator a folder elsewhere."""
+    if not NONEMPTY.ok(value) or value in (".", "..") or any(c in value for c in "/\\\0"):
+        return False
+    return len(value.encode("utf-8", "surrogatepass")) <= RUN_NAME_MAX_BYTES
+
+
 @dataclass
 class RunConfig(Section):
     """One experiment: model, data and training, plus where its outputs go."""
 
-    name: str = setting("run", NONEMPTY)
-    """The run folder's name, under ``output_dir``."""
+    name: str = setting(
+        "run",
+        Rule(
+            _run_name,
+            "a plain folder name (not '.' or '..', no / or \\, at most "
+            f"{RUN_NAME_MAX_BYTES} UTF-8 bytes)",
+        ),
+    )
+    """The run folder's name: one folder inside ``output_dir``."""
     variant: str | None = setting(None, optional(one_of(VARIANTS.registered)))
     """The named variant this run is (`agcn_pyg.variants`); its settings were put over the
     file's when the config was resolved (`resolve_variant`), so the sections below already
@@ -386,6 +408,22 @@ class RunConfig(Section):
         return Path(self.output_dir) / self.name
 
 
+def expand_user(cfg: RunConfig) -> RunConfig:
+    """``cfg`` with a leading ``~`` expanded in the paths it names (``output_dir``,
+    ``train.init_from``, a ``model.pretrained`` file): YAML and ``key=value`` overrides reach
+    no shell, and ``~/runs`` would otherwise be a folder called ``~``."""
+
+    def expand(value: Any) -> Any:
+        return os.path.expanduser(value) if isinstance(value, str) else value
+
+    return dataclasses.replace(
+        cfg,
+        output_dir=expand(cfg.output_dir),
+        model=dataclasses.replace(cfg.model, pretrained=expand(cfg.model.pretrained)),
+        train=dataclasses.replace(cfg.train, init_from=expand(cfg.train.init_from)),
+    )
+
+
 def load_run_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> RunConfig:
     """A `RunConfig` from a YAML file (or the defaults) with ``key=value`` overrides; the
     schema runs as its sections are built, so a bad value stops here, before any data is read.
@@ -394,7 +432,7 @@ def load_run_config(path: str | Path | None = None, overrides: Iterable[str] = (
         ConfigError: naming the first invalid key.
     """
     data = load_yaml(path) if path is not None else {}
-    return from_dict(RunConfig, resolve_variant(data, overrides))
+    return expand_user(from_dict(RunConfig, resolve_variant(data, overrides)))
 
 
 def resolve_variant(data: Mapping[str, Any], overrides: Iterable[str] = ()) -> dict[str, Any]:

@@ -4,10 +4,18 @@ Every writer goes through `atomic_path`: the data goes to a hidden sibling file,
 to disk, and is renamed over the target with ``os.replace`` (atomic on one file system). The
 sibling is created with plain ``open()``, so the result gets the usual umask permissions
 (``tempfile.mkstemp`` would make every checkpoint and log private to its owner).
+
+A write that the storage refuses is a `StorageError` that names its cause (`storage_error`):
+a full device (``ENOSPC``, ``EDQUOT``) or a place that cannot be written (``EROFS``,
+``EACCES``, ``EPERM``), with the path. ``torch.save`` reports a failed write of its own as a
+``RuntimeError`` ("unexpected pos ...") raised while the file's ``OSError`` is handled; the
+cause is read from that ``OSError``. Only a failure without any errno falls back to the free
+space (less than 1 MiB: full).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -32,34 +40,67 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise _storage_error(path, err) from None
+        raise storage_error(path.parent, err) from None
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         yield tmp
         os.replace(tmp, path)
     except OSError as err:
-        raise _storage_error(path, err) from None
+        raise storage_error(path, err, UNCHANGED) from None
     except RuntimeError as err:
-        # torch.save reports a failed write as a RuntimeError from its zip writer
-        # ("inline_container.cc ... file write failed").
-        if "write" not in str(err):
+        # torch.save's zip writer raises a RuntimeError of its own over the file's OSError
+        # ("unexpected pos ..."), or "file write failed" where it writes the file itself.
+        if _os_error(err) is None and "write" not in str(err):
             raise
-        raise _storage_error(path, err) from None
+        raise storage_error(path, err, UNCHANGED) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only place has no temporary to remove
+            tmp.unlink(missing_ok=True)
 
 
-def _storage_error(path: Path, err: BaseException) -> StorageError:
-    full = getattr(err, "errno", None) == errno.ENOSPC
-    if not full:
-        try:
-            full = shutil.disk_usage(path.parent).free < 1 << 20
-        except OSError:
-            full = False
-    if full:
-        return StorageError(f"no space left on device ({path}); the previous file is unchanged")
-    reason = getattr(err, "strerror", None) or str(err).strip().splitlines()[-1][:200]
-    return StorageError(f"could not write {path} ({reason}); the previous file is unchanged")
+#: what `atomic_path` adds to a storage error: the target was never touched
+UNCHANGED = "; the previous file is unchanged"
+#: errnos of a full device, and of a place that cannot be written
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+NOT_WRITABLE = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def storage_error(path: str | os.PathLike[str], err: BaseException, note: str = "") -> StorageError:
+    """A one-line `StorageError` for a refused write of ``path``: "no space left on device"
+    or "read-only file system or permission denied", by the errno of ``err`` (or of the
+    ``OSError`` it was raised over); ``note`` ends the line."""
+    cause = _os_error(err)
+    code = getattr(cause, "errno", None)
+    if code in FULL or (cause is None and _nearly_full(Path(path).parent)):
+        return StorageError(f"no space left on device (writing {path}){note}")
+    if code in NOT_WRITABLE:
+        return StorageError(
+            f"cannot write {path}: read-only file system or permission denied "
+            f"({os.strerror(code)}){note}"
+        )
+    reason = getattr(cause, "strerror", None) or (str(err).strip().splitlines() or ["?"])[-1]
+    return StorageError(f"could not write {path} ({reason[:200]}){note}")
+
+
+def _nearly_full(folder: Path) -> bool:
+    """For a failure that carries no errno (torch writing a file itself): less than 1 MiB
+    free is taken as the cause."""
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
+
+
+def _os_error(err: BaseException | None) -> OSError | None:
+    """``err`` or the first ``OSError`` it was raised from or over (``__cause__``,
+    ``__context__``), where the errno is."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, OSError) and err.errno is not None:
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes, durable: bool = True) -> None:

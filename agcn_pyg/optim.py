@@ -38,6 +38,8 @@ class TrainSettings(Protocol):
 
 #: ``(name, module, lr)``: a module whose parameters train at ``lr``
 Part = tuple[str, nn.Module, float]
+#: schedulers whose curve ``train.epochs`` shapes: changing it on resume would bend the rest
+SCHEDULERS_SHAPED_BY_EPOCHS = frozenset({"cosine", "onecycle"})
 OPTIMIZERS: Registry[Callable[[list[Part], TrainSettings], Optimizer]] = Registry("optimizer")
 SCHEDULERS: Registry[Callable[[Optimizer, TrainSettings, int], LRScheduler]] = Registry("scheduler")
 
@@ -49,16 +51,20 @@ def _groups(parts: list[Part]) -> list[dict[str, Any]]:
 
 
 def _decay_groups(parts: list[Part], weight_decay: float) -> list[dict[str, Any]]:
-    """Two groups per trainable part: ``<name>`` (decayed) and ``<name>_no_decay`` (1-d)."""
+    """Up to two groups per trainable part: ``<name>`` (decayed) and ``<name>_no_decay`` (1-d
+    parameters and the module's ``no_weight_decay()`` names).
+
+    timm's `param_groups_weight_decay` returns only the groups that have parameters (one when
+    ``weight_decay`` is 0 or nothing is 1-d, as in the A-GCN head without biases), so each
+    group is named by its own ``weight_decay``, never by its position.
+    """
     groups = []
     for name, module, lr in parts:
         skip = getattr(module, "no_weight_decay", lambda: ())()
-        no_decay, decay = param_groups_weight_decay(module, weight_decay, no_weight_decay_list=skip)
-        groups += [
-            {**no_decay, "name": f"{name}_no_decay", "lr": lr},
-            {**decay, "name": name, "lr": lr},
-        ]
-    return [group for group in groups if group["params"]]
+        for group in param_groups_weight_decay(module, weight_decay, no_weight_decay_list=skip):
+            decayed = group["weight_decay"] > 0
+            groups.append({**group, "name": name if decayed else f"{name}_no_decay", "lr": lr})
+    return groups
 
 
 @OPTIMIZERS.register("sgd")

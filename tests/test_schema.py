@@ -5,6 +5,7 @@ status 2; the same rules meet configs built in code and `create_model`'s options
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -62,7 +63,7 @@ def test_the_base_config_is_valid(config_file: Path) -> None:
 #: ``(override, the start of the error line)``: one row per rule
 CASES = [
     # top level
-    ("name=''", "name: expected a non-empty string"),
+    ("name=''", "name: expected a plain folder name"),
     ("output_dir=''", "output_dir: expected a non-empty string"),
     ("model=3", "model: expected a mapping, got int"),
     ("variant=typo", "variant: expected one of ['baseline', 'mlgcn_binary', "),
@@ -242,6 +243,38 @@ def test_python_m_agcn_pyg_exits_2_with_one_line(config_file: Path) -> None:
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("agcn train: error: data.difficult: expected one of"), lines
     assert not (config_file.parent / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "name", [".", "..", "a/b", "../up", "a\\b", "", "x" * 201, "é" * 101, "nul\0"]
+)
+def test_name_is_one_plain_folder_name_with_room_for_what_a_run_derives(
+    config_file: Path, name: str
+) -> None:
+    # `.` made output_dir itself the run folder (and --overwrite renamed every run in it); a
+    # 235-character name left no room for `<name>.replaced-<time>` or the lock file.
+    with pytest.raises(ConfigError, match=r"^name: expected a plain folder name"):
+        load_run_config(config_file, [f"name={json.dumps(name)}"])  # JSON is YAML
+
+
+def test_the_longest_name_leaves_room_for_every_file_a_run_derives(config_file: Path) -> None:
+    from agcn_pyg.config import RUN_NAME_MAX_BYTES
+
+    longest = "n" * RUN_NAME_MAX_BYTES
+    assert load_run_config(config_file, [f"name={longest}"]).name == longest
+    derived = [f"{longest}.replaced-20261231-235959-9999", f".{longest}.lock"]
+    assert all(len(name.encode()) <= 255 for name in derived)  # NAME_MAX
+
+
+def test_a_leading_tilde_is_the_home_folder_in_every_path_a_run_names(
+    config_file: Path, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    overrides = ["output_dir=~/runs", "train.init_from=~/a.pt", "model.pretrained=~/w.pth"]
+    cfg = load_run_config(config_file, overrides)
+    home = tmp_path / "home"
+    assert cfg.run_dir == home / "runs" / "schema"
+    assert (cfg.train.init_from, cfg.model.pretrained) == (str(home / "a.pt"), str(home / "w.pth"))
 
 
 # --- the registry and library callers -------------------------------------------------------

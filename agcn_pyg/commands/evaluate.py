@@ -52,17 +52,21 @@ def main(args: argparse.Namespace) -> int:
     from agcn_pyg.data import build_dataset
     from agcn_pyg.engine.checkpoint import load_model
     from agcn_pyg.engine.evaluate import (
+        check_evaluation_folder,
         collect_logits,
+        commit_evaluation,
         load_thresholds,
         save_thresholds,
         table_row,
-        write_evaluation,
     )
     from agcn_pyg.engine.inputs import make_loader, test_pipeline
     from agcn_pyg.engine.runtime import resolve_amp, resolve_device
     from agcn_pyg.errors import ConfigError, DataError
     from agcn_pyg.metrics import logit_threshold, sigmoid, tune_thresholds
 
+    ckpt = Path(args.checkpoint)
+    out = Path(args.out) if args.out else ckpt.parent / f"eval_{ckpt.stem}"
+    check_evaluation_folder(out)  # before the work: the folder is replaced whole
     device = resolve_device(args.device)
     amp_dtype, _ = resolve_amp(args.amp, device)
     model, meta = load_model(args.checkpoint, map_location=device)
@@ -95,9 +99,7 @@ def main(args: argparse.Namespace) -> int:
         if args.thresholds
         else logit_threshold(args.threshold, where="--threshold")
     )
-    ckpt = Path(args.checkpoint)
-    out = Path(args.out) if args.out else ckpt.parent / f"eval_{ckpt.stem}"
-    report = write_evaluation(
+    report = commit_evaluation(
         out,
         args.name or cfg.name,
         logits,

@@ -1,9 +1,16 @@
-"""`agcn train -c CONFIG [key=value ...]`: train a model (also under `torchrun`)."""
+"""`agcn train -c CONFIG [key=value ...]`: train a model (also under `torchrun`).
+
+Ctrl-C stops the run with one line: the epoch it stopped in, what is committed, and the
+exact command that resumes it (or starts it again, before its first commit); exit status 130
+(128 + SIGINT), as a shell reports an interrupted program.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import sys
 
 from agcn_pyg.config import load_run_config
 
@@ -24,10 +31,16 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue the run from <run_dir>/last.pt"
     )
     parser.add_argument(
-        "--resume-from", metavar="CKPT", help="continue from another last.pt (a copy, say)"
+        "--resume-from",
+        metavar="CKPT",
+        help="continue from another last.pt (a copy, say): the run folder becomes a copy of "
+        "that run first (best.pt and eval/ too, when they stand beside CKPT)",
     )
     parser.add_argument(
-        "--overwrite", action="store_true", help="start afresh in a run folder with a last.pt"
+        "--overwrite",
+        action="store_true",
+        help="start a new history in a run folder that holds a previous run's results "
+        "(moved aside whole to <name>.replaced-<time>)",
     )
     parser.add_argument(
         "--mode",
@@ -44,6 +57,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+#: exit status after Ctrl-C: 128 + SIGINT
+EXIT_INTERRUPTED = 130
+
+
 def main(args: argparse.Namespace) -> int:
     from agcn_pyg.engine.trainer import train
     from agcn_pyg.errors import ConfigError
@@ -54,14 +71,19 @@ def main(args: argparse.Namespace) -> int:
     resume = args.resume_from or (True if args.resume else None)
     # torchrun's RANK: the process group is gone once train() returns.
     main_process = int(os.environ.get("RANK", "0")) == 0
-    result = train(
-        cfg,
-        resume=resume,
-        overwrite=args.overwrite,
-        progress=not args.no_progress,
-        mode=args.mode,
-        cache_dir=args.cache_dir,
-    )
+    try:
+        result = train(
+            cfg,
+            resume=resume,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+            mode=args.mode,
+            cache_dir=args.cache_dir,
+        )
+    except KeyboardInterrupt as stop:
+        if main_process:
+            print(f"agcn train: {interrupted(stop, args)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if not main_process:
         return 0
     final = result["final"]
@@ -76,3 +98,32 @@ def main(args: argparse.Namespace) -> int:
     else:
         print(f"done: {result['run_dir']} (not evaluated)")
     return 0
+
+
+def interrupted(stop: KeyboardInterrupt, args: argparse.Namespace) -> str:
+    """The line for Ctrl-C: where the run stopped (`TrainingInterrupted`), what is committed,
+    and the command that resumes it (or, with nothing committed, starts it again)."""
+    from agcn_pyg.engine.trainer import TrainingInterrupted
+
+    if isinstance(stop, TrainingInterrupted):
+        where, committed = str(stop), stop.committed_epoch is not None
+    else:  # during set-up (data, model, features): no epoch ran
+        where, committed = "interrupted before training started; nothing is committed", False
+    how = "resume with" if committed else "start it again with"
+    return f"{where}; {how}: {command_line(args, resume=committed)}"
+
+
+def command_line(args: argparse.Namespace, resume: bool) -> str:
+    """``agcn train`` with ``args`` as given, or (``resume``) continuing from the run folder's
+    ``last.pt`` instead of starting afresh or from another checkpoint."""
+    argv = ["agcn", "train", *(["-c", args.config] if args.config else []), *args.overrides]
+    if resume:
+        argv.append("--resume")
+    else:
+        argv += ["--resume"] if args.resume else []
+        argv += ["--resume-from", args.resume_from] if args.resume_from else []
+        argv += ["--overwrite"] if args.overwrite else []
+    argv += ["--mode", args.mode] if args.mode != "end2end" else []
+    argv += ["--cache-dir", args.cache_dir] if args.cache_dir else []
+    argv += ["--no-progress"] if args.no_progress else []
+    return shlex.join(argv)

@@ -11,15 +11,25 @@ weights_only=True)`` reads it without unpickling code:
 * ``state_dict``: the model's weights, label embeddings included (``head.embeddings``);
 * ``run_config``: the resolved run config, ``versions``, ``git_commit``;
 * ``epoch``, ``metrics`` and, in ``last.pt`` only, ``training_state``: optimiser, scheduler,
-  AMP scaler, EMA weights and RNG states for ``--resume``.
+  AMP scaler, EMA weights and RNG states for ``--resume``;
+* ``content_sha256``: the SHA-256 of everything else (`content_digest`), written by
+  `save_checkpoint` and checked by `read_checkpoint`, so by every load: ``load_model``,
+  ``agcn evaluate``, ``agcn predict``, the analysis tools, ``train.init_from`` and resume.
+
+torch's zip container carries CRC-32s but does not check them on load, so a flipped bit in a
+tensor's bytes would load silently; the digest covers the values as loaded (each tensor's
+dtype, shape and bytes, and every other entry), so such a file is refused with one line
+naming it. A checkpoint written before the digest existed loads with a warning.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import platform
 import subprocess
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -109,9 +119,62 @@ def build_checkpoint(
     }
 
 
+#: the entry that holds a checkpoint's `content_digest`
+DIGEST_KEY = "content_sha256"
+
+
 def save_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> None:
-    """Write atomically: a crash mid-write leaves the previous file intact."""
-    save_torch(dict(checkpoint), path)
+    """Write with its `content_digest`, atomically: a crash mid-write leaves the previous
+    file intact."""
+    payload = {k: v for k, v in checkpoint.items() if k != DIGEST_KEY}
+    payload[DIGEST_KEY] = content_digest(payload)
+    save_torch(payload, path)
+
+
+def content_digest(checkpoint: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) over every entry but `DIGEST_KEY`: mappings key by key (in a fixed key
+    order), sequences item by item, tensors as dtype, shape and raw bytes (on the CPU), any
+    other value as its type and ``repr``."""
+    digest = hashlib.sha256()
+    _feed(digest, {k: v for k, v in checkpoint.items() if k != DIGEST_KEY})
+    return digest.hexdigest()
+
+
+def _feed(digest: Any, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"T{tensor.dtype}{tuple(value.shape)}".encode())
+        digest.update(memoryview(tensor.view(torch.uint8).numpy()))
+    elif isinstance(value, Mapping):
+        digest.update(f"M{len(value)}".encode())
+        for key in sorted(value, key=lambda k: (type(k).__name__, repr(k))):
+            _feed(digest, key)
+            _feed(digest, value[key])
+    elif isinstance(value, list | tuple):
+        digest.update(f"{type(value).__name__}{len(value)}".encode())
+        for item in value:
+            _feed(digest, item)
+    else:
+        digest.update(f"{type(value).__name__}:{value!r};".encode())
+
+
+def check_digest(checkpoint: Mapping[str, Any], path: str | Path) -> None:
+    """Refuse a checkpoint whose content differs from its stored digest (`CheckpointError`);
+    warn once about one written before digests existed."""
+    stored = checkpoint.get(DIGEST_KEY)
+    if stored is None:
+        warnings.warn(
+            f"{path}: written before checkpoints carried a content hash; its integrity "
+            "cannot be checked (saving it again adds one)",
+            UserWarning,
+            stacklevel=3,
+        )
+        return
+    if stored != content_digest(checkpoint):
+        raise CheckpointError(
+            f"{path}: damaged: its content does not match the SHA-256 stored in it (changed "
+            "bytes on disk or in transfer); restore it from a copy"
+        )
 
 
 def save_imported(
@@ -162,6 +225,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         ) from err
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an agcn_pyg checkpoint (expected format {FORMAT})")
+    check_digest(checkpoint, path)
     for key, kind in REQUIRED.items():
         if not isinstance(checkpoint.get(key), kind):
             raise CheckpointError(
@@ -272,7 +336,8 @@ def load_model(
     (``{"adj", "nums"}`` as numpy arrays, or ``None``), ``run_config``, ``epoch``,
     ``metrics``, ``versions`` and ``git_commit``.
     """
-    checkpoint = read_checkpoint(path, map_location)
+    # Read on the CPU, where the digest is checked, then move the model once.
+    checkpoint = read_checkpoint(path, "cpu")
     check_finite(checkpoint, path)
     model = model_from_checkpoint(checkpoint).to(map_location).eval()
     counts = checkpoint.get("cooccurrence")

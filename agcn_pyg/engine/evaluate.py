@@ -4,6 +4,11 @@ Every metric is computed from the logits: float32 ``sigmoid`` rounds to exactly 
 logit of about 17 on, so probabilities would tie the confident predictions that AP ranks.
 Thresholds are given and stored in probability units and converted to logits once
 (`agcn_pyg.metrics.logit_threshold`): probability 0.5 is logit 0.
+
+An evaluation folder holds `EVAL_FILES` and commits whole, as a training epoch does
+(`agcn_pyg.engine.runfolder`): `commit_evaluation` writes ``<out>.next/`` and then puts it in
+place of ``<out>/`` (`replace_folder`), so the three files always come from one checkpoint,
+also after a kill.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import shutil
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -23,6 +29,8 @@ from tqdm import tqdm
 
 from agcn_pyg.data.transforms import DeviceNormalize
 from agcn_pyg.engine.distributed import gather_objects, is_main_process
+from agcn_pyg.engine.runfolder import replace_folder
+from agcn_pyg.errors import ConfigError
 from agcn_pyg.io import save_npz, write_json, write_text
 from agcn_pyg.metrics import (
     DEFAULT_AP_PROTOCOL,
@@ -32,6 +40,9 @@ from agcn_pyg.metrics import (
     logit_threshold,
     sigmoid,
 )
+
+#: what an evaluation writes: the whole of an evaluation folder
+EVAL_FILES = ("metrics.json", "per_class.csv", "scores.npz")
 
 # Moves batches and sets their layout; uint8 batches it would normalise with ImageNet's
 # statistics, so callers with uint8 data pass their own.
@@ -196,6 +207,33 @@ def write_evaluation(
         targets=targets,
         label_names=np.array(label_names),
     )
+    return report
+
+
+def check_evaluation_folder(out_dir: str | Path, where: str = "--out") -> None:
+    """``out_dir`` may receive an evaluation: absent, or a folder of `EVAL_FILES` only (it is
+    replaced whole, so anything else in it would go with it): else `ConfigError`."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"{where} {out_dir}: a file, not a folder")
+    found = sorted(p.name for p in out_dir.iterdir()) if out_dir.is_dir() else []
+    others = [name for name in found if name not in EVAL_FILES]
+    if others:
+        raise ConfigError(
+            f"{where} {out_dir}: holds {others[0]!r}, which an evaluation did not write; the "
+            "folder is replaced whole, so name a new one or one of an earlier evaluation"
+        )
+
+
+def commit_evaluation(out_dir: str | Path, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """`write_evaluation` into ``<out_dir>.next/``, then that folder replaces ``out_dir``
+    whole (`check_evaluation_folder` first); returns the report."""
+    out_dir = Path(out_dir)
+    check_evaluation_folder(out_dir)
+    staged = out_dir.with_name(f"{out_dir.name}.next")
+    shutil.rmtree(staged, ignore_errors=True)  # a kill's leftover: never complete enough
+    report = write_evaluation(staged, *args, **kwargs)
+    replace_folder(staged, out_dir)
     return report
 
 

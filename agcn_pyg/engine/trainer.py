@@ -43,7 +43,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from agcn_pyg.config import RunConfig, to_dict, validate_run_config
+from agcn_pyg.config import RunConfig, expand_user, to_dict, validate_run_config
 from agcn_pyg.data.noise import NoiseCounts
 from agcn_pyg.engine.checkpoint import (
     build_checkpoint,
@@ -66,6 +66,7 @@ from agcn_pyg.engine.distributed import (
 )
 from agcn_pyg.engine.evaluate import write_evaluation
 from agcn_pyg.engine.inputs import load_splits, resolve_cooccurrence, resolve_embeddings
+from agcn_pyg.engine.resume import Adoption, config_changes, plan_adoption
 from agcn_pyg.engine.runfolder import PENDING_BEST, PENDING_EVAL, RunFolder
 from agcn_pyg.engine.runlog import GraphWatch, log_csv
 from agcn_pyg.engine.runtime import (
@@ -87,6 +88,23 @@ from agcn_pyg.optim import build_optimizer, build_scheduler
 
 class TrainingDiverged(AgcnError):
     """The loss became NaN or inf; training stopped without writing the bad state."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (``KeyboardInterrupt``) during `Trainer.fit`: where the run stopped and what is
+    committed (``committed_epoch``, 0-based, ``None`` before the first commit)."""
+
+    def __init__(
+        self, run_dir: Path, epoch: int | None, epochs: int, committed: int | None
+    ) -> None:
+        self.run_dir, self.epoch, self.committed_epoch = run_dir, epoch, committed
+        stopped = "before its first epoch" if epoch is None else f"in epoch {epoch + 1}/{epochs}"
+        kept = (
+            "nothing is committed yet"
+            if committed is None
+            else f"{run_dir / 'last.pt'} holds epoch {committed + 1} (committed)"
+        )
+        super().__init__(f"interrupted {stopped}; {kept}")
 
 
 def environment(
@@ -116,7 +134,9 @@ class Trainer:
         cfg: the run.
         resume: ``None``, ``True`` (``<run_dir>/last.pt``) or a checkpoint path; the
             checkpoint must come from a run of the same mode.
-        overwrite: allow starting afresh in a run folder that already holds ``last.pt``.
+        overwrite: allow a new history (a fresh start, or ``--resume-from`` another folder's
+            checkpoint) in a run folder that holds a previous run's results, which are moved
+            aside whole first.
         progress: show tqdm bars.
         mode: ``end2end`` or ``features`` (`agcn_pyg.engine.sources.TRAIN_MODES`).
         cache_dir: mode ``features``: where the features are cached (default
@@ -136,6 +156,7 @@ class Trainer:
         if mode not in TRAIN_MODES:
             raise ConfigError(f"mode {mode!r}: choose one of {TRAIN_MODES.names()}")
         validate_run_config(cfg)  # a config built in code has not met the schema yet
+        cfg = expand_user(cfg)
         self.progress = progress
         self.mode = mode
         self.cache_dir = cache_dir
@@ -159,6 +180,10 @@ class Trainer:
             raise refused
         if float(held) < 1.0:
             raise ConfigError(f"{self.run_dir}: rank 0 could not take the run folder")
+        #: changes of the keys a resume may change (`agcn_pyg.engine.resume`), with their epochs
+        self.changes: list[dict[str, Any]] = []
+        self.adoption: Adoption | None = None  # what --resume-from writes here first
+        self.current_epoch: int | None = None
         try:
             self._setup(cfg, resume, overwrite)
         except BaseException:
@@ -182,7 +207,7 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = self.device.type == "cuda" and not cfg.train.deterministic
         resume_path = self._resume_path(resume, overwrite)
-        self.replace_old = overwrite and resume_path is None
+        self.replace_old = overwrite and (resume_path is None or self._elsewhere(resume_path))
         if resume_path is None and self.main and not (self.run_dir / "last.pt").exists():
             self.folder.discard_pending()  # no committed epoch vouches for them
         seed_everything(cfg.train.seed)
@@ -203,7 +228,7 @@ class Trainer:
         )
         self.cooccurrence = resolve_cooccurrence(cfg.data.cooccurrence, splits.train)
         model = create_model(model_cfg, label_embeddings=embeddings, cooccurrence=self.cooccurrence)
-        if cfg.train.init_from:
+        if cfg.train.init_from and resume_path is None:  # a resumed run's come from last.pt
             init_weights_from(model, cfg.train.init_from, model_cfg, self.label_names)
         checkpoint = None
         if resume_path is not None:
@@ -259,17 +284,33 @@ class Trainer:
             self._load_training_state(resume_path, checkpoint)
 
     def _resume_path(self, resume: bool | str | Path | None, overwrite: bool) -> Path | None:
+        """The checkpoint to resume from; a new history (a fresh start, or ``--resume-from``
+        another folder's checkpoint) in a folder with a previous run's results needs
+        ``--overwrite``, also when its ``last.pt`` is gone."""
         last = self.run_dir / "last.pt"
+        found = [] if overwrite else self.folder.results()
         if resume is None or resume is False:
-            if last.exists() and not overwrite:
+            if "last.pt" in found:
                 raise ConfigError(
                     f"{last} exists: pass --resume to continue that run, --overwrite to start "
                     "afresh (the old run is moved aside), or name=<another> for a new run"
                 )
+            if found:
+                raise ConfigError(
+                    f"{self.run_dir} holds a previous run's {', '.join(found)} (no last.pt to "
+                    "resume): pass --overwrite to start afresh (the old run is moved aside "
+                    "whole), or name=<another> for a new run"
+                )
             return None
-        path = last if resume is True else Path(resume)
+        path = last if resume is True else Path(resume).expanduser()
         if not path.is_file():
             raise CheckpointError(f"--resume: {path} not found (nothing to resume)")
+        if found and not _same_file(path, last):
+            raise ConfigError(
+                f"--resume-from {path}: {self.run_dir} holds another run's "
+                f"{', '.join(found)}; pass --overwrite to move that run aside first, or "
+                "name=<another> for a new folder"
+            )
         return path
 
     def _read_resume(self, path: Path) -> dict[str, Any]:
@@ -281,7 +322,15 @@ class Trainer:
             raise CheckpointError(f"{path}: a run of mode {mode!r}, resumed in mode {self.mode!r}")
         check_finite(checkpoint, path)
         check_compatible(checkpoint, path, self.cfg.model, self.label_names)
+        self.changes = config_changes(checkpoint, path, self.cfg)
+        if self._elsewhere(path):  # this folder becomes a copy of that run first
+            self.adoption = plan_adoption(path, checkpoint, self.cfg.train.epochs)
+            return self.adoption.checkpoint
         return checkpoint
+
+    def _elsewhere(self, path: Path) -> bool:
+        """``--resume-from`` a checkpoint other than this folder's ``last.pt``."""
+        return not _same_file(path, self.run_dir / "last.pt")
 
     def _load_training_state(self, path: Path, checkpoint: dict[str, Any]) -> None:
         state = checkpoint["training_state"]
@@ -301,6 +350,7 @@ class Trainer:
         self.best_epoch = state.get("best_epoch")
         self.final = dict(checkpoint.get("metrics") or {})
         self.history = list(state["history"])
+        self.changes = [*state.get("changes", []), *self.changes]
         self.resumed_from = str(path)
         if self.main and _same_file(path, self.run_dir / "last.pt"):
             self._publish()  # finish an epoch that a kill interrupted after its commit
@@ -318,6 +368,8 @@ class Trainer:
         write_text(self.run_dir / "config.yaml", yaml.safe_dump(to_dict(self.cfg), sort_keys=False))
         env = environment(self.cfg, self.device, self.world, self.noise)
         env["resumed_from"] = self.resumed_from
+        env["changes"] = self.changes
+        env["pretrained"] = self.unwrapped.backbone.pretrained_report
         env["label_names"] = self.label_names
         env["mode"] = self.source.mode
         env.update(self.source.env())
@@ -331,20 +383,23 @@ class Trainer:
         """
         try:
             return self._fit()
+        except KeyboardInterrupt:
+            # A --resume-from run not yet written here has nothing committed in this folder.
+            committed = self.committed_epoch if self.adoption is None else None
+            raise TrainingInterrupted(
+                self.run_dir, self.current_epoch, self.cfg.train.epochs, committed
+            ) from None
         finally:
             self.close()
 
     def _fit(self) -> dict[str, Any]:
         cfg = self.cfg
         result = {"best_mAP": self.best_map, "run_dir": str(self.run_dir), "mode": self.mode}
-        if self.start_epoch >= cfg.train.epochs:
+        finished = self.start_epoch >= cfg.train.epochs
+        if self.main and (self.adoption is not None or not finished):
+            self._prepare_folder()
+        if finished:
             return {**result, "final": self.final, "finished_before": True}
-        if self.main:
-            if self.replace_old:
-                moved = self.folder.move_aside()
-                if moved is not None:
-                    tqdm.write(f"--overwrite: the previous run in {self.run_dir} is now {moved}")
-            self._write_run_files()
         writer = _tensorboard(self.run_dir) if self.main else None
         final: dict[str, float] = self.final
         try:
@@ -358,9 +413,26 @@ class Trainer:
                 writer.close()
         return {**result, "best_mAP": self.best_map, "final": final, "finished_before": False}
 
+    def _prepare_folder(self) -> None:
+        """Move a replaced run aside, adopt a ``--resume-from`` run, write the run files."""
+        if self.replace_old:
+            moved = self.folder.move_aside()
+            if moved is not None:
+                tqdm.write(f"--overwrite: the previous run in {self.run_dir} is now {moved}")
+        if self.adoption is not None:
+            self.adoption.write(self.run_dir)
+            self._publish()
+            if self.adoption.note:
+                tqdm.write(self.adoption.note)
+            self.adoption = None  # written: its tensors are no longer needed
+        if self.unwrapped.backbone.pretrained_report:  # what model.pretrained loaded
+            tqdm.write(self.unwrapped.backbone.pretrained_report)
+        self._write_run_files()
+
     def _epoch(self, epoch: int, final: dict[str, float], writer: Any) -> dict[str, float]:
         """Train, evaluate when due, commit when due; returns the latest metrics."""
         cfg = self.cfg
+        self.current_epoch = epoch
         self._seed_epoch(epoch)
         row = self._train_epoch(epoch)
         self._check_finite_weights(epoch)
@@ -515,6 +587,7 @@ class Trainer:
             "best_map": self.best_map,
             "best_epoch": self.best_epoch,
             "history": self.history,
+            "changes": self.changes,
         }
         last = build_checkpoint(
             self.unwrapped, self.label_names, self.cooccurrence, **common, training_state=state

@@ -1,4 +1,17 @@
-"""timm image backbones with timm's global pooling, and offline pretrained weights."""
+"""timm image backbones with timm's global pooling, and offline pretrained weights.
+
+A local weights file (``pretrained="weights.pth"``, `load_weights_file`) loads **strictly**
+into the backbone: every tensor of the backbone must be in the file, with its shape, and the
+file may hold nothing else but the classifier that timm's ``pretrained_cfg`` names (which a
+backbone without classifier leaves out). Keys may carry wrapper prefixes, stripped in any
+combination: `WRAPPER_PREFIXES` (``module.`` of DDP, ``_orig_mod.`` of ``torch.compile``,
+``model.`` of Lightning, ``backbone.`` of detectors, and ``backbone.body.`` of agcn_pyg's own
+checkpoints); of the candidate prefixes the one under which most keys are the backbone's is
+used, and keys outside it belong to other modules and are left alone. Checkpoint containers
+are opened as timm opens them (``state_dict_ema``, ``model_ema``, ``state_dict``, ``model``).
+A file that matches only partly is one `PretrainedWeightsError` naming the file and the
+first missing or unexpected key; `Backbone.pretrained_report` says how many tensors loaded.
+"""
 
 from __future__ import annotations
 
@@ -115,9 +128,9 @@ class Backbone(nn.Module):
     of the pooling, and with ``global_pool`` ``avg``/``max``/``avgmax`` the final norm runs
     after the pooling as ``fc_norm`` (``norm`` is then an identity). The state-dict keys
     therefore depend on the pool: ``body.fc_norm.*`` here, ``body.norm.*`` for timm's default
-    token pooling, and weights saved under the latter load without the final norm's affine
-    (timm reports the unexpected ``norm.*`` keys). CNNs have no parameters in their pooling,
-    so their keys are the same for every pool.
+    token pooling, and a weights file saved under the latter is refused (its ``norm.*`` keys
+    are unexpected, ``fc_norm.*`` missing). CNNs have no parameters in their pooling, so their
+    keys are the same for every pool.
 
     Layers that timm places in the head before the classifier are part of ``x``: ConvNeXt's
     head norm after the pooling, MobileNetV3's ``conv_head``. ``D`` is therefore the width
@@ -127,7 +140,7 @@ class Backbone(nn.Module):
     Args:
         name: timm model name.
         pretrained: ``False``; ``True`` for timm's hub; or a path to a local weights file
-            (``.pth``/``.bin``/``.safetensors``) loaded through ``pretrained_cfg_overlay``.
+            (``.pth``/``.bin``/``.safetensors``) loaded strictly (`load_weights_file`).
         pool: ``max``, ``avg`` or ``avgmax``; a model that does not support it (timm's MLP
             mixers and LeViT pool by ``avg`` only) raises `ConfigError`.
         **kwargs: passed to ``timm.create_model``.
@@ -143,6 +156,10 @@ class Backbone(nn.Module):
         self.name = name
         self.pool_type = pool
         self.body = create_timm_backbone(name, pretrained, global_pool=pool, **kwargs)
+        #: one line on what a weights file loaded (``None`` without a file)
+        self.pretrained_report: str | None = None
+        if isinstance(pretrained, str):
+            self.pretrained_report = load_weights_file(self.body, name, pretrained)
         self.num_features: int = int(
             getattr(self.body, "head_hidden_size", None) or self.body.num_features
         )
@@ -172,12 +189,11 @@ def create_timm_backbone(name: str, pretrained: bool | str = False, **kwargs: An
     """``timm.create_model(name, num_classes=0, **kwargs)`` with clear errors.
 
     A ``global_pool`` the model refuses raises `ConfigError` (the name is the schema's,
-    `BACKBONE_RULES`); weights that cannot be fetched or do not fit raise
-    `PretrainedWeightsError`.
+    `BACKBONE_RULES`); hub weights that cannot be fetched raise `PretrainedWeightsError`. A
+    weights file is `Backbone`'s to load (`load_weights_file`): the network is built here
+    without weights.
     """
     base = {"num_classes": 0, **kwargs}
-    if pretrained is False:
-        return _create(name, base, pretrained=False)
     if pretrained is True:
         try:
             return _create(name, base, pretrained=True)
@@ -188,17 +204,7 @@ def create_timm_backbone(name: str, pretrained: bool | str = False, **kwargs: An
                 f"could not fetch pretrained weights for {name!r} from the timm hub "
                 f"({type(err).__name__}); offline machines can pass pretrained='<weights file>'"
             ) from err
-    path = Path(pretrained).expanduser()
-    if not path.is_file():
-        raise PretrainedWeightsError(f"{path}: pretrained weights file not found")
-    try:
-        return _create(name, {**base, "pretrained_cfg_overlay": {"file": str(path)}}, True)
-    except ConfigError:
-        raise
-    except Exception as err:
-        raise PretrainedWeightsError(
-            f"{path}: does not load into timm {name!r}: {_first_line(err)[:300]}"
-        ) from err
+    return _create(name, base, pretrained=False)
 
 
 def _create(name: str, kwargs: dict[str, Any], pretrained: bool) -> nn.Module:
@@ -214,6 +220,103 @@ def _create(name: str, kwargs: dict[str, Any], pretrained: bool) -> nn.Module:
                 f"({_first_line(err)[:200]})"
             ) from err
         raise
+
+
+#: wrapper prefixes a weights file's keys may carry, stripped in any combination
+WRAPPER_PREFIXES = ("module.", "_orig_mod.", "model.", "backbone.", "body.")
+#: checkpoint entries that hold the state dict, in timm's order of preference
+_CONTAINERS = ("state_dict_ema", "model_ema", "state_dict", "model")
+
+
+def load_weights_file(body: nn.Module, name: str, file: str | Path) -> str:
+    """Load a local weights file into a timm ``body`` strictly (see the module docstring);
+    returns the one-line report, or raises `PretrainedWeightsError` naming the file and the
+    first key that does not fit."""
+    path = Path(file).expanduser()
+    expected = body.state_dict()
+    state = _read_weights(path)
+    prefix = _best_prefix(state, expected)
+    tensors = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    classifier = tuple(f"{c}." for c in _classifier_names(body))
+    left_out = [k for k in tensors if k not in expected and k.startswith(classifier)]
+    for key in left_out:
+        del tensors[key]
+    # BatchNorm fills a missing counter itself; every other tensor must come from the file.
+    missing = [k for k in expected if k not in tensors and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in tensors if k not in expected]
+    misshaped = [k for k in tensors if k in expected and tensors[k].shape != expected[k].shape]
+    fail = f"{path}: does not load into timm {name!r}"
+    if missing:
+        raise PretrainedWeightsError(
+            f"{fail}: missing key {missing[0]} ({len(missing)} of {len(expected)} tensors "
+            f"missing{_under(prefix)})"
+        )
+    if unexpected:
+        raise PretrainedWeightsError(
+            f"{fail}: unexpected key {prefix}{unexpected[0]} ({len(unexpected)} unexpected)"
+        )
+    if misshaped:
+        key = misshaped[0]
+        raise PretrainedWeightsError(
+            f"{fail}: {prefix}{key} has shape {tuple(tensors[key].shape)} in the file, "
+            f"{tuple(expected[key].shape)} in the model"
+        )
+    body.load_state_dict(tensors, strict=True)
+    notes = [f"prefix {prefix!r} stripped"] if prefix else []
+    notes += [f"{len(left_out)} classifier tensors left out"] if left_out else []
+    extra = f" ({', '.join(notes)})" if notes else ""
+    return f"model.pretrained: loaded {len(tensors)} tensors into timm {name!r} from {path}{extra}"
+
+
+def _read_weights(path: Path) -> dict[str, Tensor]:
+    """The tensors of a weights file (a state dict, or a checkpoint holding one)."""
+    if not path.is_file():
+        raise PretrainedWeightsError(f"{path}: pretrained weights file not found")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file  # timm's dependency
+
+            data: Any = load_file(str(path), device="cpu")
+        else:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise PretrainedWeightsError(
+            f"{path}: not a weights file torch can read ({_first_line(err)[:200]})"
+        ) from err
+    if isinstance(data, Mapping):
+        inner = next((data[k] for k in _CONTAINERS if isinstance(data.get(k), Mapping)), data)
+        tensors = {str(k): v for k, v in inner.items() if isinstance(v, Tensor)}
+        if tensors:
+            return tensors
+    raise PretrainedWeightsError(f"{path}: holds no state dict of tensors")
+
+
+def _best_prefix(state: Mapping[str, Tensor], expected: Mapping[str, Tensor]) -> str:
+    """Of ``""`` and the runs of `WRAPPER_PREFIXES` that start the keys, the one under which
+    most keys are ``expected``'s (the shortest on a tie)."""
+    candidates = {""}
+    for key in state:
+        prefix, rest = "", key
+        while len(prefix) < 64:  # a bounded run: keys are the file's, not ours
+            wrapper = next((w for w in WRAPPER_PREFIXES if rest.startswith(w)), None)
+            if wrapper is None:
+                break
+            prefix, rest = prefix + wrapper, rest[len(wrapper) :]
+            candidates.add(prefix)
+
+    def hits(prefix: str) -> int:
+        return sum(k.startswith(prefix) and k[len(prefix) :] in expected for k in state)
+
+    return max(sorted(candidates, key=len), key=hits)
+
+
+def _classifier_names(body: nn.Module) -> list[str]:
+    names = getattr(body, "pretrained_cfg", {}).get("classifier") or ()
+    return [names] if isinstance(names, str) else list(names)
+
+
+def _under(prefix: str) -> str:
+    return f" under the prefix {prefix!r}" if prefix else ""
 
 
 def _first_line(err: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import pickle
 import shutil
@@ -9,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from agcn_pyg.__main__ import main
 from agcn_pyg.config import load_yaml
@@ -50,19 +50,10 @@ def test_embedding_files_npy_and_zero_rows(run_config, tmp_path: Path, capsys) -
     _one_line_exit_2(capsys, ["train", "-c", str(cfg)], "3 rows, the label list has 4")
 
 
-def test_a_full_disk_is_named(run_config, tmp_path: Path, capsys, monkeypatch) -> None:
-    import agcn_pyg.io as io_module
-
-    def full(obj, handle, *args, **kwargs):
-        handle.write(b"PK")
-        raise RuntimeError(
-            "[enforce fail at inline_container.cc:858] . PytorchStreamWriter failed writing "
-            "file data/3: file write failed"
-        )
-
-    monkeypatch.setattr(torch, "save", full)
-    usage = shutil.disk_usage(tmp_path)
-    monkeypatch.setattr(io_module.shutil, "disk_usage", lambda p: usage._replace(free=0))
+def test_a_full_disk_is_named(run_config, capsys, failing_writes) -> None:
+    # A real full disk: the file's write raises ENOSPC inside torch.save, and torch reports
+    # it as a RuntimeError of its own ("unexpected pos ...") over that OSError.
+    failing_writes("last.pt", errno.ENOSPC)
     cfg = run_config("full", train={"epochs": 1})
     _one_line_exit_2(capsys, ["train", "-c", str(cfg), "--no-progress"], "no space left on device")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -253,3 +255,110 @@ def test_corrupt_image_found_in_a_worker_is_a_one_line_error(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "train_007.png" in err and "DataLoader worker" in err
+
+
+# --------------------------------------------------------------------------- issue 23's cases
+
+
+def _writers():
+    from agcn_pyg import io as agcn_io
+
+    return {
+        "save_torch": lambda p: agcn_io.save_torch({"w": torch.ones(64)}, p),
+        "write_text": lambda p: agcn_io.write_text(p, "epoch,loss\n" * 20),
+        "write_json": lambda p: agcn_io.write_json(p, {"mAP": list(range(40))}),
+        "save_npz": lambda p: agcn_io.save_npz(p, logits=np.ones((8, 8), np.float32)),
+    }
+
+
+@pytest.mark.parametrize("writer", ["save_torch", "write_text", "write_json", "save_npz"])
+@pytest.mark.parametrize(
+    ("code", "cause"),
+    [
+        (errno.ENOSPC, "no space left on device"),
+        (errno.EROFS, "read-only file system or permission denied"),
+        (errno.EACCES, "read-only file system or permission denied"),
+        (errno.EPERM, "read-only file system or permission denied"),
+    ],
+)
+def test_a_refused_write_names_its_cause_and_keeps_the_old_file(
+    tmp_path: Path, failing_writes, writer: str, code: int, cause: str
+) -> None:
+    # Case 13: a full disk inside torch.save was a RuntimeError traceback; case 14: a
+    # read-only file system was reported as "no space left".
+    path = tmp_path / "target.bin"
+    path.write_bytes(b"the previous file")
+    failing_writes("target.bin", code)
+    with pytest.raises(StorageError) as info:
+        _writers()[writer](path)
+    message = str(info.value)
+    assert cause in message and str(path) in message and "\n" not in message
+    assert ("no space" in message) == (code == errno.ENOSPC)
+    assert path.read_bytes() == b"the previous file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["target.bin"]  # no temporary left
+
+
+def test_a_read_only_output_dir_is_one_line_naming_it(
+    run_config, tmp_path: Path, read_only, capsys
+) -> None:
+    # Case 14: OSError tracebacks from the lock and from the temporary-file clean-up.
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    how = read_only(locked)  # chmod; where root ignores it, writes under it fail with EROFS
+    cfg = run_config("ro", train={"epochs": 1})
+    assert main(["train", "-c", str(cfg), f"output_dir={locked}", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, (how, err)
+    assert "read-only file system or permission denied" in err[0], (how, err)
+    assert f"{locked}/.ro.lock" in err[0]
+
+    # a writable output_dir, a read-only run folder with a killed write's temporary in it
+    run = tmp_path / "runs" / "stale"
+    run.mkdir(parents=True)
+    (run / ".last.pt.0123456789ab.tmp").write_bytes(b"half")
+    read_only(run)
+    cfg = run_config("stale", train={"epochs": 1})
+    assert main(["train", "-c", str(cfg), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "read-only file system or permission denied" in err[0], err
+    assert ".last.pt.0123456789ab.tmp" in err[0] and "stale temporary" in err[0]
+
+
+def test_ctrl_c_stops_with_one_line_that_says_how_to_resume(run_config, tmp_path: Path) -> None:
+    # Case 20: Ctrl-C printed a full KeyboardInterrupt traceback.
+    import shlex
+
+    cfg = run_config("stopped", train={"epochs": 40})
+    run = tmp_path / "runs" / "stopped"
+    victim = _cli("train", "-c", str(cfg), "--no-progress")
+    deadline = time.time() + 240
+    while _epochs_logged(run) < 1 and victim.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGINT)
+    output = victim.communicate(timeout=120)[0]
+    assert victim.returncode == 130, output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    line = output.strip().splitlines()[-1]
+    committed = read_checkpoint(run / "last.pt")["epoch"] + 1
+    assert line.startswith(f"agcn train: interrupted in epoch {committed + 1}/40; "), line
+    assert f"{run / 'last.pt'} holds epoch {committed} (committed)" in line
+    command = line.split("; resume with: ", 1)[1]
+    assert command == shlex.join(["agcn", "train", "-c", str(cfg), "--resume", "--no-progress"])
+    # the command resumes (one epoch more, so that the test stays short)
+    argv = [*shlex.split(command)[2:], f"train.epochs={committed + 1}"]
+    resumed = _cli("train", *argv)
+    assert resumed.wait(timeout=300) == 0, resumed.communicate()[0]
+    assert read_checkpoint(run / "last.pt")["epoch"] == committed
+
+
+def test_the_shipped_modern_recipe_trains(run_config, tmp_path: Path) -> None:
+    # Case 5: configs/modern.yaml's AdamW failed on the default A-GCN head (no 1-d parameters
+    # for timm to leave undecayed), so a shipped config did not run.
+    from agcn_pyg.config import load_yaml
+
+    recipe = load_yaml(REPO / "configs" / "modern.yaml")["train"]
+    cfg = run_config("modern", train={**recipe, "epochs": 1, "batch_size": 12, "ema_decay": 0.9})
+    assert main(["train", "-c", str(cfg), "--no-progress"]) == 0
+    groups = read_checkpoint(tmp_path / "runs" / "modern" / "last.pt")["training_state"]
+    names = [g["name"] for g in groups["optimizer"]["param_groups"]]
+    assert names[-1] == "head" and "backbone_no_decay" in names

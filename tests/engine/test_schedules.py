@@ -115,3 +115,40 @@ def test_adamw_leaves_biases_and_norms_undecayed_sgd_decays_everything() -> None
     assert [g["name"] for g in sgd.param_groups] == ["backbone", "head"]
     assert [len(g["params"]) for g in sgd.param_groups] == [4, 2]
     assert all(g["weight_decay"] == 1e-4 for g in sgd.param_groups)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-4])
+@pytest.mark.parametrize("graph", ["none", "static", "conv", "identity"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_every_optimizer_builds_and_steps_for_every_head(
+    optimizer: str, graph: str, weight_decay: float, unit_embeddings
+) -> None:
+    # adamw used to unpack timm's groups as (no_decay, decay): with weight_decay 0, or a head
+    # without 1-d parameters (A-GCN's default conv graph), timm returns one group and it failed.
+    import numpy as np
+    import torch
+
+    from agcn_pyg import create_model
+
+    counts = (np.array([[0, 3, 1], [3, 0, 2], [1, 2, 0]], float), np.array([5.0, 6.0, 4.0]))
+    model = create_model(
+        "test_resnet",
+        3,
+        label_embeddings=unit_embeddings(3, 8),
+        graph=graph,
+        hidden_dim=8,
+        cooccurrence=counts,
+    )
+    cfg = TrainConfig(optimizer=optimizer, lr=0.01, weight_decay=weight_decay)
+    opt = build_optimizer(model.optimizer_parts(cfg.lr, cfg.lrp), cfg)
+    grouped = [p for g in opt.param_groups for p in g["params"]]
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert sorted(map(id, grouped)) == sorted(map(id, trainable))  # each parameter once
+    assert opt.param_groups[-1]["name"].startswith("head")
+    for group in opt.param_groups:
+        decayed = not group["name"].endswith("_no_decay")
+        assert group["weight_decay"] == (weight_decay if decayed else 0.0)
+    before = [p.detach().clone() for p in trainable]
+    model(torch.rand(2, 3, 32, 32)).sum().backward()
+    opt.step()
+    assert any(not torch.equal(a, p) for a, p in zip(before, trainable, strict=True))

@@ -171,3 +171,70 @@ def test_backbone_normalisation_comes_from_the_model() -> None:
     assert normalize.mean == tuple(model.data_config()["mean"]) == (0.5, 0.5, 0.5)
     _, imagenet = test_pipeline({"data": {"normalization": "imagenet"}}, model)
     assert imagenet.mean != normalize.mean
+
+
+def _random_resnet_state() -> dict[str, torch.Tensor]:
+    source = timm.create_model("test_resnet", num_classes=0)
+    with torch.no_grad():
+        for p in source.parameters():
+            p.normal_()
+    return source.state_dict()
+
+
+@pytest.mark.parametrize(
+    ("layout", "stripped"),
+    [
+        (lambda k: f"model.{k}", "model."),  # Lightning's LightningModule.model
+        (lambda k: f"module.{k}", "module."),  # DDP
+        (lambda k: f"backbone.{k}", "backbone."),  # a detector's backbone
+        (lambda k: f"model.backbone.body.{k}", "model.backbone.body."),  # agcn_pyg, wrapped
+    ],
+)
+def test_pretrained_file_with_wrapper_prefixes_loads_every_tensor(
+    tmp_path, layout, stripped: str
+) -> None:
+    # Loaded non-strictly, a `model.`-prefixed file used to match no key and leave the
+    # backbone random without a word.
+    state = _random_resnet_state()
+    path = tmp_path / "prefixed.pth"
+    # other modules of the saved object (a head, a loss) live outside the prefix
+    torch.save({"state_dict": {**{layout(k): v for k, v in state.items()}, "head.w": 1.0}}, path)
+    model = create_model("test_resnet", 3, graph="none", pretrained=str(path))
+    for name, tensor in state.items():
+        torch.testing.assert_close(model.backbone.body.state_dict()[name], tensor)
+    report = model.backbone.pretrained_report
+    assert f"loaded {len(state)} tensors" in report and repr(stripped) in report
+    assert str(path) in report
+
+
+def test_pretrained_file_that_fits_only_partly_is_one_line_naming_the_key(tmp_path) -> None:
+    state = _random_resnet_state()
+    cases = {
+        "nothing": ({f"encoder.{k}": v for k, v in state.items()}, "missing key conv1.0.weight"),
+        "missing": (
+            {k: v for k, v in state.items() if k != "layer1.0.conv1.weight"},
+            "missing key layer1.0.conv1.weight (1 of",
+        ),
+        "unexpected": ({**state, "layer9.weight": torch.ones(1)}, "unexpected key layer9.weight"),
+        "shape": ({**state, "conv1.0.weight": torch.ones(1, 1)}, "conv1.0.weight has shape (1, 1)"),
+    }
+    for case, (weights, expected) in cases.items():
+        path = tmp_path / f"{case}.pth"
+        torch.save(weights, path)
+        with pytest.raises(PretrainedWeightsError) as info:
+            create_model("test_resnet", 3, graph="none", pretrained=str(path))
+        message = str(info.value)
+        assert "\n" not in message and message.startswith(f"{path}: does not load"), message
+        assert expected in message, message
+
+
+def test_pretrained_safetensors_file_loads_strictly(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    state = _random_resnet_state()
+    path = tmp_path / "weights.safetensors"
+    save_file({f"module.{k}": v.contiguous() for k, v in state.items()}, str(path))
+    model = create_model("test_resnet", 3, graph="none", pretrained=str(path))
+    for name, tensor in state.items():
+        torch.testing.assert_close(model.backbone.body.state_dict()[name], tensor)
+    assert f"loaded {len(state)} tensors" in model.backbone.pretrained_report
