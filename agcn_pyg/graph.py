@@ -92,7 +92,7 @@ def list_guards() -> list[str]:
     return sorted([*GUARDS.names(), PLAIN])
 
 
-def normalize_adjacency(adj: Tensor, guard: str = "relu") -> Tensor:
+def normalize_adjacency(adj: Tensor, guard: str) -> Tensor:
     r"""Eq. 4 with a guard: :math:`\hat{A} = \tilde{D}^{-1/2}(g(A) + I)\tilde{D}^{-1/2}`.
 
     Args:
@@ -172,7 +172,7 @@ def cooccurrence_conditional(adj: np.ndarray, nums: np.ndarray) -> np.ndarray:
 
 
 def mlgcn_correlation(
-    adj: np.ndarray, nums: np.ndarray, t: float = 0.4, p: float = 0.25, reweight: bool = True
+    adj: np.ndarray, nums: np.ndarray, t: float, p: float, reweight: bool
 ) -> np.ndarray:
     """ML-GCN's ``gen_A``: the static correlation matrix before normalisation (float64)."""
     corr = cooccurrence_conditional(adj, nums)
@@ -190,7 +190,7 @@ def mlgcn_normalize(corr: Tensor) -> Tensor:
 
 
 def mlgcn_adjacency(
-    adj: np.ndarray, nums: np.ndarray, t: float = 0.4, p: float = 0.25, reweight: bool = True
+    adj: np.ndarray, nums: np.ndarray, t: float, p: float, reweight: bool
 ) -> Tensor:
     """ML-GCN's normalised static Â (float32, ``C × C``) from co-occurrence counts.
 

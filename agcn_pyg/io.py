@@ -1,6 +1,7 @@
-"""Atomic file writes: a reader never sees a half-written file, a crash never loses the old one.
+"""File I/O: atomic writes, and what went wrong reading a torch file.
 
-Every writer goes through `atomic_path`: the data goes to a hidden sibling file, is flushed
+Atomic writes: a reader never sees a half-written file, a crash never loses the old one. Every
+writer goes through `atomic_path`: the data goes to a hidden sibling file, is flushed
 to disk, and is renamed over the target with ``os.replace`` (atomic on one file system). The
 sibling is created with plain ``open()``, so the result gets the usual umask permissions
 (``tempfile.mkstemp`` would make every checkpoint and log private to its owner).
@@ -11,6 +12,10 @@ a full device (``ENOSPC``, ``EDQUOT``) or a place that cannot be written (``EROF
 ``RuntimeError`` ("unexpected pos ...") raised while the file's ``OSError`` is handled; the
 cause is read from that ``OSError``. Only a failure without any errno falls back to the free
 space (less than 1 MiB: full).
+
+Reading: `load_error_reason` is the line of a ``torch.load`` error that says why, and
+`first_non_finite` names the first weight holding NaN or inf; both the engine's checkpoints
+and the official codes' (`agcn_pyg.models.official`) are read through them.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -141,6 +146,27 @@ def save_npz(path: str | os.PathLike[str], compressed: bool = False, **arrays: A
         save(handle, **arrays)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def first_non_finite(state: Mapping[str, Any]) -> str | None:
+    """The first floating-point tensor of ``state`` that holds NaN or inf, by name."""
+    import torch  # here, so that the plain-file writers stay cheap to import
+
+    for name, value in state.items():
+        floating = isinstance(value, torch.Tensor) and value.is_floating_point()
+        if floating and not torch.isfinite(value).all():
+            return name
+    return None
+
+
+def load_error_reason(err: Exception) -> str:
+    """The line of a ``torch.load`` error that says why (the cause of a ``weights_only``
+    refusal stands on a line of its own)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    # torch's weights_only refusal puts the cause on a line of its own
+    markers = ("unsupported global", "error:", "blocked")
+    specific = [line for line in lines if any(m in line.lower() for m in markers)]
+    return ((specific or lines or [type(err).__name__])[0])[:240]
 
 
 def _json_default(value: Any) -> Any:

@@ -36,6 +36,7 @@ from benchlib import (
 )
 
 from agcn_pyg.graph import complete_edge_index, sparsity_loss
+from agcn_pyg.models import AGCNConfig
 from agcn_pyg.models.gnn import LabelGNN
 from agcn_pyg.models.label_graph import ConvGraph
 
@@ -68,8 +69,18 @@ def child(args: argparse.Namespace) -> dict[str, float | None]:
     num_classes = args.child
     torch.manual_seed(0)
     embeddings = unit_embeddings(num_classes, args.embed_dim)
-    label_graph = ConvGraph(args.embed_dim)
-    gnn = LabelGNN("gcn", args.embed_dim, args.features, hidden_dims=[args.hidden])
+    cfg = AGCNConfig(num_classes=num_classes)  # the A-GCN head at its defaults
+    label_graph = ConvGraph.build(args.embed_dim, num_classes, None, cfg)
+    gnn = LabelGNN(
+        "gcn",
+        args.embed_dim,
+        args.features,
+        hidden_dims=[args.hidden],
+        negative_slope=cfg.negative_slope,
+        bias=cfg.gnn_bias,
+        heads=cfg.heads,
+        init=cfg.gnn_init,
+    )
     edge_index = complete_edge_index(num_classes)
     upstream = torch.randn(num_classes, args.features)
 

@@ -18,6 +18,7 @@ import torch
 
 from agcn_pyg.data import embed_labels, read_label_file
 from agcn_pyg.graph import GUARDS, normalize_adjacency
+from agcn_pyg.models import AGCNConfig
 from agcn_pyg.models.label_graph import LABEL_GRAPHS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,7 +39,8 @@ def measure(
             masses = []
             for seed in range(seeds):
                 torch.manual_seed(seed)
-                module = LABEL_GRAPHS.get(graph).build(dim, num_classes)
+                settings = AGCNConfig(num_classes=num_classes, graph=graph)  # the defaults
+                module = LABEL_GRAPHS.get(graph).build(dim, num_classes, None, settings)
                 with torch.no_grad():
                     adj = module.correlation(embeddings)
                     masses.append(off_diagonal_mass(normalize_adjacency(adj, guard)))

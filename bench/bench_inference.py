@@ -5,7 +5,7 @@
 One process, ResNet-101 models with the *same* backbone weights: the baseline (linear
 classifier), A-GCN (conv LG, gcn) and a second copy of the baseline (an A/A control whose
 ratio shows the noise floor), all in eval mode under ``torch.inference_mode``, so A-GCN
-reuses its cached W̄ (`GraphHead.classifier`). Rounds rotate which model goes first.
+reuses its cached W̄ (`GraphHead.cached_classifier`). Rounds rotate which model goes first.
 
 The end-to-end figure is the median over rounds of A-GCN's time ÷ the baseline's in the same
 round. Besides it (noisy on a shared machine: the backbone is ~all of it), the heads alone
@@ -64,8 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         feats = baseline.forward_features(images)
         torch.testing.assert_close(agcn.forward_features(images), feats)
         head = agcn.head
-        cached = head.classifier()[0]
-        assert head._cache is not None, "eval + inference_mode must use the cached W̄"
+        cached = head.cached_classifier()
+        assert head.classifier()[0] is cached, "eval + inference_mode must use the cached W̄"
 
         def rebuilt() -> None:
             F.linear(feats, head.graph()[0])

@@ -53,7 +53,7 @@ def child(args: argparse.Namespace) -> dict[str, int]:
     model = build_model(graph, args.backbone, args.classes, args.embed_dim).to(device).train()
     if model.has_graph:
         model.head.gnn.message_passing = message_passing
-    optimizer = torch.optim.SGD(model.param_groups(0.01), lr=0.01, momentum=0.9)
+    optimizer = torch.optim.SGD(model.param_groups(0.01, 0.1), lr=0.01, momentum=0.9)
     gen = torch.Generator().manual_seed(0)
     images = torch.randn(args.batch, 3, args.size, args.size, generator=gen).to(device)
     targets = torch.randint(0, 2, (args.batch, args.classes), generator=gen).float().to(device)

@@ -182,3 +182,138 @@ def test_agcn_help_stays_light_and_tools_run_from_any_folder(tmp_path: Path) -> 
     assert proc.returncode == 2 and "agcn results-table: error:" in proc.stderr
     proc = _python(None, str(REPO / "analysis" / "plot_ap_delta.py"), "--help", cwd=tmp_path)
     assert proc.returncode == 0 and "eval_a" in proc.stdout, proc.stderr
+
+
+# --- the import graph ------------------------------------------------------------------------
+
+#: what each part of the package must never import (the layers point one way: the engine uses
+#: models and data, the analysis uses the engine, never the reverse)
+FORBIDDEN = {
+    "agcn_pyg.models": ("agcn_pyg.engine", "agcn_pyg.config", "agcn_pyg.analysis"),
+    "agcn_pyg.data": ("agcn_pyg.engine", "agcn_pyg.config", "agcn_pyg.analysis"),
+    "agcn_pyg.schema": ("agcn_pyg.engine", "agcn_pyg.models"),
+    "agcn_pyg.variants": ("agcn_pyg.engine", "agcn_pyg.models"),
+}
+
+
+def _module_names(root: Path) -> dict[str, Path]:
+    names = {}
+    for path in _modules(root):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        names[".".join(parts)] = path
+    return names
+
+
+def _imports_of(tree: ast.Module, module: str, is_package: bool, known: set[str]) -> set[str]:
+    """The package's modules that ``module`` imports anywhere: at module level, inside
+    functions and under ``TYPE_CHECKING``. ``from X import Y`` counts as importing ``X.Y``
+    when that is a module, else ``X``; a name not a module counts as its closest module."""
+    package = module if is_package else module.rpartition(".")[0]
+    targets: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*parts, *([base] if base else [])])
+            targets += [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
+                for alias in node.names
+            ]
+    found = set()
+    for name in targets:
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        if name and name != module:
+            found.add(name)
+    return found
+
+
+def _import_graph(root: Path = PACKAGE) -> dict[str, set[str]]:
+    names = _module_names(root)
+    return {
+        name: _imports_of(_tree(path), name, path.name == "__init__.py", set(names))
+        for name, path in names.items()
+    }
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for succ in sorted(graph.get(node, ())):
+            if succ not in index:
+                visit(succ)
+                low[node] = min(low[node], low[succ])
+            elif succ in on_stack:
+                low[node] = min(low[node], index[succ])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(f"{prefix}.")
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    graph = _import_graph()
+    assert len(graph) > 50 and "agcn_pyg.models.agcn" in graph
+    assert _cycles(graph) == []
+
+
+def test_dependencies_point_one_way() -> None:
+    graph = _import_graph()
+    offenders = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        for part, forbidden in FORBIDDEN.items()
+        if _under(module, part)
+        for target in targets
+        if any(_under(target, f) for f in forbidden)
+    )
+    assert offenders == []
+
+
+def test_the_import_scan_sees_every_kind_of_import(tmp_path: Path) -> None:
+    # The checks above must not pass by reading nothing: a function-level, a TYPE_CHECKING, a
+    # relative and a `from package import module` import all count, and so does a cycle.
+    root = tmp_path / "pkg"
+    (root / "sub").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "sub" / "__init__.py").write_text("")
+    (root / "a.py").write_text("def f():\n    from pkg.sub import b\n")
+    (root / "sub" / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import c\n"
+    )
+    (root / "sub" / "c.py").write_text("from ..a import f\n")
+    graph = _import_graph(root)
+    assert graph["pkg.a"] == {"pkg.sub.b"}
+    assert graph["pkg.sub.b"] == {"pkg.sub.c"}
+    assert graph["pkg.sub.c"] == {"pkg.a"}
+    assert _cycles(graph) == [["pkg.a", "pkg.sub.b", "pkg.sub.c"]]
+    assert _cycles({"x": {"y"}, "y": set()}) == []

@@ -30,6 +30,7 @@ from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
 
 from agcn_pyg.analysis._common import run_cli, save_figure
+from agcn_pyg.analysis.attention import attention_maps
 from agcn_pyg.errors import CheckpointError, DataError
 
 DEFAULT_DPI = 120
@@ -69,11 +70,10 @@ class Panel:
 
 
 class GraphModel(Protocol):
-    """What :func:`model_panels` needs from a model returned by ``agcn_pyg.load_model``."""
+    """What :func:`model_panels` needs from a model returned by ``agcn_pyg.load_model``: its
+    ``(A, Â)``, and the parts `agcn_pyg.analysis.attention.attention_maps` reads."""
 
     def adjacency(self) -> tuple[Any, Any] | None: ...
-
-    def attention_maps(self) -> list[Any]: ...
 
 
 # --------------------------------------------------------------------------- matrices
@@ -417,8 +417,7 @@ def model_panels(
     config = dict(meta.get("config") or {})
     with torch.no_grad():
         adjacency = model.adjacency()
-        attention_fn = getattr(model, "attention_maps", None)
-        attention = [to_numpy(a) for a in (attention_fn() if attention_fn else [])]
+        attention = [to_numpy(a) for a in attention_maps(model)]
     A, A_hat = (None, None) if adjacency is None else (to_numpy(x) for x in adjacency)
     cooc = meta.get("cooccurrence")
     mlgcn = _mlgcn_adjacency(cooc, config) if cooc is not None else None

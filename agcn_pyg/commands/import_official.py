@@ -34,8 +34,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    # Here, not at the top, so that `agcn import-official --help` does not import torch.
     from agcn_pyg.data.embeddings import load_embeddings
     from agcn_pyg.data.labels import read_label_file
+    from agcn_pyg.engine.checkpoint import save_imported
     from agcn_pyg.errors import ConfigError
     from agcn_pyg.models.official import import_official
 
@@ -43,7 +45,8 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out} exists: pass --overwrite to replace it")
     names = read_label_file(args.labels)
     vectors = load_embeddings(args.embeddings, names).vectors
-    model, meta = import_official(args.checkpoint, args.kind, vectors, names, out=args.out)
+    model, meta = import_official(args.checkpoint, args.kind, vectors, names)
+    save_imported(model, names, meta, args.out)
     cfg = model.config
     score = "" if meta.best_score is None else f", official best score {meta.best_score:.3f}"
     epoch = "" if meta.epoch is None else f", epoch {meta.epoch}"

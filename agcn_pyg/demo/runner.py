@@ -126,8 +126,8 @@ def run_alpha_sweep(plan: DemoPlan, weights: Path) -> Any:
 def run_demo(plan: DemoPlan) -> dict[str, Any]:
     """Every stage of the demo; returns the paths it wrote and the timings."""
     from agcn_pyg.data import embed_labels
+    from agcn_pyg.demo.weights import efficientnet_lite0_weights
     from agcn_pyg.engine import extract_run_features
-    from agcn_pyg.models.backbone import efficientnet_lite0_weights
 
     timer = StageTimer()
     out = plan.out

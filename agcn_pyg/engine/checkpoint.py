@@ -40,8 +40,15 @@ import torch
 from agcn_pyg._version import __version__
 from agcn_pyg.config import RunConfig, from_dict, to_dict
 from agcn_pyg.errors import CheckpointError
-from agcn_pyg.io import save_torch
-from agcn_pyg.models import AGCN, OFFICIAL_RECIPES, AGCNConfig, OfficialCheckpoint, create_model
+from agcn_pyg.io import first_non_finite, load_error_reason, save_torch
+from agcn_pyg.models import (
+    AGCN,
+    OFFICIAL_RECIPES,
+    AGCNConfig,
+    OfficialCheckpoint,
+    create_model,
+    stored_label_graph,
+)
 from agcn_pyg.models.backbone import refused_backbone_kwargs
 
 FORMAT = "agcn_pyg.checkpoint/1"
@@ -250,25 +257,6 @@ def check_finite(checkpoint: Mapping[str, Any], path: str | Path) -> None:
         raise CheckpointError(f"{path}: holds non-finite weights ({bad}); it cannot be used")
 
 
-def first_non_finite(state: Mapping[str, Any]) -> str | None:
-    """The first floating-point tensor of ``state`` that holds NaN or inf, by name."""
-    for name, value in state.items():
-        floating = isinstance(value, torch.Tensor) and value.is_floating_point()
-        if floating and not torch.isfinite(value).all():
-            return name
-    return None
-
-
-def load_error_reason(err: Exception) -> str:
-    """The line of a ``torch.load`` error that says why (the cause of a ``weights_only``
-    refusal stands on a line of its own)."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    # torch's weights_only refusal puts the cause on a line of its own
-    markers = ("unsupported global", "error:", "blocked")
-    specific = [line for line in lines if any(m in line.lower() for m in markers)]
-    return ((specific or lines or [type(err).__name__])[0])[:240]
-
-
 def check_compatible(
     checkpoint: Mapping[str, Any], path: str | Path, model_cfg: AGCNConfig, label_names: list[str]
 ) -> None:
@@ -310,12 +298,12 @@ def model_from_checkpoint(checkpoint: Mapping[str, Any]) -> AGCN:
         None if counts is None else (counts["adj"].cpu().numpy(), counts["nums"].cpu().numpy())
     )
     # A static graph imported from ML-GCN has its gen_A output but no counts.
-    static = state.get("head.label_graph.adj") if cfg.graph == "static" and counts is None else None
+    stored = stored_label_graph(cfg, state) if counts is None else None
     model = create_model(
         cfg,
         label_embeddings=state.get("head.embeddings"),
         cooccurrence=cooccurrence,
-        static_correlation=static,
+        label_graph=stored,
     )
     try:
         model.load_state_dict(state)

@@ -1,7 +1,7 @@
 """Models: the timm backbone, label-graph modules, GNN layers and the A-GCN model."""
 
 from agcn_pyg.models.agcn import AGCN, AGCNConfig, AGCNOutput, GraphHead, LinearHead
-from agcn_pyg.models.backbone import Backbone, convert_by_position, efficientnet_lite0_weights
+from agcn_pyg.models.backbone import Backbone
 from agcn_pyg.models.factory import create_model
 from agcn_pyg.models.gnn import GNN_LAYERS, LabelGNN, list_gnns, register_gnn
 from agcn_pyg.models.label_graph import LABEL_GRAPHS, LabelGraph, list_graphs
@@ -10,6 +10,9 @@ from agcn_pyg.models.official import (
     OFFICIAL_RECIPES,
     OfficialCheckpoint,
     import_official,
+    mlgcn_graph,
+    official_config,
+    stored_label_graph,
 )
 
 __all__ = [
@@ -26,11 +29,12 @@ __all__ = [
     "LabelGraph",
     "LinearHead",
     "OfficialCheckpoint",
-    "convert_by_position",
     "create_model",
-    "efficientnet_lite0_weights",
     "import_official",
     "list_gnns",
     "list_graphs",
+    "mlgcn_graph",
+    "official_config",
     "register_gnn",
+    "stored_label_graph",
 ]

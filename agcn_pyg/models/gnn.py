@@ -17,22 +17,21 @@ Each layer declares how it consumes Â, as PyG's ``BasicGNN`` does:
   ``residual=True`` (``transformer`` has its root weight): over a complete label graph every
   label has the same neighbours, and GAT's attention ranks them alike for every target, so
   without a skip connection every label receives the same mixture and the per-label
-  classifiers collapse into one (on the demo's cached features: 41 mAP with all classifiers
-  at cosine 1.000, against 82.9 with the residual).
+  classifiers collapse into one (``docs/experiments.md``, section 3, "GAT without its
+  residual", has the measurement).
 
 **Dense form.** A layer whose aggregation is linear in Â (``gcn``, ``graphconv``) also
 registers a *dense form*: the same computation as one ``C × C`` matmul with the PyG module's
 own parameters, e.g. ``gcn``: ``adj_hat @ conv.lin(x) (+ conv.bias)``. Over the complete
 graph, message passing gathers and scatters ``C² × F`` messages (gradients too), while the
-matmul touches ``C × C + C × F`` values. Measured forward + backward of the head
-(``bench/bench_gnn_scaling.py``, ``docs/benchmarks.md``, figure 4), the dense form was
-1.5× faster at C = 20, 9× at C = 80 and 69× at C = 400, and never used more memory; at
-C = 1000 message passing needs an estimated 34 GiB, the dense form 0.1 GiB. No crossover, so
-the rule is simply: a layer with a dense form always uses it, a layer without one (the
-attention layers) always uses PyG's message passing. The PyG modules still own the
-parameters (checkpoints are unchanged), and ``LabelGNN.message_passing = True`` forces their
-``propagate`` for every layer: the reference that ``tests/models/test_dense_gnn.py`` checks
-the dense forms against (outputs and gradients to 1e-5).
+matmul touches ``C × C + C × F`` values. ``bench/bench_gnn_scaling.py`` times the head's
+forward + backward both ways (``docs/benchmarks.md``, figure 4, has the figures and the
+decision): the dense form was faster at every C timed and never used more memory, so a layer
+with a dense form always uses it and a layer without one (the attention layers) always uses
+PyG's message passing. The PyG modules still own the parameters (checkpoints are unchanged),
+and ``LabelGNN.message_passing = True`` forces their ``propagate`` for every layer: the
+reference that ``tests/models/test_dense_gnn.py`` checks the dense forms against (outputs and
+gradients to 1e-5).
 
 **Initialisation** (``init``, `GNN_INITS`): ``pyg`` keeps each PyG layer's own (glorot for
 GCN's weight); ``mlgcn`` draws every weight and bias of the layers' linear maps, and each
@@ -122,12 +121,12 @@ def _graphconv_dense(conv: GraphConv, x: Tensor, adj_hat: Tensor) -> Tensor:
 
 
 @register_gnn("gcn", edge_input="edge_weight", dense=_gcn_dense)
-def _gcn(in_dim: int, out_dim: int, bias: bool = False, heads: int = 1) -> MessagePassing:
+def _gcn(in_dim: int, out_dim: int, *, bias: bool, heads: int) -> MessagePassing:
     return GCNConv(in_dim, out_dim, normalize=False, bias=bias)
 
 
 @register_gnn("graphconv", edge_input="edge_weight", dense=_graphconv_dense)
-def _graphconv(in_dim: int, out_dim: int, bias: bool = False, heads: int = 1) -> MessagePassing:
+def _graphconv(in_dim: int, out_dim: int, *, bias: bool, heads: int) -> MessagePassing:
     return GraphConv(in_dim, out_dim, aggr="add", bias=bias)
 
 
@@ -145,17 +144,17 @@ def _gat_options(bias: bool, heads: int) -> dict[str, object]:
 
 
 @register_gnn("gat", edge_input="edge_attr", attention=True)
-def _gat(in_dim: int, out_dim: int, bias: bool = False, heads: int = 1) -> MessagePassing:
+def _gat(in_dim: int, out_dim: int, *, bias: bool, heads: int) -> MessagePassing:
     return GATConv(in_dim, out_dim, **_gat_options(bias, heads))
 
 
 @register_gnn("gatv2", edge_input="edge_attr", attention=True)
-def _gatv2(in_dim: int, out_dim: int, bias: bool = False, heads: int = 1) -> MessagePassing:
+def _gatv2(in_dim: int, out_dim: int, *, bias: bool, heads: int) -> MessagePassing:
     return GATv2Conv(in_dim, out_dim, **_gat_options(bias, heads))
 
 
 @register_gnn("transformer", edge_input="edge_attr", attention=True)
-def _transformer(in_dim: int, out_dim: int, bias: bool = False, heads: int = 1) -> MessagePassing:
+def _transformer(in_dim: int, out_dim: int, *, bias: bool, heads: int) -> MessagePassing:
     return TransformerConv(in_dim, out_dim, heads=heads, concat=False, edge_dim=1, bias=bias)
 
 
@@ -177,6 +176,9 @@ class LabelGNN(nn.Module):
         bias: whether layers carry a bias.
         heads: attention heads (averaged) for attention layers.
         init: a name in `GNN_INITS` (module doc).
+
+        The model passes its `AGCNConfig`'s fields (``hidden_dim`` × ``num_layers - 1``,
+        ``negative_slope``, ``gnn_bias``, ``heads``, ``gnn_init``), where their defaults live.
         message_passing: run every layer as PyG message passing, also those with a dense
             form (see the module doc); the reference path, for tests and benchmarks. Also an
             attribute that can be flipped on a built model.
@@ -191,11 +193,12 @@ class LabelGNN(nn.Module):
         layer: str,
         in_dim: int,
         out_dim: int,
-        hidden_dims: list[int] | tuple[int, ...] = (1024,),
-        negative_slope: float = 0.2,
-        bias: bool = False,
-        heads: int = 1,
-        init: str = "pyg",
+        *,
+        hidden_dims: list[int] | tuple[int, ...],
+        negative_slope: float,
+        bias: bool,
+        heads: int,
+        init: str,
         message_passing: bool = False,
     ) -> None:
         super().__init__()

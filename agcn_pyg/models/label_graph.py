@@ -30,8 +30,7 @@ returns ``(A, Â)``; the learned ones normalise with Eq. 4
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import numpy as np
 import torch
@@ -48,9 +47,9 @@ Cooccurrence = tuple[np.ndarray, np.ndarray]
 BASELINE = "none"
 
 
-@dataclass(frozen=True)
-class GraphOptions:
-    """A model's label-graph options; each graph reads the ones it takes.
+class GraphSettings(Protocol):
+    """The label-graph fields of a model config, which `LabelGraph.build` reads (each graph the
+    ones it takes); `agcn_pyg.models.AGCNConfig` has them, with their defaults and docs.
 
     Attributes:
         guard: Eq. 4's guard (`agcn_pyg.graph.GUARDS`).
@@ -58,12 +57,12 @@ class GraphOptions:
         t, p, reweight: ML-GCN's binarisation, re-weighting and its switch (``static``).
     """
 
-    guard: str = "relu"
-    lg_dim: int | None = None
-    lg_bias: bool = False
-    t: float = 0.4
-    p: float = 0.25
-    reweight: bool = True
+    guard: str
+    lg_dim: int | None
+    lg_bias: bool
+    t: float
+    p: float
+    reweight: bool
 
 
 class LabelGraph(nn.Module, ABC):
@@ -74,7 +73,7 @@ class LabelGraph(nn.Module, ABC):
     #: whether it is built on 1×1 convolutions, so that ``lg_dim`` and ``lg_bias`` apply
     projected: ClassVar[bool] = False
 
-    def __init__(self, guard: str = "relu") -> None:
+    def __init__(self, guard: str) -> None:
         super().__init__()
         self.guard = guard
 
@@ -83,18 +82,18 @@ class LabelGraph(nn.Module, ABC):
         cls,
         embed_dim: int,
         num_classes: int,
-        cooccurrence: Cooccurrence | None = None,
-        options: GraphOptions = GraphOptions(),
+        cooccurrence: Cooccurrence | None,
+        settings: GraphSettings,
     ) -> LabelGraph:
-        """The module for a model's options; each subclass reads the ones it needs.
+        """The module for a model's settings; each subclass reads the ones it needs.
 
         Args:
             embed_dim: d_e.
             num_classes: C.
             cooccurrence: ``(adj, nums)`` counts (``static`` only).
-            options: the model's label-graph options.
+            settings: the model's label-graph fields (its `AGCNConfig`).
         """
-        return cls(guard=options.guard)
+        return cls(guard=settings.guard)
 
     @abstractmethod
     def correlation(self, embeddings: Tensor) -> Tensor:
@@ -121,19 +120,17 @@ class _ProjectedGraph(LabelGraph):
         cls,
         embed_dim: int,
         num_classes: int,
-        cooccurrence: Cooccurrence | None = None,
-        options: GraphOptions = GraphOptions(),
+        cooccurrence: Cooccurrence | None,
+        settings: GraphSettings,
     ) -> LabelGraph:
-        return cls(embed_dim, options.lg_dim, options.guard, bias=options.lg_bias)
+        return cls(embed_dim, settings.lg_dim, settings.guard, settings.lg_bias)
 
 
 @LABEL_GRAPHS.register("conv")
 class ConvGraph(_ProjectedGraph):
     r"""Eq. 5: :math:`A = \frac{1}{C}(W_\phi * E)^\top (W_\theta * E)`."""
 
-    def __init__(
-        self, embed_dim: int, lg_dim: int | None = None, guard: str = "relu", bias: bool = False
-    ) -> None:
+    def __init__(self, embed_dim: int, lg_dim: int | None, guard: str, bias: bool) -> None:
         super().__init__(guard)
         out = lg_dim or embed_dim
         self.phi = nn.Linear(embed_dim, out, bias=bias)
@@ -147,9 +144,7 @@ class ConvGraph(_ProjectedGraph):
 class DotGraph(_ProjectedGraph):
     r"""Eq. 9, Dot-A: :math:`A = \frac{1}{C}(W_\phi * E)^\top (W_\phi * E)`, symmetric."""
 
-    def __init__(
-        self, embed_dim: int, lg_dim: int | None = None, guard: str = "relu", bias: bool = False
-    ) -> None:
+    def __init__(self, embed_dim: int, lg_dim: int | None, guard: str, bias: bool) -> None:
         super().__init__(guard)
         self.phi = nn.Linear(embed_dim, lg_dim or embed_dim, bias=bias)
 
@@ -162,7 +157,7 @@ class DotGraph(_ProjectedGraph):
 class FCGraph(LabelGraph):
     r"""Eq. 8, FC-A: :math:`A = W_l^\top E`, :math:`W_l \in R^{d_e \times C}`."""
 
-    def __init__(self, embed_dim: int, num_classes: int, guard: str = "relu") -> None:
+    def __init__(self, embed_dim: int, num_classes: int, guard: str) -> None:
         super().__init__(guard)
         self.fc = nn.Linear(embed_dim, num_classes, bias=False)
 
@@ -171,10 +166,10 @@ class FCGraph(LabelGraph):
         cls,
         embed_dim: int,
         num_classes: int,
-        cooccurrence: Cooccurrence | None = None,
-        options: GraphOptions = GraphOptions(),
+        cooccurrence: Cooccurrence | None,
+        settings: GraphSettings,
     ) -> LabelGraph:
-        return cls(embed_dim, num_classes, options.guard)
+        return cls(embed_dim, num_classes, settings.guard)
 
     def correlation(self, embeddings: Tensor) -> Tensor:
         # Row j of fc(E) is W_l^T e_j, which is column j of A.
@@ -215,9 +210,7 @@ class StaticGraph(LabelGraph):
 
     learnable = False
 
-    def __init__(
-        self, corr: Tensor | np.ndarray, t: float = 0.4, p: float = 0.25, reweight: bool = True
-    ) -> None:
+    def __init__(self, corr: Tensor | np.ndarray, t: float, p: float, reweight: bool) -> None:
         super().__init__(guard="static")
         matrix = torch.as_tensor(corr).detach().float().clone()
         if matrix.dim() != 2 or matrix.size(0) != matrix.size(1):
@@ -230,7 +223,7 @@ class StaticGraph(LabelGraph):
 
     @classmethod
     def from_counts(
-        cls, cooccurrence: Cooccurrence, t: float = 0.4, p: float = 0.25, reweight: bool = True
+        cls, cooccurrence: Cooccurrence, t: float, p: float, reweight: bool
     ) -> StaticGraph:
         """``gen_A`` on ``(adj, nums)`` co-occurrence counts, then ``gen_adj``."""
         adj, nums = cooccurrence
@@ -241,8 +234,8 @@ class StaticGraph(LabelGraph):
         cls,
         embed_dim: int,
         num_classes: int,
-        cooccurrence: Cooccurrence | None = None,
-        options: GraphOptions = GraphOptions(),
+        cooccurrence: Cooccurrence | None,
+        settings: GraphSettings,
     ) -> LabelGraph:
         if cooccurrence is None:
             raise ConfigError(
@@ -254,7 +247,7 @@ class StaticGraph(LabelGraph):
                 f"cooccurrence: counts for {len(cooccurrence[1])} labels, "
                 f"model.num_classes is {num_classes}"
             )
-        return cls.from_counts(cooccurrence, options.t, options.p, options.reweight)
+        return cls.from_counts(cooccurrence, settings.t, settings.p, settings.reweight)
 
     def correlation(self, embeddings: Tensor) -> Tensor:
         return self.adj
@@ -270,3 +263,8 @@ class StaticGraph(LabelGraph):
 def list_graphs() -> list[str]:
     """Names accepted by ``create_model(graph=...)``, the baseline ``'none'`` included."""
     return sorted([*LABEL_GRAPHS.names(), BASELINE])
+
+
+def projected_graphs() -> list[str]:
+    """Names of the graphs built on 1×1 convolutions, which ``lg_dim`` and ``lg_bias`` shape."""
+    return [name for name in LABEL_GRAPHS.names() if LABEL_GRAPHS.get(name).projected]

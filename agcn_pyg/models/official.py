@@ -30,12 +30,18 @@ key names. BatchNorm's ``num_batches_tracked`` counters, which checkpoints from 
 lack, start at 0; they do not enter the forward pass. A ``module.`` prefix (from
 ``DataParallel``) is removed. Anything else that does not fit, missing, unexpected or
 misshaped, is an error naming the file and the key.
+
+A checkpoint becomes an `AGCNConfig` (`official_config`: the formulation of the variant
+``agcn_official`` or ``mlgcn_official``, `agcn_pyg.variants`, with the widths the tensors
+give), for ML-GCN the label graph of its stored ``A`` (`mlgcn_graph`), and the weights under
+agcn_pyg's keys. Writing the result as an agcn_pyg checkpoint is the engine's job
+(`agcn_pyg.engine.checkpoint.save_imported`; ``agcn import-official`` does both).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,12 +50,17 @@ import timm
 import torch
 from torch import Tensor
 
-from agcn_pyg.errors import CheckpointError
-from agcn_pyg.models.agcn import AGCN
+from agcn_pyg.errors import CheckpointError, ConfigError
+from agcn_pyg.io import first_non_finite, load_error_reason
+from agcn_pyg.models.agcn import AGCN, AGCNConfig
 from agcn_pyg.models.factory import create_model
+from agcn_pyg.models.label_graph import StaticGraph
+from agcn_pyg.variants import get_variant
 
 OfficialKind = Literal["agcn", "mlgcn"]
-OFFICIAL_KINDS: tuple[str, ...] = ("agcn", "mlgcn")
+#: each official code base and the variant that is its formulation (`agcn_pyg.variants`)
+OFFICIAL_VARIANTS: dict[str, str] = {"agcn": "agcn_official", "mlgcn": "mlgcn_official"}
+OFFICIAL_KINDS: tuple[str, ...] = tuple(OFFICIAL_VARIANTS)
 
 # What both code bases share (A-GCN reuses ML-GCN's model, data and engine code).
 _SHARED_MODEL = {
@@ -147,11 +158,46 @@ class OfficialCheckpoint:
     arch: str | None
 
 
+def official_config(kind: str, **shapes: Any) -> AGCNConfig:
+    """The `AGCNConfig` of an official checkpoint.
+
+    The variant's ``model`` settings (``agcn_official``: plain Eq. 4, biased 1×1 convolutions,
+    ML-GCN's initialisation; ``mlgcn_official``: the re-weighted static graph) over
+    `AGCNConfig`'s defaults, whose GNN is the one both codes run (``gcn``, LeakyReLU 0.2, no
+    GCN bias, global max pooling), and ``shapes`` over both: what the checkpoint's tensors
+    say (``backbone``, ``num_classes``, ``hidden_dim``, ``num_layers``, ``lg_dim``).
+    """
+    _check_kind(kind)
+    return AGCNConfig(**{**get_variant(OFFICIAL_VARIANTS[kind]).model, **shapes})
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in OFFICIAL_VARIANTS:
+        raise CheckpointError(f"kind: expected one of {list(OFFICIAL_KINDS)}, got {kind!r}")
+
+
+def mlgcn_graph(config: AGCNConfig, correlation: Tensor) -> StaticGraph:
+    """ML-GCN's graph from a stored ``gen_A`` output (``C × C``, self-loops included), such as
+    the ``A`` of an ML-GCN checkpoint, with ``config``'s ``t``, ``p`` and ``reweight``."""
+    n = config.num_classes
+    if tuple(correlation.shape) != (n, n):
+        raise ConfigError(f"static correlation: expected {n} × {n}, got {tuple(correlation.shape)}")
+    return StaticGraph(correlation, config.t, config.p, config.reweight)
+
+
+def stored_label_graph(config: AGCNConfig, state: Mapping[str, Tensor]) -> StaticGraph | None:
+    """The label graph an agcn_pyg checkpoint without co-occurrence counts carries in its
+    weights: for ``graph='static'``, ML-GCN's ``A`` (``head.label_graph.adj``, as
+    `import_official` stores it); ``None`` otherwise (the model builds its own)."""
+    adj = state.get("head.label_graph.adj")
+    if config.graph != "static" or adj is None:
+        return None
+    return mlgcn_graph(config, adj)
+
+
 def read_official(path: str | Path) -> tuple[dict[str, Tensor], OfficialCheckpoint]:
     """The state dict (``module.`` prefix removed) and the metadata of an official checkpoint,
     loaded with ``weights_only=True``."""
-    from agcn_pyg.engine.checkpoint import first_non_finite, load_error_reason
-
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
@@ -189,7 +235,6 @@ def import_official(
     kind: OfficialKind,
     label_embeddings: Tensor | np.ndarray,
     label_names: Sequence[str],
-    out: str | Path | None = None,
 ) -> tuple[AGCN, OfficialCheckpoint]:
     """An agcn_pyg model with the weights of an official A-GCN or ML-GCN checkpoint.
 
@@ -199,27 +244,55 @@ def import_official(
         label_embeddings: E, ``C × d_e``, the rows the official code was fed (e.g.
             ``load_embeddings('coco_glove_word2vec.pkl', label_names).vectors``).
         label_names: the C labels in the same order.
-        out: also write an ordinary agcn_pyg checkpoint there (`agcn_pyg.load_model`,
-            ``agcn evaluate`` and ``agcn predict`` read it).
 
     Returns:
         ``(model, meta)``: the model in eval mode, its logits those of the official forward.
+        `agcn_pyg.engine.checkpoint.save_imported` writes it as an agcn_pyg checkpoint.
     """
-    if kind not in OFFICIAL_KINDS:
-        raise CheckpointError(f"kind: expected one of {list(OFFICIAL_KINDS)}, got {kind!r}")
+    _check_kind(kind)
     path = Path(checkpoint)
     state, meta = read_official(path)
     meta.kind = kind
-    embeddings = torch.as_tensor(np.asarray(label_embeddings, dtype=np.float32))
-    names = list(label_names)
-    if embeddings.dim() != 2 or embeddings.size(0) != len(names):
-        raise CheckpointError(
-            f"label embeddings of shape {tuple(embeddings.shape)} for {len(names)} labels"
-        )
+    embeddings = _embeddings(label_embeddings, label_names)
     num_classes, embed_dim = embeddings.shape
-
     backbone_state = _backbone_state(state, path)
     backbone = _match_backbone(backbone_state, path)
+    gcn = _gcn_head(state, embed_dim, path)
+    graph = _GRAPHS[kind](state, num_classes, embed_dim, path)
+    _refuse_unread(state, gcn.used | graph.used, kind, path)
+    config = official_config(
+        kind, backbone=backbone, num_classes=num_classes, **gcn.fields, **graph.fields
+    )
+    stored = None if graph.correlation is None else mlgcn_graph(config, graph.correlation)
+    model = create_model(config, label_embeddings=embeddings, label_graph=stored)
+    _check_feature_width(model, gcn.state, backbone, path)
+    backbone_keys = {f"backbone.body.{k}": v for k, v in backbone_state.items()}
+    _load(model, backbone_keys | gcn.state | graph.state, path)
+    return model.eval(), meta
+
+
+@dataclass
+class _Part:
+    """A part of an official head in agcn_pyg's terms: its weights under agcn_pyg's keys, the
+    official keys it read, the `AGCNConfig` fields its shapes give, and ML-GCN's stored A."""
+
+    state: dict[str, Tensor]
+    used: set[str]
+    fields: dict[str, Any] = field(default_factory=dict)
+    correlation: Tensor | None = None
+
+
+def _embeddings(label_embeddings: Tensor | np.ndarray, label_names: Sequence[str]) -> Tensor:
+    embeddings = torch.as_tensor(np.asarray(label_embeddings, dtype=np.float32))
+    if embeddings.dim() != 2 or embeddings.size(0) != len(label_names):
+        raise CheckpointError(
+            f"label embeddings of shape {tuple(embeddings.shape)} for {len(label_names)} labels"
+        )
+    return embeddings
+
+
+def _gcn_head(state: Mapping[str, Tensor], embed_dim: int, path: Path) -> _Part:
+    """``gc1``, ``gc2``: two bias-free graph convolutions ``d_e → H → D``."""
     gc1 = _take(state, "gc1.weight", path, ndim=2)
     gc2 = _take(state, "gc2.weight", path, ndim=2)
     if gc1.size(0) != embed_dim:
@@ -231,65 +304,81 @@ def import_official(
         raise CheckpointError(
             f"{path}: key gc2.weight has shape {tuple(gc2.shape)}, expected ({gc1.size(1)}, D)"
         )
-    head_state = {"head.gnn.convs.0.lin.weight": gc1.t(), "head.gnn.convs.1.lin.weight": gc2.t()}
-    options: dict[str, Any] = dict(OFFICIAL_RECIPES[kind]["model"])
-    options |= {"backbone": backbone, "num_classes": num_classes, "hidden_dim": int(gc1.size(1))}
-    static = None
-    used = {"gc1.weight", "gc2.weight"}
-    if kind == "agcn":
-        lg_dim = None
-        for ours, theirs in (("phi", "theta"), ("theta", "phi")):
-            weight = _take(state, f"non_local_C1.{theirs}.weight", path, ndim=3)
-            bias = _take(state, f"non_local_C1.{theirs}.bias", path, ndim=1)
-            if weight.shape[1:] != (embed_dim, 1) or bias.shape != weight.shape[:1]:
-                raise CheckpointError(
-                    f"{path}: key non_local_C1.{theirs}.weight has shape "
-                    f"{tuple(weight.shape)}, expected (d_e', {embed_dim}, 1) with a bias of d_e'"
-                )
-            lg_dim = lg_dim or int(weight.size(0))
-            head_state[f"head.label_graph.{ours}.weight"] = weight.squeeze(-1)
-            head_state[f"head.label_graph.{ours}.bias"] = bias
-            used |= {f"non_local_C1.{theirs}.weight", f"non_local_C1.{theirs}.bias"}
-        options["lg_dim"] = lg_dim
-    else:
-        static = _take(state, "A", path, ndim=2)
-        if static.shape != (num_classes, num_classes):
+    weights = {"head.gnn.convs.0.lin.weight": gc1.t(), "head.gnn.convs.1.lin.weight": gc2.t()}
+    fields = {"num_layers": 2, "hidden_dim": int(gc1.size(1))}
+    return _Part(weights, {"gc1.weight", "gc2.weight"}, fields)
+
+
+def _agcn_graph(state: Mapping[str, Tensor], num_classes: int, embed_dim: int, path: Path) -> _Part:
+    """A-GCN's LG module, ``non_local_C1``: two biased ``Conv1d(d_e, d_e', 1)``; its ``theta``
+    is our ``phi`` and its ``phi`` our ``theta`` (`agcn_pyg.models.label_graph`)."""
+    part = _Part({}, set())
+    for ours, theirs in (("phi", "theta"), ("theta", "phi")):
+        weight = _take(state, f"non_local_C1.{theirs}.weight", path, ndim=3)
+        bias = _take(state, f"non_local_C1.{theirs}.bias", path, ndim=1)
+        if weight.shape[1:] != (embed_dim, 1) or bias.shape != weight.shape[:1]:
             raise CheckpointError(
-                f"{path}: key A has shape {tuple(static.shape)}, expected "
-                f"({num_classes}, {num_classes}) for {num_classes} labels"
+                f"{path}: key non_local_C1.{theirs}.weight has shape "
+                f"{tuple(weight.shape)}, expected (d_e', {embed_dim}, 1) with a bias of d_e'"
             )
-        used.add("A")
+        part.fields.setdefault("lg_dim", int(weight.size(0)))
+        part.state[f"head.label_graph.{ours}.weight"] = weight.squeeze(-1)
+        part.state[f"head.label_graph.{ours}.bias"] = bias
+        part.used |= {f"non_local_C1.{theirs}.weight", f"non_local_C1.{theirs}.bias"}
+    return part
+
+
+def _mlgcn_graph(
+    state: Mapping[str, Tensor], num_classes: int, embed_dim: int, path: Path
+) -> _Part:
+    """ML-GCN's ``A``: ``gen_A``'s output, ``C × C``."""
+    adj = _take(state, "A", path, ndim=2)
+    if adj.shape != (num_classes, num_classes):
+        raise CheckpointError(
+            f"{path}: key A has shape {tuple(adj.shape)}, expected "
+            f"({num_classes}, {num_classes}) for {num_classes} labels"
+        )
+    return _Part({}, {"A"}, correlation=adj)
+
+
+#: how each kind stores its label graph
+_GRAPHS: dict[str, Callable[[Mapping[str, Tensor], int, int, Path], _Part]] = {
+    "agcn": _agcn_graph,
+    "mlgcn": _mlgcn_graph,
+}
+
+
+def _refuse_unread(state: Mapping[str, Tensor], used: set[str], kind: str, path: Path) -> None:
     unexpected = sorted(k for k in state if k not in used and not k.startswith("features."))
     if unexpected:
         raise CheckpointError(f"{path}: unexpected key {unexpected[0]} for kind {kind!r}")
 
-    model = create_model(**options, label_embeddings=embeddings, static_correlation=static)
+
+def _check_feature_width(
+    model: AGCN, head_state: Mapping[str, Tensor], backbone: str, path: Path
+) -> None:
+    gc2 = head_state["head.gnn.convs.1.lin.weight"].t()
     if gc2.size(1) != model.num_features:
         raise CheckpointError(
             f"{path}: key gc2.weight has shape {tuple(gc2.shape)}, its second dimension should "
             f"be D = {model.num_features} ({backbone}'s feature width)"
         )
-    full = {f"backbone.body.{k}": v for k, v in backbone_state.items()} | head_state
+
+
+def _load(model: AGCN, weights: dict[str, Tensor], path: Path) -> None:
+    """Load ``weights`` strictly; the batch counters they lack start at 0, and E, ML-GCN's A
+    and its Â are the model's own already (built from the embeddings given and from A)."""
     expected = model.state_dict()
-    for key, value in expected.items():
-        if key not in full and key.endswith("num_batches_tracked"):
-            full[key] = torch.zeros_like(value)
-    for key, value in full.items():
+    for key, value in weights.items():
         if key in expected and expected[key].shape != value.shape:
             raise CheckpointError(f"{path}: {key} has shape {tuple(value.shape)}")
-    full.setdefault("head.embeddings", embeddings)
-    if options["graph"] == "static":
-        full["head.label_graph.adj"] = model.head.label_graph.adj
-        full["head.label_graph.adj_hat"] = model.head.label_graph.adj_hat
+    full = dict(weights)
+    for key, value in expected.items():
+        if key.endswith("num_batches_tracked") and key not in full:
+            full[key] = torch.zeros_like(value)
+        elif key.startswith(("head.embeddings", "head.label_graph.adj")):
+            full.setdefault(key, value)
     model.load_state_dict(full, strict=True)
-    model.eval()
-    if out is not None:
-        # Writing a checkpoint is the engine's job (it owns the run config); deferred, since
-        # the engine imports this package.
-        from agcn_pyg.engine.checkpoint import save_imported
-
-        save_imported(model, names, meta, out)
-    return model, meta
 
 
 def _backbone_state(state: Mapping[str, Tensor], path: Path) -> dict[str, Tensor]:

@@ -208,7 +208,8 @@ def test_bad_inputs_raise_data_error(make_labels) -> None:
 
 
 class _FakeModel:
-    """Duck-typed stand-in for what `agcn_pyg.load_model` returns."""
+    """Duck-typed stand-in for what `agcn_pyg.load_model` returns; its attention maps reach
+    `model_panels` through `_fake_attention`."""
 
     def __init__(self, g: dict | None, attention: bool) -> None:
         self.g = g
@@ -223,6 +224,15 @@ class _FakeModel:
         if self.g is None or not self.attention:
             return []
         return [torch.from_numpy(a).float() for a in self.g["attention"]]
+
+
+@pytest.fixture(autouse=True)
+def _fake_attention(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`model_panels` reads a model's attention through `attention_maps(model)`, which takes
+    a real model apart (`tests/analysis/test_attention.py`); a fake hands over its own."""
+    import agcn_pyg.analysis.plot_adjacency as plot_adjacency
+
+    monkeypatch.setattr(plot_adjacency, "attention_maps", lambda model: model.attention_maps())
 
 
 def test_plot_model_from_loaded_model(tmp_path: Path, make_labels, make_blocks) -> None:

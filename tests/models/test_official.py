@@ -22,10 +22,10 @@ from torch import nn
 from torchvision.transforms import functional as TF
 
 from agcn_pyg.__main__ import main
-from agcn_pyg.engine.checkpoint import load_model
+from agcn_pyg.engine.checkpoint import load_model, save_imported
 from agcn_pyg.errors import CheckpointError
 from agcn_pyg.metrics import compute_metrics
-from agcn_pyg.models import OFFICIAL_RECIPES, import_official
+from agcn_pyg.models import OFFICIAL_RECIPES, AGCNConfig, import_official, official_config
 
 pytestmark = pytest.mark.slow
 
@@ -121,7 +121,8 @@ def test_imported_model_gives_the_official_logits(kind: str, tmp_path: Path) -> 
     net, emb = _official(kind)
     path = _save(net, tmp_path / "official.pth.tar")
     out = tmp_path / "imported.pt"
-    model, meta = import_official(path, kind, emb.numpy(), LABELS, out=out)
+    model, meta = import_official(path, kind, emb.numpy(), LABELS)
+    save_imported(model, LABELS, meta, out)
     assert meta.epoch == 7 and meta.best_score == pytest.approx(81.5)
     assert model.config["backbone"] == "resnet18" and model.config["gnn_init"] == "mlgcn"
     if kind == "agcn":
@@ -285,3 +286,31 @@ def test_dataparallel_prefix_and_missing_batch_counters_are_accepted(tmp_path: P
     images = _images(1)
     with torch.no_grad():
         torch.testing.assert_close(model(images), net(images, emb), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["agcn", "mlgcn"])
+def test_official_config_is_the_official_architecture_at_the_checkpoints_widths(
+    kind: str,
+) -> None:
+    # What both codes hard-wire (this module's docstring), whatever the defaults say.
+    shapes = {"backbone": "resnet18", "num_classes": 4, "hidden_dim": HIDDEN, "num_layers": 2}
+    lg = {"lg_dim": D_E // 2} if kind == "agcn" else {}
+    cfg = official_config(kind, **shapes, **lg)
+    official = {
+        "gnn": "gcn",
+        "pool": "max",
+        "negative_slope": 0.2,
+        "gnn_bias": False,
+        "gnn_init": "mlgcn",
+        "embedding_norm": "none",
+        "classifier_bias": False,
+        **shapes,
+    }
+    if kind == "agcn":  # plain Eq. 4 of <theta(e_i), phi(e_j)> / C, biased 1×1 convolutions
+        official |= {"graph": "conv", "guard": "none", "lg_bias": True, **lg, "alpha": 1.0}
+    else:  # gen_adj of the stored A; ML-GCN trains without L_A
+        official |= {"graph": "static", "reweight": True, "alpha": 0.0}
+    assert isinstance(cfg, AGCNConfig)
+    assert {key: getattr(cfg, key) for key in official} == official
+    with pytest.raises(CheckpointError, match="kind: expected one of"):
+        official_config("resnet", **shapes)
