@@ -361,6 +361,10 @@ class DataConfig:
         workers: DataLoader worker processes; ``None``: one per available CPU core less one,
             at most 16 (they persist across epochs and prefetch 4 batches each).
         label_noise: corrupt the training labels (`LabelNoiseConfig`); ``None``: clean.
+        decode: where end-to-end training (and its evaluation) decodes JPEGs: ``cpu`` (in
+            the workers), ``gpu`` (workers read bytes; batches are decoded and transformed
+            where the model runs, `agcn_pyg.data.device_decode`) or ``auto`` (``gpu`` on CUDA
+            where torchvision decodes there, else ``cpu``).
     """
 
     dataset: str = "csv"
@@ -376,6 +380,7 @@ class DataConfig:
     difficult: str = "ignore"
     workers: int | None = None
     label_noise: LabelNoiseConfig | None = None
+    decode: str = "auto"
 
 
 @dataclass
@@ -388,6 +393,10 @@ class TrainConfig:
     ``init_from`` names a checkpoint whose weights start the run (same model config and
     labels), e.g. Fashion550K's fine-tuning on clean labels after training on noisy ones;
     unlike ``--resume`` it starts a new schedule at epoch 1.
+
+    ``compile``: ``torch.compile`` the training step's model, backbone and head (``true``,
+    ``false``, or ``auto``: on CUDA, not on the CPU); a compile failure trains eager
+    (`agcn_pyg.engine.compiled`).
     """
 
     epochs: int = 65
@@ -406,7 +415,7 @@ class TrainConfig:
     clip_grad_norm: float | None = None
     amp: str = "auto"
     channels_last: bool = True
-    compile: bool = False
+    compile: bool | str = "auto"
     ema_decay: float | None = None
     seed: int = 0
     deterministic: bool = False

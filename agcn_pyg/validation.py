@@ -162,6 +162,7 @@ def validate_run_config(cfg: RunConfig) -> None:
     validate_model_config(cfg.model)
     _check_data(cfg.data)
     _check_train(cfg.train)
+    _check_speed(cfg.data, cfg.train)
     check_backbone(cfg.model)
 
 
@@ -351,7 +352,6 @@ def _check_train(t: TrainConfig) -> None:
             ),
             Check("train.amp", t.amp, _in(AMP_MODES), f"one of {list(AMP_MODES)}"),
             Check("train.channels_last", t.channels_last, _bool, "true or false"),
-            Check("train.compile", t.compile, _bool, "true or false"),
             Check(
                 "train.ema_decay",
                 t.ema_decay,
@@ -385,6 +385,23 @@ def _check_train(t: TrainConfig) -> None:
     )
     LOSSES.check_options(t.loss, t.loss_kwargs, field="train.loss_kwargs")
     check_option_types("train.loss_kwargs", LOSSES.get(t.loss), t.loss_kwargs)
+
+
+def _check_speed(d: DataConfig, t: TrainConfig) -> None:
+    """``train.compile`` and ``data.decode``: how a step runs, not what it computes."""
+    from agcn_pyg.data import DECODE_MODES
+
+    _run(
+        [
+            Check(
+                "train.compile",
+                t.compile,
+                lambda v: isinstance(v, bool) or v == "auto",
+                "auto, true or false",
+            ),
+            Check("data.decode", d.decode, _in(DECODE_MODES), f"one of {list(DECODE_MODES)}"),
+        ]
+    )
 
 
 def check_backbone(m: ModelConfig) -> None:
