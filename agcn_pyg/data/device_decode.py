@@ -185,7 +185,9 @@ class DeviceDecode:
         # A side stream: the decode overlaps what the training stream has queued; the
         # training stream waits for it before it reads the batch.
         main = torch.cuda.current_stream(device)
-        side = self._streams.setdefault(device, torch.cuda.Stream(device))
+        if device not in self._streams:
+            self._streams[device] = torch.cuda.Stream(device)
+        side = self._streams[device]
         with torch.cuda.stream(side):
             out = self._finish(batch, device, channels_last)
         main.wait_stream(side)
