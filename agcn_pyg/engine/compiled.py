@@ -65,6 +65,8 @@ class CompiledModel:
         self.fallback: str | None = None
         self.say = say
         self.warmup_left = 0
+        self.warmup_seconds = 0.0
+        self._reported = False
         if enabled:
             try:
                 self.module = torch.compile(module)
@@ -81,6 +83,16 @@ class CompiledModel:
     def warming(self) -> bool:
         """Whether the next step is one of the compile warm-up steps."""
         return self.warmup_left > 0
+
+    def warmup_done(self, seconds: float) -> str | None:
+        """Add an epoch's warm-up ``seconds``; once the warm-up is over, the one line that
+        says what it cost (``None`` before, after, and without a warm-up)."""
+        self.warmup_seconds += seconds
+        if self._reported or self.warming or not self.warmup_seconds:
+            return None
+        self._reported = True
+        what = "compiling" if self.compiled else "a failed compile"
+        return f"train.compile: the first steps ({what}) took {self.warmup_seconds:.1f} s"
 
     def _fall_back(self, err: BaseException) -> None:
         self.fallback = _reason(err)

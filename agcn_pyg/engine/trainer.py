@@ -149,6 +149,9 @@ class Trainer:
         if self.device.type == "cuda" and self.world > 1:
             self.device = torch.device("cuda", self.local_rank)
         self.main = is_main_process()
+        #: the epoch whose order `_seed_epoch` last fixed (the next one's, during a commit)
+        self.seeded_epoch: int | None = None
+        self.env: dict[str, Any] = {}  # env.json, once written
         # Rank 0 writes the folder, so it alone holds it; taken before anything is written.
         self.folder = RunFolder(self.run_dir)
         refused: ConfigError | None = None
@@ -259,11 +262,6 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.resumed_from: str | None = None
         self.graph_watch = GraphWatch()
-        #: the epoch whose order `_seed_epoch` last fixed (the next one's, during a commit)
-        self.seeded_epoch: int | None = None
-        self.env: dict[str, Any] = {}
-        self.warmup_seconds = 0.0
-        self.warmup_reported = False
         if checkpoint is not None:
             self._load_training_state(resume_path, checkpoint)
 
@@ -444,7 +442,9 @@ class Trainer:
             bar.update()
         bar.close()
         times = clock.finish()
-        self._report_warmup(times.warmup_seconds, epoch)
+        line = self.compiled.warmup_done(times.warmup_seconds)
+        if line:
+            self._say(f"{line}; left out of the img/s of epoch {epoch + 1}")
         means = all_reduce_mean(sums / max(seen, 1)).tolist()
         return {
             "epoch": epoch + 1,
@@ -495,17 +495,6 @@ class Trainer:
         self.global_step += 1
         if self.ema is not None:
             self.ema.update(self.unwrapped, step=self.global_step)
-
-    def _report_warmup(self, seconds: float, epoch: int) -> None:
-        """Say once, when the compile warm-up is over, what it cost."""
-        self.warmup_seconds += seconds
-        if self.warmup_seconds and not self.compiled.warming and not self.warmup_reported:
-            self.warmup_reported = True
-            what = "compiling" if self.compiled.compiled else "a failed compile"
-            self._say(
-                f"train.compile: the first steps ({what}) took {self.warmup_seconds:.1f} s; "
-                f"left out of the img/s of epoch {epoch + 1}"
-            )
 
     def _lr(self) -> float:
         return float(self.optimizer.param_groups[-1]["lr"])
