@@ -106,13 +106,14 @@ def write_config(args: argparse.Namespace, root: Path, decode: str) -> Path:
 
 
 class Stopwatch:
-    """Stamps each batch the trainer takes, by epoch, and the host CPU time at the first
-    batch of the second epoch and at the last batch seen."""
+    """Stamps each batch the trainer takes, by epoch, and reads the host's CPU time at the
+    first batch of the second epoch and at the last batch of the last (only there: a reading
+    scans ``/proc``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, epochs: int, steps: int) -> None:
+        self.last = (epochs, steps)
         self.epochs: list[tuple[float, list[float]]] = []
-        self.cpu_from: float | None = None
-        self.cpu_to = 0.0
+        self.cpu = [0.0, 0.0]
 
     def watch(self, batches: Any) -> Any:
         def timed() -> Iterator[Any]:
@@ -120,9 +121,11 @@ class Stopwatch:
             self.epochs.append((start, stamps))
             for batch in batches():
                 stamps.append(time.perf_counter())
-                if len(self.epochs) == 2 and len(stamps) == 1:
-                    self.cpu_from = process_tree_cpu_seconds()
-                self.cpu_to = process_tree_cpu_seconds() if len(self.epochs) >= 2 else 0.0
+                where = (len(self.epochs), len(stamps))
+                if where == (2, 1):
+                    self.cpu[0] = process_tree_cpu_seconds()
+                elif where == self.last:
+                    self.cpu[1] = process_tree_cpu_seconds()
                 yield batch
 
         return timed
@@ -130,8 +133,8 @@ class Stopwatch:
 
 def run(args: argparse.Namespace, config: Path) -> dict[str, Any]:
     """Train ``config`` as ``agcn train -c`` does, with the `Stopwatch` on; its figures."""
-    watch = Stopwatch()
     trainer = Trainer(load_run_config(config), progress=False)
+    watch = Stopwatch(args.epochs, trainer.steps_per_epoch)
     trainer.source.batches = watch.watch(trainer.source.batches)
     trainer.fit()
     history, decode = trainer.history, trainer.env.get("decode", {})
@@ -154,7 +157,7 @@ def run(args: argparse.Namespace, config: Path) -> dict[str, Any]:
         "amortised_img_s": sum(len(s) for s in amortised) * args.batch / window,
         "log_img_s": float(np.mean([r["images_per_s"] for r in rows])),
         "log_data_wait": float(np.mean([r["data_wait"] for r in rows])),
-        "cpu_s_per_image": (watch.cpu_to - (watch.cpu_from or 0.0)) / max(images, 1),
+        "cpu_s_per_image": (watch.cpu[1] - watch.cpu[0]) / max(images, 1),
     }
 
 

@@ -160,6 +160,7 @@ def test_user_path_benchmark_trains_both_decode_paths_on_the_cpu(tmp_path: Path)
     assert measured["gpu"]["decode"]["device"] == 2 * 16 + 4
     for run in measured.values():
         assert run["img_s"] > 0 and 0 <= run["log_data_wait"] <= 1 and run["boundary_s"] >= 0
+        assert run["cpu_s_per_image"] > 0
 
 
 def test_metrics_benchmark_loads_the_oracle_from_the_tests() -> None:
