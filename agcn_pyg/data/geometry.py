@@ -159,10 +159,16 @@ def device_geometry_issue(transform: Any) -> str | None:
     if steps is None:
         return f"{type(transform).__name__} is not a composed recipe"
     for step in steps:
+        name = type(step).__name__
         if not isinstance(step, GEOMETRY_STEPS):
-            return f"its step {type(step).__name__} is not geometry"
+            return f"its step {name} is not geometry"
         if isinstance(step, v2.RandomCrop) and (step.padding is not None or step.pad_if_needed):
             return "its RandomCrop pads"
+        if isinstance(step, v2.Resize) and (len(step.size) != 2 or step.max_size is not None):
+            return f"its Resize to {step.size} keeps the aspect ratio"
+        interpolation = getattr(step, "interpolation", InterpolationMode.BILINEAR)
+        if InterpolationMode(interpolation) not in _MODES:
+            return f"its {name} interpolates {InterpolationMode(interpolation).value}"
     return None
 
 

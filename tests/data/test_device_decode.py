@@ -29,6 +29,7 @@ from agcn_pyg.config import DataConfig
 from agcn_pyg.data import (
     DECODE_MODES,
     IMAGENET_STD,
+    TRANSFORM_RECIPES,
     DeviceDecode,
     MultiLabelDataset,
     TensorCompose,
@@ -98,7 +99,7 @@ def _steps(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return ((a - b).abs() * std * 255).round()
 
 
-@pytest.mark.parametrize("recipe", sorted(RESIZES))
+@pytest.mark.parametrize("recipe", TRANSFORM_RECIPES.names())  # a new one needs its RESIZES
 def test_the_device_path_gives_the_cpu_paths_crops_and_pixels(
     photos: list[Path], recipe: str, device: str
 ) -> None:
@@ -214,6 +215,11 @@ def test_decode_modes_resolve_and_refuse_with_the_reason(monkeypatch) -> None:
     jitter = TensorCompose([v2.ColorJitter(0.2), v2.PILToTensor()])
     with pytest.raises(ConfigError, match=r"data.decode=gpu: .*ColorJitter is not geometry"):
         resolve_decode("gpu", "cpu", (jitter, test))
+    shorter_side = TensorCompose([v2.Resize(32), v2.PILToTensor()])
+    nearest = TensorCompose([v2.Resize((32, 32), interpolation=v2.InterpolationMode.NEAREST)])
+    for recipe, reason in ((shorter_side, "keeps the aspect ratio"), (nearest, "nearest")):
+        with pytest.raises(ConfigError, match=reason):
+            resolve_decode("gpu", "cpu", (recipe, test))
     monkeypatch.setattr(device_decode, "_decodes_on", lambda device: "no nvJPEG in this build")
     with pytest.raises(ConfigError, match=r"cannot decode JPEGs on cpu \(no nvJPEG"):
         resolve_decode("gpu", "cpu", (train, test))
