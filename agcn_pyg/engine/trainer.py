@@ -15,6 +15,10 @@ commit together, ``last.pt`` last (`agcn_pyg.engine.runfolder`). Checkpoints hol
 model (in mode ``features`` the frozen backbone too), so ``load_model``, ``agcn evaluate`` and
 the analysis tools read a run of either mode alike.
 
+Speed: on CUDA the step's model is compiled (``train.compile``, `agcn_pyg.engine.compiled`);
+each epoch prints and logs its images/s and the fraction of it the step waited for data
+(`agcn_pyg.engine.steptime`); the next epoch's loader starts before an epoch commits.
+
 Determinism: each epoch re-seeds torch, numpy, Python and the data-order generator from
 ``seed + 1000 · epoch + rank``, every training item is augmented from its own seed (so
 persistent workers, and any number of them, give the same batches), and ``last.pt`` holds
