@@ -21,7 +21,13 @@ from typing import Any, ClassVar, TypeVar
 import torch
 import yaml
 
-from agcn_pyg.data import DATASETS, DIFFICULT_POLICIES, EMBEDDING_SOURCES, TRANSFORM_RECIPES
+from agcn_pyg.data import (
+    DATASETS,
+    DECODE_MODES,
+    DIFFICULT_POLICIES,
+    EMBEDDING_SOURCES,
+    TRANSFORM_RECIPES,
+)
 from agcn_pyg.data.transforms import NORMALIZATIONS
 from agcn_pyg.errors import ConfigError
 from agcn_pyg.losses import LOSSES
@@ -286,6 +292,11 @@ class DataConfig(Section):
     (they persist across epochs and prefetch 4 batches each)."""
     label_noise: LabelNoiseConfig | None = None
     """Corrupt the training labels (`LabelNoiseConfig`); ``None``: clean."""
+    decode: str = setting("auto", one_of(DECODE_MODES))
+    """Where end-to-end training (and its evaluation) decodes JPEGs: ``cpu`` (in the workers),
+    ``gpu`` (workers read bytes; batches are decoded and transformed where the model runs,
+    `agcn_pyg.data.device_decode`) or ``auto`` (``gpu`` on CUDA where torchvision decodes
+    there, else ``cpu``)."""
 
 
 def _step_epochs(value: object) -> bool:
@@ -343,7 +354,12 @@ class TrainConfig(Section):
     amp: str = setting("auto", one_of(AMP_MODES))
     """bf16 where the GPU supports it else fp16 (``auto``), forced, or ``off``."""
     channels_last: bool = setting(True, BOOL)
-    compile: bool = setting(False, BOOL)
+    compile: bool | str = setting(
+        "auto", Rule(lambda v: isinstance(v, bool) or v == "auto", "auto, true or false")
+    )
+    """``torch.compile`` the training step's model, backbone and head (``true``, ``false``, or
+    ``auto``: on CUDA, not on the CPU); a compile failure trains eager
+    (`agcn_pyg.engine.compiled`)."""
     ema_decay: float | None = setting(
         None, optional(Rule(lambda v: POSITIVE.ok(v) and v < 1, "a number in (0, 1)"))
     )

@@ -248,3 +248,52 @@ def print_header(title: str, command: str, device: torch.device | str = "cpu") -
     print(f"`{command}`  ")
     print(f"{time.strftime('%Y-%m-%d')}; {machine(device)}")
     print()
+
+
+def _clock_ticks(pid: int | str) -> int:
+    """User + system CPU clock ticks of a process so far (``/proc/<pid>/stat``); 0 if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+
+
+def process_tree_cpu_seconds() -> float:
+    """CPU seconds used so far by this process (all its threads: the pinning thread too),
+    its live child processes (DataLoader workers) and its children that have ended.
+
+    The difference of two readings, divided by the images delivered between them, is what
+    an image costs the host; times the images/s a GPU consumes, the host cores it needs."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    me = os.getpid()
+    children = 0
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int(Path(entry, "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == me:
+            children += _clock_ticks(entry.name)
+    times = os.times()
+    own = times.user + times.system + times.children_user + times.children_system
+    return own + children / ticks
+
+
+def replicate(paths: Sequence[Path], count: int, folder: Path) -> list[Path]:
+    """``count`` files in ``folder``: ``paths`` repeated as hard links (copies where links
+    fail), so a large data set costs the time of its distinct files; each link is decoded in
+    full, as a distinct file would be."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(count):
+        source = paths[i % len(paths)]
+        target = folder / f"{i:06d}{source.suffix}"
+        try:
+            os.link(source, target)
+        except OSError:
+            target.write_bytes(source.read_bytes())
+        out.append(target)
+    return out

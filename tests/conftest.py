@@ -33,6 +33,14 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def device(request: pytest.FixtureRequest) -> str:
+    """Each check of a device path runs on the CPU in every suite run and on CUDA where there
+    is one (`bench/gpu_check.sh` runs the ``cuda`` ones): one test body, so the two cannot
+    drift apart."""
+    return request.param
+
+
 @pytest.fixture
 def tiny_backbone() -> str:
     return TINY_BACKBONE

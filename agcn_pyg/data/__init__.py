@@ -10,6 +10,7 @@ from agcn_pyg.data.coco import coco, coco_label_names
 from agcn_pyg.data.cooccurrence import cooccurrence_counts, load_cooccurrence, save_cooccurrence
 from agcn_pyg.data.custom import from_csv, read_label_csv
 from agcn_pyg.data.dataset import DataReport, MultiLabelDataset
+from agcn_pyg.data.device_decode import DECODE_MODES, DeviceDecode, FileBytes, resolve_decode
 from agcn_pyg.data.embeddings import (
     EMBEDDING_SOURCES,
     LabelEmbeddings,
@@ -37,6 +38,7 @@ from agcn_pyg.data.voc import VOC_CLASSES, voc2007
 
 __all__ = [
     "DATASETS",
+    "DECODE_MODES",
     "DIFFICULT_POLICIES",
     "EMBEDDING_SOURCES",
     "FASHION550K_FILES",
@@ -45,7 +47,9 @@ __all__ = [
     "TRANSFORM_RECIPES",
     "VOC_CLASSES",
     "DataReport",
+    "DeviceDecode",
     "DeviceNormalize",
+    "FileBytes",
     "LabelEmbeddings",
     "MultiLabelDataset",
     "MultiScaleCrop",
@@ -70,6 +74,7 @@ __all__ = [
     "loss_mask",
     "read_label_csv",
     "read_label_file",
+    "resolve_decode",
     "save_cooccurrence",
     "save_embeddings",
     "scan_images",

@@ -30,8 +30,9 @@ import json
 import os
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -149,12 +150,25 @@ def decode_image(path: str | os.PathLike[str]) -> torch.Tensor:
     decoder = _torchvision_jpeg_decoder()
     if decoder is not None and _is_plain_colour_jpeg(data):
         try:
-            with warnings.catch_warnings():  # 2 µs; torchvision 0.29 warns on every call
-                warnings.filterwarnings("ignore", message=_TORCHVISION_DEPRECATION)
+            with quiet_torchvision():
                 return decoder(torch.frombuffer(bytearray(data), dtype=torch.uint8))
         except RuntimeError:
             pass  # corrupt or truncated, or a variant this decoder lacks: Pillow decides
     return TF.pil_to_tensor(load_image(file))
+
+
+@contextmanager
+def quiet_torchvision() -> Iterator[None]:
+    """Silence torchvision 0.29's deprecation notice, which it issues on every decode (2 µs)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_TORCHVISION_DEPRECATION)
+        yield
+
+
+def jpeg_decoder() -> Callable[..., Any] | None:
+    """torchvision's ``decode_jpeg`` (one tensor, or a list of them with ``device=``), or
+    ``None`` where it is gone."""
+    return _torchvision_jpeg_decoder()
 
 
 @functools.cache
@@ -169,7 +183,10 @@ def _torchvision_jpeg_decoder() -> Callable[[torch.Tensor], torch.Tensor] | None
 
 def image_for(transform: Callable[[Any], Any] | None, path: str | os.PathLike[str]) -> Any:
     """``path`` decoded as ``transform`` takes it and transformed: a uint8 tensor for none
-    and for transforms with ``takes_tensors`` (`decode_image`), else a PIL image."""
+    and for transforms with ``takes_tensors`` (`decode_image`), else a PIL image. A transform
+    with ``reads_files`` (`agcn_pyg.data.device_decode.FileBytes`) gets the path itself."""
+    if getattr(transform, "reads_files", False):
+        return transform.from_file(path)
     if transform is None:
         return decode_image(path)
     if getattr(transform, "takes_tensors", False):
@@ -183,14 +200,20 @@ _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 def _is_plain_colour_jpeg(data: bytes) -> bool:
     """Whether ``data`` is a JPEG of three colour components (Pillow's mode ``RGB``) within
+    Pillow's decompression-bomb limit (`plain_jpeg_size`)."""
+    return plain_jpeg_size(data) is not None
+
+
+def plain_jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """``(height, width)`` of a JPEG of three colour components (Pillow's mode ``RGB``) within
     Pillow's decompression-bomb limit, read from its frame header (Pillow's own header
-    parsing cost about a fifth of the decode)."""
+    parsing cost about a fifth of the decode); ``None`` for anything else."""
     if not data.startswith(_JPEG_START):
-        return False
+        return None
     pos, end = 2, len(data)
     while pos + 4 <= end:
         if data[pos] != 0xFF:
-            return False
+            return None
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
@@ -198,15 +221,16 @@ def _is_plain_colour_jpeg(data: bytes) -> bool:
         length = int.from_bytes(data[pos + 2 : pos + 4], "big")
         if marker in _SOF_MARKERS:
             if pos + 10 > end:
-                return False
+                return None
             height = int.from_bytes(data[pos + 5 : pos + 7], "big")
             width = int.from_bytes(data[pos + 7 : pos + 9], "big")
             limit = Image.MAX_IMAGE_PIXELS
-            return data[pos + 9] == 3 and (limit is None or width * height <= limit)
+            plain = data[pos + 9] == 3 and (limit is None or width * height <= limit)
+            return (height, width) if plain and height > 0 and width > 0 else None
         if marker == 0xDA or length < 2:  # scan data before any frame header: malformed
-            return False
+            return None
         pos += 2 + length
-    return False
+    return None
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from agcn_pyg.data import (
     load_cooccurrence,
     load_embeddings,
 )
+from agcn_pyg.data.device_decode import DeviceDecode, FileBytes, collate_encoded, resolve_decode
 from agcn_pyg.data.noise import NoiseCounts, corrupt_targets
 from agcn_pyg.data.transforms import NORMALIZATIONS
 from agcn_pyg.engine.evaluate import IndexedDataset
@@ -43,10 +44,15 @@ class RunData:
     train: MultiLabelDataset
     val: MultiLabelDataset
     label_names: list[str]
-    #: finishes the uint8 batches on the device (`with_transforms`); ``None`` before
-    normalize: DeviceNormalize | None = None
+    #: finishes the batches on the device (`with_transforms`): `DeviceNormalize`, or
+    #: `DeviceDecode` with ``data.decode: gpu``; ``None`` before
+    normalize: DeviceNormalize | DeviceDecode | None = None
     #: what ``data.label_noise`` changed in the training split; ``None`` for clean labels
     noise: NoiseCounts | None = None
+    #: the loaders' ``collate_fn`` (``None``: PyTorch's default)
+    collate: Callable[[list[Any]], Any] | None = None
+    #: ``data.decode`` as resolved: ``cpu`` or ``gpu``
+    decode: str = "cpu"
 
 
 def load_splits(cfg: DataConfig, image_check: Path | None = None) -> RunData:
@@ -77,19 +83,37 @@ def load_splits(cfg: DataConfig, image_check: Path | None = None) -> RunData:
     return RunData(train, val, train.label_names, noise=noise)
 
 
-def with_transforms(splits: RunData, cfg: DataConfig, model: Any | None = None) -> RunData:
+def with_transforms(
+    splits: RunData,
+    cfg: DataConfig,
+    model: Any | None = None,
+    device: torch.device | str = "cpu",
+) -> RunData:
     """Attach the recipe's uint8 train and test transforms and the `DeviceNormalize` that
-    finishes them; ``model`` (an `AGCN` or `Backbone`) for ``data.normalization=backbone``."""
+    finishes them; ``model`` (an `AGCN` or `Backbone`) for ``data.normalization=backbone``.
+
+    With ``data.decode`` resolving to ``gpu`` on ``device`` (`resolve_decode`), the
+    transforms become `FileBytes` (workers read bytes and draw each item's geometry) and
+    `DeviceDecode` decodes, transforms and normalises the batches on ``device``.
+    """
     mean, std = _normalization(cfg.normalization, model)
     train_tf, test_tf = build_transforms(
         cfg.transforms, cfg.image_size, resize_size=cfg.resize_size, output="uint8", hflip=cfg.hflip
     )
+    normalize: DeviceNormalize | DeviceDecode = DeviceNormalize(mean, std)
+    decode = resolve_decode(cfg.decode, device, (train_tf, test_tf))
+    collate = None
+    if decode == "gpu":
+        train_tf, test_tf = FileBytes(train_tf), FileBytes(test_tf)
+        normalize, collate = DeviceDecode(normalize), collate_encoded
     return RunData(
         splits.train.with_transform(train_tf),
         splits.val.with_transform(test_tf),
         splits.label_names,
-        DeviceNormalize(mean, std),
+        normalize,
         splits.noise,
+        collate,
+        decode,
     )
 
 
@@ -196,8 +220,10 @@ def make_loader(
     distributed: bool = False,
     seed: int = 0,
     pin_memory: bool = False,
+    collate_fn: Callable[[list[Any]], Any] | None = None,
 ) -> DataLoader:
-    """A DataLoader; evaluation loaders yield ``(images, targets, indices)``.
+    """A DataLoader; evaluation loaders yield ``(images, targets, indices)``; ``collate_fn``
+    replaces PyTorch's default collation (`RunData.collate`).
 
     Workers persist across epochs and prefetch `PREFETCH_FACTOR` batches each; ``pin_memory``
     (the trainer sets it on CUDA) lets the uint8 batches reach the GPU asynchronously. The
@@ -223,6 +249,7 @@ def make_loader(
         batch_size=batch_size,
         sampler=sampler,
         num_workers=workers,
+        collate_fn=collate_fn,
         pin_memory=pin_memory,
         drop_last=train and len(source) > batch_size,
         # Only the workers' own base seeds come from here; a fixed generator keeps them from

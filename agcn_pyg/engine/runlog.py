@@ -3,6 +3,9 @@
 Floats are written with 6 significant digits; NaN and ±inf (an epoch that was not evaluated,
 a run without a best mAP yet) are empty cells, and a column a row lacks is empty too.
 
+``images_per_s`` and ``data_wait`` (the fraction of the epoch the step waited for its batch)
+leave out the compile warm-up (`agcn_pyg.engine.steptime`); ``seconds`` is the whole epoch.
+
 ``adj_offdiag`` is the learned graph's state after the epoch: the mean over labels of
 :math:`\\sum_{j \\ne i} |\\hat{A}_{ij}|` (`agcn_pyg.graph.offdiagonal_mass`); 0 means Â = I.
 `GraphWatch` warns once per run when a learnable graph has become exactly the identity.
@@ -33,6 +36,7 @@ LOG_COLUMNS = [
     "OF1",
     "best_mAP",
     "adj_offdiag",
+    "data_wait",
 ]
 
 

@@ -60,9 +60,12 @@ class BatchSource(Protocol):
     steps_per_epoch: int
     #: ``True``: the run folder commits after every epoch; ``False``: at evaluated epochs only
     commit_every_epoch: bool
+    #: whether ``train.compile`` has a forward to act on
+    compiles: bool
 
     def set_epoch(self, epoch: int, seed: int) -> None:
-        """Fix the order (and augmentation) of epoch ``epoch`` from ``seed``."""
+        """Fix the order (and augmentation) of epoch ``epoch`` from ``seed``; a source may
+        start preparing the epoch's first batches here."""
 
     def batches(self) -> Iterator[tuple[Tensor, Tensor]]:
         """``(inputs on the device, raw targets B × C in {1, 0, -1})`` for one epoch."""
@@ -120,11 +123,13 @@ class ImageBatches:
 
     mode = "end2end"
     commit_every_epoch = True
+    compiles = True
 
     def __init__(self, ctx: SourceContext) -> None:
         cfg = ctx.cfg
-        data = with_transforms(ctx.splits, cfg.data, ctx.model)
+        data = with_transforms(ctx.splits, cfg.data, ctx.model, ctx.device)
         self.normalize = data.normalize
+        self.decode = data.decode
         self.device, self.amp_dtype = ctx.device, ctx.amp_dtype
         self.channels_last, self.progress = ctx.channels_last, ctx.progress
         pin = ctx.device.type == "cuda"
@@ -138,6 +143,7 @@ class ImageBatches:
             distributed=ctx.world > 1,
             seed=cfg.train.seed,
             pin_memory=pin,
+            collate_fn=data.collate,
         )
         self.val_loader = make_loader(
             data.val,
@@ -146,19 +152,27 @@ class ImageBatches:
             train=False,
             distributed=ctx.world > 1,
             pin_memory=pin,
+            collate_fn=data.collate,
         )
         self.steps_per_epoch = len(self.train_loader)
         if cfg.train.max_steps_per_epoch:
             self.steps_per_epoch = min(self.steps_per_epoch, cfg.train.max_steps_per_epoch)
+        self._epoch_batches: Iterator[Any] | None = None
 
     def set_epoch(self, epoch: int, seed: int) -> None:
+        """Seed the epoch's order and start its loader: the workers prepare its first batches
+        from here on (the trainer calls this before it commits the previous epoch). The order
+        is drawn when the iterator starts, from the generator seeded here, so starting early
+        changes no batch."""
         self.generator.manual_seed(seed)
         sampler = self.train_loader.sampler
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
+        self._epoch_batches = iter(self.train_loader)
 
     def batches(self) -> Iterator[tuple[Tensor, Tensor]]:
-        for step, (images, raw_targets) in enumerate(self.train_loader):
+        loader, self._epoch_batches = self._epoch_batches or iter(self.train_loader), None
+        for step, (images, raw_targets) in enumerate(loader):
             if step >= self.steps_per_epoch:
                 break
             yield self.normalize(images, self.device, self.channels_last), raw_targets
@@ -186,7 +200,11 @@ class ImageBatches:
         return contextlib.nullcontext()
 
     def env(self) -> dict[str, Any]:
-        return {}
+        """``decode``: ``data.decode`` as resolved and, for ``gpu``, the images of this
+        process decoded on the device, finished on the CPU path and refused by the device
+        decoder (`agcn_pyg.data.device_decode.DeviceDecode.counts`)."""
+        counts = getattr(self.normalize, "stats", None)
+        return {"decode": {"mode": self.decode, **(counts() if counts else {})}}
 
 
 @torch.no_grad()
@@ -235,6 +253,7 @@ class FeatureBatches:
 
     mode = "features"
     commit_every_epoch = False
+    compiles = False
 
     def __init__(
         self,

@@ -15,6 +15,10 @@ commit together, ``last.pt`` last (`agcn_pyg.engine.runfolder`). Checkpoints hol
 model (in mode ``features`` the frozen backbone too), so ``load_model``, ``agcn evaluate`` and
 the analysis tools read a run of either mode alike.
 
+Speed: on CUDA the step's model is compiled (``train.compile``, `agcn_pyg.engine.compiled`);
+each epoch prints and logs its images/s and the fraction of it the step waited for data
+(`agcn_pyg.engine.steptime`); the next epoch's loader starts before an epoch commits.
+
 Determinism: each epoch re-seeds torch, numpy, Python and the data-order generator from
 ``seed + 1000 · epoch + rank``, every training item is augmented from its own seed (so
 persistent workers, and any number of them, give the same batches), and ``last.pt`` holds
@@ -26,6 +30,7 @@ augmentations, so on the CPU it ends with the metrics of an uninterrupted run.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import platform
 import socket
@@ -39,7 +44,7 @@ import numpy as np
 import torch
 import yaml
 from timm.utils import ModelEmaV3
-from torch import nn
+from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
@@ -56,6 +61,7 @@ from agcn_pyg.engine.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
+from agcn_pyg.engine.compiled import CompiledModel, resolve_compile
 from agcn_pyg.engine.distributed import (
     all_reduce_mean,
     barrier,
@@ -77,6 +83,7 @@ from agcn_pyg.engine.runtime import (
     set_rng_state,
 )
 from agcn_pyg.engine.sources import TRAIN_MODES, BatchSource, SourceContext
+from agcn_pyg.engine.steptime import EpochClock
 from agcn_pyg.errors import AgcnError, CheckpointError, ConfigError, DegreeError
 from agcn_pyg.io import write_json, write_text
 from agcn_pyg.losses import build_loss, targets_and_mask
@@ -166,6 +173,9 @@ class Trainer:
         if self.device.type == "cuda" and self.world > 1:
             self.device = torch.device("cuda", self.local_rank)
         self.main = is_main_process()
+        #: the epoch whose order `_seed_epoch` last fixed (the next one's, during a commit)
+        self.seeded_epoch: int | None = None
+        self.env: dict[str, Any] = {}  # env.json, once written
         # Rank 0 writes the folder, so it alone holds it; taken before anything is written.
         self.folder = RunFolder(self.run_dir)
         refused: ConfigError | None = None
@@ -255,12 +265,12 @@ class Trainer:
         )
         self.unwrapped: AGCN = model
         self.ema = ModelEmaV3(model, decay=cfg.train.ema_decay) if cfg.train.ema_decay else None
-        if cfg.train.compile:
-            model.backbone.compile()
         self.model: nn.Module = model
         if self.world > 1:
             ids = [self.local_rank] if self.device.type == "cuda" else None
             self.model = DistributedDataParallel(model, device_ids=ids)
+        compiles = self.source.compiles and resolve_compile(cfg.train.compile, self.device)
+        self.compiled = CompiledModel(self.model, compiles, say=self._say)
 
         self.steps_per_epoch = self.source.steps_per_epoch
         parts = self.source.optimizer_parts(model, cfg.train.lr, cfg.train.lrp)
@@ -363,6 +373,11 @@ class Trainer:
         seed = self.cfg.train.seed + 1000 * epoch + self.rank
         seed_everything(seed)
         self.source.set_epoch(epoch, seed)
+        self.seeded_epoch = epoch
+
+    def _say(self, line: str) -> None:
+        if self.main:
+            tqdm.write(line)
 
     def _write_run_files(self) -> None:
         write_text(self.run_dir / "config.yaml", yaml.safe_dump(to_dict(self.cfg), sort_keys=False))
@@ -372,8 +387,18 @@ class Trainer:
         env["pretrained"] = self.unwrapped.backbone.pretrained_report
         env["label_names"] = self.label_names
         env["mode"] = self.source.mode
-        env.update(self.source.env())
-        write_json(self.run_dir / "env.json", env)
+        self.env = env
+        self._write_env()
+
+    def _write_env(self) -> None:
+        """``env.json`` with the source's current counts (``data.decode``'s, by epoch)."""
+        if self.env:
+            self.env.update(self.source.env(), compile=self._compile_env())
+            write_json(self.run_dir / "env.json", self.env)
+
+    def _compile_env(self) -> dict[str, Any]:
+        c = self.compiled
+        return {"setting": self.cfg.train.compile, "compiled": c.compiled, "fallback": c.fallback}
 
     def fit(self) -> dict[str, Any]:
         """Train from ``start_epoch`` to ``train.epochs``.
@@ -433,7 +458,8 @@ class Trainer:
         """Train, evaluate when due, commit when due; returns the latest metrics."""
         cfg = self.cfg
         self.current_epoch = epoch
-        self._seed_epoch(epoch)
+        if self.seeded_epoch != epoch:
+            self._seed_epoch(epoch)
         row = self._train_epoch(epoch)
         self._check_finite_weights(epoch)
         last = epoch + 1 == cfg.train.epochs
@@ -451,59 +477,51 @@ class Trainer:
             self.best_map, self.best_epoch = final["mAP"], epoch
         row["best_mAP"] = self.best_map if self.best_map > -math.inf else math.nan
         self.history.append(row)
+        if not last:
+            # The next epoch's loader starts now, so its first batches are prepared while
+            # this epoch commits (its order comes from its own seed: nothing changes).
+            self._seed_epoch(epoch + 1)
         if self.main:
             if self.source.commit_every_epoch or logits is not None:
                 self._save(epoch, final, improved, logits, targets)
             _log(writer, row)
             self._print(row)
+            self._write_env()
         barrier()
         return final
 
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
-        cfg = self.cfg.train
+        """One pass over the training batches; the epoch's row of ``log.csv`` (without the
+        evaluation's metrics). Its ``images_per_s`` and ``data_wait`` leave out the compile
+        warm-up (`agcn_pyg.engine.steptime`)."""
         self.model.train()
         sums = torch.zeros(3, device=self.device)
         seen = 0
-        start = time.perf_counter()
+        clock = EpochClock(self.device)
         bar = tqdm(
             total=self.steps_per_epoch,
-            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}",
             leave=False,
             disable=not (self.progress and self.main),
         )
         for step, (inputs, raw_targets) in enumerate(self.source.batches()):
-            targets, mask = targets_and_mask(raw_targets, self.cfg.data.difficult)
-            targets = targets.to(self.device, non_blocking=True)
-            mask = mask.to(self.device, non_blocking=True)
-            logits, graph_loss = self.source.forward(self.model, inputs)
-            bce = self.loss_fn(logits.float(), targets, mask)
-            loss = bce + self.cfg.model.alpha * graph_loss.float()
-            # The step's one host-device sync: the value serves the divergence check and the
-            # progress bar, so the GPU never waits for the bar at the end of the step. Under DDP
-            # the ranks agree on it first, so all stop together instead of one rank raising
-            # while the others wait in the gradient all-reduce.
-            loss_value = all_reduce_mean(loss.detach()).item()
-            if not math.isfinite(loss_value):
-                raise TrainingDiverged(self._diverged_message(epoch, step, bce, graph_loss))
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            if cfg.clip_grad_norm:
-                self.scaler.unscale_(self.optimizer)
-                nn.utils.clip_grad_norm_(self.unwrapped.parameters(), cfg.clip_grad_norm)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.scheduler.step()
-            self.global_step += 1
-            if self.ema is not None:
-                self.ema.update(self.unwrapped, step=self.global_step)
+            clock.batch_ready()
+            warmup = self.compiled.warming
+            run = functools.partial(self._forward_backward, inputs, raw_targets, epoch, step)
+            loss, bce, graph_loss, loss_value = self.compiled.step(run, self.unwrapped)
+            self._update()
             batch = inputs.size(0)
+            clock.step_done(batch, warmup)
             seen += batch
             sums += torch.stack([loss.detach(), bce.detach(), graph_loss.detach().float()]) * batch
-            rate = seen * self.world / max(time.perf_counter() - start, 1e-9)
+            rate = seen * self.world / max(time.perf_counter() - clock.start, 1e-9)
             bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{self._lr():.2e}", img_s=f"{rate:.0f}")
             bar.update()
         bar.close()
-        seconds = time.perf_counter() - start
+        times = clock.finish()
+        line = self.compiled.warmup_done(times.warmup_seconds)
+        if line:
+            self._say(f"{line}; left out of the img/s of epoch {epoch + 1}")
         means = all_reduce_mean(sums / max(seen, 1)).tolist()
         return {
             "epoch": epoch + 1,
@@ -511,13 +529,49 @@ class Trainer:
             "loss": means[0],
             "bce": means[1],
             "graph_loss": means[2],
-            "images_per_s": seen * self.world / max(seconds, 1e-9),
-            "seconds": seconds,
+            "images_per_s": times.images_per_s * self.world,
+            "seconds": times.seconds,
+            "data_wait": times.data_wait,
             "mAP": math.nan,
             "CF1": math.nan,
             "OF1": math.nan,
             "adj_offdiag": self.graph_watch.offdiag(self.unwrapped.head),
         }
+
+    def _forward_backward(
+        self, inputs: Tensor, raw_targets: Tensor, epoch: int, step: int, module: nn.Module
+    ) -> tuple[Tensor, Tensor, Tensor, float]:
+        """One step's forward, loss and backward through ``module`` (compiled or eager):
+        ``(loss, bce, L_A, the loss's value)``."""
+        targets, mask = targets_and_mask(raw_targets, self.cfg.data.difficult)
+        targets = targets.to(self.device, non_blocking=True)
+        mask = mask.to(self.device, non_blocking=True)
+        logits, graph_loss = self.source.forward(module, inputs)
+        bce = self.loss_fn(logits.float(), targets, mask)
+        loss = bce + self.cfg.model.alpha * graph_loss.float()
+        # The step's one host-device sync: the value serves the divergence check and the
+        # progress bar, so the GPU never waits for the bar at the end of the step. Under DDP
+        # the ranks agree on it first, so all stop together instead of one rank raising
+        # while the others wait in the gradient all-reduce.
+        loss_value = all_reduce_mean(loss.detach()).item()
+        if not math.isfinite(loss_value):
+            raise TrainingDiverged(self._diverged_message(epoch, step, bce, graph_loss))
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        return loss, bce, graph_loss, loss_value
+
+    def _update(self) -> None:
+        """Clip, step the optimiser and the schedule, update the EMA weights."""
+        clip = self.cfg.train.clip_grad_norm
+        if clip:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.unwrapped.parameters(), clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.global_step += 1
+        if self.ema is not None:
+            self.ema.update(self.unwrapped, step=self.global_step)
 
     def _lr(self) -> float:
         return float(self.optimizer.param_groups[-1]["lr"])
@@ -607,7 +661,8 @@ class Trainer:
         tqdm.write(
             f"epoch {row['epoch']}/{self.cfg.train.epochs}  loss {row['loss']:.4f} "
             f"(bce {row['bce']:.4f}, L_A {row['graph_loss']:.4f})  lr {row['lr']:.2e}  "
-            f"{row['images_per_s']:.0f} img/s{val}  best {row['best_mAP']:.2f}"
+            f"{row['images_per_s']:.0f} img/s, data wait {row['data_wait']:.0%}{val}  "
+            f"best {row['best_mAP']:.2f}"
         )
 
 

@@ -4,6 +4,7 @@ which no CPU machine would otherwise ever execute."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -64,14 +65,18 @@ def test_gnn_scaling_reports_both_paths() -> None:
 
 
 def test_gpu_training_benchmark_runs_on_the_cpu(tmp_path: Path) -> None:
-    report = tmp_path / "gpu_train.md"
+    report, figures = tmp_path / "gpu_train.md", tmp_path / "gpu_train.json"
     out = _run(
         "bench_train_gpu.py",
         *("--device", "cpu", "--backbone", "test_resnet", "--size", "32", "--batch", "2"),
         *("--steps", "1", "--warmup", "1", "--no-compile", "--out", str(report)),
+        *("--json", str(figures)),
     )
     assert "| A-GCN | eager |" in out and "A-GCN, cached W̄" in out
+    assert "| timm test_resnet (reference) | eager |" in out and "A-GCN ÷ the timm step" in out
     assert report.read_text().startswith("## Training throughput")
+    measured = json.loads(figures.read_text())
+    assert set(measured["eager"]) == {"agcn", "baseline", "timm"} and measured["compiled"] == {}
 
 
 @pytest.mark.slow
@@ -83,9 +88,35 @@ def test_memory_benchmark_compares_three_variants() -> None:
     assert "| baseline (linear head) |" in out and "goal: A-GCN peak" in out
 
 
-def test_gpu_check_is_valid_bash() -> None:
+def test_gpu_check_is_valid_bash_and_stops_with_2_without_cuda(tmp_path: Path) -> None:
     proc = subprocess.run(["bash", "-n", str(BENCH / "gpu_check.sh")], capture_output=True)
     assert proc.returncode == 0, proc.stderr
+    env = {**os.environ, "PYTHON": sys.executable, "CUDA_VISIBLE_DEVICES": "", "OUT": str(tmp_path)}
+    proc = subprocess.run(
+        ["bash", str(BENCH / "gpu_check.sh")], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "no CUDA device here" in proc.stdout and not list(tmp_path.iterdir())
+
+
+def test_gpu_goals_reads_the_reports_and_marks_what_is_missing(tmp_path: Path) -> None:
+    train = {"eager": {"agcn": 99.0, "baseline": 100.0, "timm": 101.0}, "compiled": {"agcn": 200.0}}
+    (tmp_path / "gpu_train.json").write_text(json.dumps(train))
+    user = {"gpu": {"img_s": 192.0, "cpu_s_per_image": 0.01}}
+    (tmp_path / "gpu_user_path.json").write_text(json.dumps(user))
+    sys.modules.setdefault("benchlib", _benchlib())  # what gpu_goals imports by name
+    spec = importlib.util.spec_from_file_location("gpu_goals", BENCH / "gpu_goals.py")
+    goals = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(goals)
+    assert goals.main([str(tmp_path), "--tests-rc", "0"]) == 0
+    out = (tmp_path / "gpu_goals.md").read_text()
+    rows = {line.split(" | ")[0].strip("| "): line for line in out.splitlines()}
+    assert "| 0.990 | met |" in rows["A-GCN ÷ baseline per step, eager (≥ 0.99)"]
+    assert "not measured" in rows["A-GCN ÷ baseline per step, compiled (≥ 0.99)"]
+    assert "| 0.960 | met |" in rows["agcn train, decode=gpu: steady ÷ resident (≥ 0.95)"]
+    assert "| 2.000 | met |" in rows["agcn train, decode=gpu: host cores per GPU (≤ 4)"]
+    assert "not measured" in rows["compiled A-GCN ÷ compiled timm step (≥ 0.98)"]
+    assert rows["pytest -m cuda"] == "| pytest -m cuda | passed |  |"
 
 
 @pytest.mark.slow
@@ -99,15 +130,37 @@ def test_data_benchmark_reports_old_new_and_minimal_paths() -> None:
     assert "at most 1 uint8 step(s) apart" in out
 
 
-def test_gpu_pipeline_benchmark_runs_on_the_cpu(tmp_path: Path) -> None:
-    report = tmp_path / "gpu_pipeline.md"
+def test_gpu_pipeline_benchmark_runs_both_decode_paths_on_the_cpu(tmp_path: Path) -> None:
+    report, figures = tmp_path / "gpu_pipeline.md", tmp_path / "gpu_pipeline.json"
     out = _run(
         "bench_pipeline_gpu.py",
-        *("--device", "cpu", "--backbone", "test_resnet", "--images", "8", "--batch", "4"),
-        *("--steps", "1", "--passes", "1", "--workers", "1", "--out", str(report)),
+        *("--device", "cpu", "--images", "12", "--distinct", "4", "--batch", "4"),
+        *("--passes", "2", "--workers", "1", "--step-rate", "50", "--out", str(report)),
+        *("--json", str(figures)),
     )
-    assert "new: uint8 batches, normalised on the device" in out
-    assert "fed ÷ resident training" in report.read_text()
+    assert "| data.decode=cpu (1 workers) |" in out and "| data.decode=gpu (1 workers) |" in out
+    assert "host cores per GPU" in report.read_text()
+    measured = json.loads(figures.read_text())
+    assert measured["gpu"]["counts"] == {"device": 24, "cpu": 0, "refused": 0}  # 2 passes
+    assert measured["cpu"]["decode"] == "cpu" and measured["cpu"]["cpu_s_per_image"] > 0
+
+
+def test_user_path_benchmark_trains_both_decode_paths_on_the_cpu(tmp_path: Path) -> None:
+    figures = tmp_path / "user.json"
+    out = _run(
+        "bench_user_path_gpu.py",
+        *("--device", "cpu", "--backbone", "test_resnet", "--size", "32", "--images", "16"),
+        *("--val", "4", "--distinct", "4", "--batch", "8", "--classes", "4", "--workers", "0"),
+        *("--epochs", "2", "--resident", "100", "--json", str(figures)),
+    )
+    assert "| data.decode=cpu |" in out and "| data.decode=gpu |" in out
+    measured = json.loads(figures.read_text())
+    assert measured["gpu"]["decode"]["mode"] == "gpu" and measured["cpu"]["decode"]["mode"] == "cpu"
+    # 2 epochs of 2 batches of 8, and 4 evaluation images, decoded in batches
+    assert measured["gpu"]["decode"]["device"] == 2 * 16 + 4
+    for run in measured.values():
+        assert run["img_s"] > 0 and 0 <= run["log_data_wait"] <= 1 and run["boundary_s"] >= 0
+        assert run["cpu_s_per_image"] > 0
 
 
 def test_metrics_benchmark_loads_the_oracle_from_the_tests() -> None:

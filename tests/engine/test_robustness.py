@@ -189,7 +189,7 @@ def test_ddp_two_gloo_processes_match_single_process_evaluation(run_config, tmp_
             "-m",
             "torch.distributed.run",
             "--nproc_per_node=2",
-            "--master_port=29517",
+            "--standalone",
             "-m",
             "agcn_pyg",
             "train",
