@@ -60,6 +60,20 @@ def test_report_has_the_tables_and_says_the_modes(quick_demo: Path, capsys) -> N
         assert f"| {row} | {title(row)} | end to end |" in report
     for row in TABLE1_ROWS:
         assert f"| {row} | {title(row)} | cached features, frozen backbone |" in report
+    # Each row's own recipe: the official code's schedule (epochs set by --quick), ML-GCN's
+    # clipping end to end, where the demo's recipe does not clip.
+    official = (
+        "| agcn_official | A-GCN (official code) | cached features, frozen backbone | 96 | 3 |"
+    )
+    assert official in report and "step (÷10 after epochs 15, 30) | 10 |" in report
+    assert "| mlgcn | ML-GCN (re-weighted) | end to end | 96 | 1 | 32 |" in report
+    assert "0.01 / 0.001 | step (÷10 every 30 epochs) | 10 |" in report
+    assert "| agcn | A-GCN | end to end | 96 | 1 | 32 |" in report
+    assert "- A-GCN (official code) over `demo_features.yaml`: " in report
+    assert "`train.epochs=35`, `train.batch_size=32`, `train.lr=0.01`" in report
+    assert "`train.optimizer=sgd`" not in report  # the recipe's own already
+    assert "- ML-GCN (re-weighted) over `demo.yaml`: `train.clip_grad_norm=10.0`" in report
+    assert "docs/experiments.md" in report and "baseline 52.3" not in report
     assert "Quick mode" in report and "context only" in report and "**sandal**" not in header
     verdict = r"A-GCN (beats|does not beat) Baseline[:;]"
     assert re.search(verdict, report.split("## Reading")[1].split("## Data")[0])
@@ -149,6 +163,16 @@ def test_bench_table_reads_the_timings(quick_demo: Path) -> None:
     assert "| agcn | features | noisy_clean |" in text and "| agcn | end2end | clean |" in text
     assert "| **total** | **42.0** |" in text and "25 %" in text
     assert "goal: demo total ≤ 300 s on 2 CPU cores: 42 s, 0.14 × the goal (met)" in text
+
+
+def test_schedule_in_words() -> None:
+    from agcn_pyg.demo.report import schedule
+
+    assert schedule(load_run_config("coco_agcn").train) == "step (÷10 every 30 epochs)"
+    assert schedule(load_run_config("coco_agcn_official").train) == (
+        "step (÷10 after epochs 15, 30)"
+    )
+    assert schedule(load_run_config("demo_features").train) == "cosine to 0"
 
 
 def _args(**kw: object) -> argparse.Namespace:

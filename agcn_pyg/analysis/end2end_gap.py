@@ -38,7 +38,7 @@ import yaml
 
 from agcn_pyg.analysis._common import atomic_write_text, last_epoch_only, load_metrics, run_cli
 from agcn_pyg.analysis.run_table1 import TableRow, base_config, row_config, train_row
-from agcn_pyg.config import RunConfig, merge, to_dict
+from agcn_pyg.config import SHIPPED_CONFIGS, RunConfig, merge, to_dict
 from agcn_pyg.data.digit_scenes import LABEL_NAMES, DigitScenesConfig, build_digit_scenes
 from agcn_pyg.errors import ConfigError
 
@@ -240,7 +240,7 @@ def end2end_gap(
     a dict, or ``None`` for `DEFAULT_CONFIG`.
     """
     out = Path(out)
-    base = DEFAULT_CONFIG if config is None else config
+    base = SHIPPED_CONFIGS / DEFAULT_CONFIG if config is None else config
     source = f"configs/{DEFAULT_CONFIG}" if config is None else _config_name(config)
     data_root = build_digit_scenes(out / "data", data or DigitScenesConfig())
     results = []

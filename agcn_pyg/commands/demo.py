@@ -27,7 +27,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         default="auto",
         choices=list(MODES),
         help="auto (default) and features: every row on cached features of the frozen "
-        "backbone; end2end: every row end to end; both: the main rows end to end as well",
+        "backbone; end2end: every row end to end; both: the main rows end to end as well. "
+        "A row whose variant brings its own schedule (agcn_official) trains it, unless "
+        "--epochs / --head-epochs set every row's",
     )
     parser.add_argument(
         "--rows",

@@ -22,6 +22,7 @@ from typing import Any
 
 from agcn_pyg.analysis._common import last_epoch_only, parse_alphas
 from agcn_pyg.config import (
+    SHIPPED_CONFIGS,
     DataConfig,
     RunConfig,
     TrainConfig,
@@ -47,11 +48,16 @@ MODE_SHORT = {"end2end": "end to end", "features": "features"}
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one stage trains: a shipped config (`agcn_pyg.config.find_config`) and the
-    ``key=value`` overrides this call puts over it (and over a row's variant)."""
+    """How one stage trains: a shipped config (`agcn_pyg.config.SHIPPED_CONFIGS`, named) and
+    the ``key=value`` overrides this call puts over it (and over a row's variant)."""
 
     config: str
     overrides: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> Path:
+        """The shipped file (not a file of that name where the demo runs)."""
+        return SHIPPED_CONFIGS / self.config
 
     def with_epochs(self, epochs: int) -> Recipe:
         """The recipe for ``epochs`` epochs, still evaluated at the last one only."""
@@ -66,7 +72,7 @@ class Recipe:
     @cached_property
     def resolved(self) -> RunConfig:
         """The recipe's own run (A-GCN, the config's variant) with the overrides."""
-        return build_run_config(load_yaml(self.config), self.overrides)
+        return build_run_config(load_yaml(self.path), self.overrides)
 
     @property
     def train(self) -> TrainConfig:
@@ -191,7 +197,7 @@ def recipe_config(
 ) -> RunConfig:
     """``row``'s run under ``recipe``: the recipe's config with the demo's ``paths``, the
     row's variant over them, the recipe's and the ``extra`` overrides last."""
-    base = merge(load_yaml(recipe.config), paths)
+    base = merge(load_yaml(recipe.path), paths)
     cfg = build_run_config(base, [f"variant={row}", *recipe.overrides, *extra])
     return last_epoch_only(replace(cfg, name=name))
 
@@ -203,7 +209,7 @@ def end2end_config(out: str | Path = "runs/demo", output_dir: str | Path = "runs
     out = Path(out)
     paths = demo_paths(out / "data", out / "weights" / f"{BACKBONE}.pth", output_dir)
     del paths["train"]  # the config's own seed
-    return recipe_config(END2END, paths, "agcn", load_yaml(END2END.config)["name"])
+    return recipe_config(END2END, paths, "agcn", load_yaml(END2END.path)["name"])
 
 
 def mode_paths(plan: DemoPlan, mode: str, weights: Path, seed: int | None = None) -> dict:
@@ -215,7 +221,7 @@ def mode_paths(plan: DemoPlan, mode: str, weights: Path, seed: int | None = None
 def mode_base(plan: DemoPlan, mode: str, weights: Path) -> dict[str, Any]:
     """``mode``'s recipe config on this demo's files, as a mapping (its overrides not yet
     applied: they go over a row's variant, `Recipe.overrides`)."""
-    return merge(load_yaml(plan.recipe(mode).config), mode_paths(plan, mode, weights))
+    return merge(load_yaml(plan.recipe(mode).path), mode_paths(plan, mode, weights))
 
 
 def row_run_config(

@@ -180,18 +180,22 @@ def recipes_table(plan: DemoPlan, runs: dict[str, list[RowRun]]) -> list[str]:
     return lines
 
 
-def variant_settings(rows: Sequence[str]) -> list[str]:
-    """What each row's variant sets beyond the model (`agcn_pyg.variants`), one line each."""
+def variant_settings(plan: DemoPlan, runs: dict[str, list[RowRun]]) -> list[str]:
+    """What each row's variant sets over its recipe (`agcn_pyg.variants`), one line per row
+    and mode, the settings the recipe already has left out."""
     lines = []
-    for name in dict.fromkeys(rows):
-        variant = get_variant(name)
-        settings = [
-            f"`{section}.{key}={value}`"
-            for section, values in (("train", variant.train), ("data", variant.data))
-            for key, value in values.items()
-        ]
-        if settings:
-            lines.append(f"- {variant.title}: {', '.join(settings)}")
+    for mode in plan.modes:
+        recipe = plan.recipe(mode)
+        for name in dict.fromkeys(r.row for r in runs.get(mode, [])):
+            variant = get_variant(name)
+            settings = [
+                f"`{section}.{key}={value}`"
+                for section, values in (("train", variant.train), ("data", variant.data))
+                for key, value in values.items()
+                if getattr(getattr(recipe.resolved, section), key) != value
+            ]
+            if settings:
+                lines.append(f"- {variant.title} over `{recipe.config}`: {', '.join(settings)}")
     return lines
 
 
@@ -502,9 +506,9 @@ def recipes_section(plan: DemoPlan, runs: dict[str, list[RowRun]]) -> list[str]:
         "recipe, as `agcn train -c <recipe> variant=<row>` resolves it: a variant's own "
         "settings of its method go over the recipe's"
         + (", and this call's overrides over both" if _overridden(plan) else "")
-        + ". The variants that bring such settings:",
+        + ". What the variants change in their recipe (before this call's overrides):",
         "",
-        *variant_settings([r.row for m in plan.modes for r in runs.get(m, [])]),
+        *(variant_settings(plan, runs) or ["- nothing"]),
         "",
         *recipes_table(plan, runs),
         "",

@@ -17,7 +17,7 @@ from agcn_pyg.errors import ConfigError
 
 @pytest.fixture
 def tiny_config(tmp_path: Path) -> Path:
-    config = copy.deepcopy(load_yaml(gap.DEFAULT_CONFIG))
+    config = copy.deepcopy(load_yaml(SHIPPED_CONFIGS / gap.DEFAULT_CONFIG))
     config["model"].update({"backbone": "test_resnet", "hidden_dim": 16})
     config["data"].update({"image_size": 32, "resize_size": 32, "workers": 0})
     config["data"]["embeddings"] = "onehot"
@@ -80,19 +80,19 @@ def test_arguments_are_checked(capsys) -> None:
     assert "--seeds" in capsys.readouterr().err
     root, out = Path("runs/digits/data"), Path("runs/digits/runs")
     for name, (variant, _) in gap.STUDY.items():  # every entry builds a valid config
-        cfg = gap.study_config(name, 1, root, out, gap.DEFAULT_CONFIG)
+        cfg = gap.study_config(name, 1, root, out, SHIPPED_CONFIGS / gap.DEFAULT_CONFIG)
         assert cfg.name == f"digits_{name}_seed1" and cfg.data.hflip is False
         assert cfg.variant == variant and cfg.train.seed == 1
         assert cfg.train.eval_every == cfg.train.epochs  # the last epoch only
-    official = gap.study_config("agcn_official", 0, root, out, gap.DEFAULT_CONFIG)
+    official = gap.study_config("agcn_official", 0, root, out, SHIPPED_CONFIGS / gap.DEFAULT_CONFIG)
     assert official.train.epochs == 35 and official.train.eval_every == 35  # its own schedule
     assert official.data.image_size == 48  # on the study's data
-    whiten = gap.study_config("agcn_gat_whiten", 0, root, out, gap.DEFAULT_CONFIG)
+    whiten = gap.study_config("agcn_gat_whiten", 0, root, out, SHIPPED_CONFIGS / gap.DEFAULT_CONFIG)
     assert (whiten.model.gnn, whiten.model.embedding_norm) == ("gat", "whiten")
 
 
 def test_the_default_recipe_is_the_shipped_digits_yaml() -> None:
     # The installed package has no repository: the study's default is a shipped config.
     assert (SHIPPED_CONFIGS / gap.DEFAULT_CONFIG).is_file()
-    assert load_yaml(gap.DEFAULT_CONFIG)["model"]["backbone"] == "resnet10t"
+    assert load_yaml(SHIPPED_CONFIGS / gap.DEFAULT_CONFIG)["model"]["backbone"] == "resnet10t"
     assert gap.get_args_parser().parse_args([]).config is None
