@@ -212,7 +212,7 @@ def end2end_config(out: str | Path = "runs/demo", output_dir: str | Path = "runs
     return recipe_config(END2END, paths, "agcn", load_yaml(END2END.path)["name"])
 
 
-def mode_paths(plan: DemoPlan, mode: str, weights: Path, seed: int | None = None) -> dict:
+def mode_paths(plan: DemoPlan, mode: str, weights: Path, seed: int | None = None) -> dict[str, Any]:
     """`demo_paths` of ``mode``'s runs: output under ``<out>/runs/<mode>``."""
     seed = plan.seed if seed is None else seed
     return demo_paths(plan.out / "data", weights, plan.out / "runs" / mode, seed)
