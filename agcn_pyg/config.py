@@ -112,14 +112,47 @@ def to_dict(config: Any) -> dict[str, Any]:
 REPLACED_WHOLE = (("data", "train"), ("data", "val"))
 
 
-def load_yaml(path: str | Path, _seen: frozenset[Path] = frozenset()) -> dict[str, Any]:
-    """Read a YAML mapping; ``_base_: other.yaml`` (relative to the file) is merged underneath
-    (mappings recursively, except `REPLACED_WHOLE`)."""
+#: the configs shipped with the package (the repository's ``configs/``, package data)
+SHIPPED_CONFIGS = Path(__file__).parent / "configs"
+
+
+def find_config(path: str | Path) -> Path:
+    """The config file ``path`` names: the file itself where it exists, else a shipped one
+    (`SHIPPED_CONFIGS`) when ``path`` is a bare name or ``configs/<name>``, with or without
+    ``.yaml`` (``coco_agcn``, ``configs/coco_agcn.yaml``), so the names work from an installed
+    wheel, outside the repository."""
     path = Path(path)
+    if path.is_file() or path.parent not in (Path(), Path("configs")):
+        return path
+    for name in (path.name, f"{path.name}.yaml"):
+        if (SHIPPED_CONFIGS / name).is_file():
+            return SHIPPED_CONFIGS / name
+    return path
+
+
+def shipped_configs() -> list[str]:
+    """The names of the shipped configs (``coco_agcn``, ...)."""
+    return sorted(p.stem for p in SHIPPED_CONFIGS.glob("*.yaml"))
+
+
+def load_yaml(
+    path: str | Path, _seen: frozenset[Path] = frozenset(), *, variants: bool = False
+) -> dict[str, Any]:
+    """Read a YAML mapping; ``_base_: other.yaml`` (relative to the file) is merged underneath
+    (mappings recursively, except `REPLACED_WHOLE`). The first file may name a shipped config
+    (`find_config`).
+
+    With ``variants`` (as `load_run_config` reads a file), a file that names its variant
+    (``variant: mlgcn``) reads as its base, then the variant's settings, then its own keys:
+    the file has the last word over its variant. Without, the variant stays a name, for
+    `resolve_variant` to put over the whole mapping.
+    """
+    path = find_config(path) if not _seen else Path(path)
     if path.resolve() in _seen:
         raise ConfigError(f"{path}: _base_ chain loops back to this file")
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+        shipped = f" (shipped configs: {', '.join(shipped_configs())})" if not _seen else ""
+        raise ConfigError(f"{path}: config file not found{shipped}")
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
     except UnicodeDecodeError:
@@ -133,14 +166,17 @@ def load_yaml(path: str | Path, _seen: frozenset[Path] = frozenset()) -> dict[st
     base = data.pop("_base_", None)
     if base is not None and not isinstance(base, str):
         raise ConfigError(f"{path}: _base_ must be one file name, got {base!r}")
-    if base is not None:
-        child = data
-        data = merge(load_yaml(path.parent / base, _seen | {path.resolve()}), child)
-        for section, key in REPLACED_WHOLE:
-            given = child.get(section)
-            if isinstance(given, Mapping) and key in given:
-                data[section][key] = given[key]
-    return data
+    seen = _seen | {path.resolve()}
+    under = load_yaml(path.parent / base, seen, variants=variants) if base is not None else {}
+    if variants and data.get("variant") is not None:
+        # A file that names its variant reads as its base, then the variant, then its own keys.
+        under = with_variant(under, data["variant"], f"{path}: ")
+    out = merge(under, data)
+    for section, key in REPLACED_WHOLE:
+        given = data.get(section)
+        if isinstance(given, Mapping) and key in given:
+            out[section][key] = given[key]
+    return out
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -405,9 +441,10 @@ class RunConfig(Section):
     )
     """The run folder's name: one folder inside ``output_dir``."""
     variant: str | None = setting(None, optional(one_of(VARIANTS.registered)))
-    """The named variant this run is (`agcn_pyg.variants`); its settings were put over the
-    file's when the config was resolved (`resolve_variant`), so the sections below already
-    hold them."""
+    """The named variant this run is (`agcn_pyg.variants`); its settings were put in when the
+    config was resolved (`load_run_config`: over the file's base, under the file's own keys;
+    over the whole file when an override names it), so the sections below already hold
+    them."""
     output_dir: str = setting("runs", NONEMPTY)
     model: AGCNConfig = setting(
         None, Rule(lambda v: isinstance(v, AGCNConfig), "a mapping"), factory=AGCNConfig
@@ -444,25 +481,57 @@ def load_run_config(path: str | Path | None = None, overrides: Iterable[str] = (
     """A `RunConfig` from a YAML file (or the defaults) with ``key=value`` overrides; the
     schema runs as its sections are built, so a bad value stops here, before any data is read.
 
+    The file's variant goes between its base and its own keys (`load_yaml` with
+    ``variants``), so a resolved config (``--print-config``, a run's ``config.yaml``) loads
+    back as itself; a variant named among the overrides (``variant=mlgcn``, as ``agcn
+    run-table1`` names its rows) goes over the whole file instead (`resolve_variant`).
+
     Raises:
         ConfigError: naming the first invalid key.
     """
-    data = load_yaml(path) if path is not None else {}
-    return expand_user(from_dict(RunConfig, resolve_variant(data, overrides)))
+    overrides = list(overrides)
+    if path is None or names_variant(overrides):
+        cfg = build_run_config(load_yaml(path) if path is not None else {}, overrides)
+    else:
+        cfg = from_dict(RunConfig, apply_overrides(load_yaml(path, variants=True), overrides))
+    return expand_user(cfg)
+
+
+def build_run_config(data: Mapping[str, Any], overrides: Iterable[str] = ()) -> RunConfig:
+    """The `RunConfig` of a config mapping (as `load_yaml` reads it) with ``key=value``
+    overrides, its variant resolved over it (`resolve_variant`)."""
+    return from_dict(RunConfig, resolve_variant(data, overrides))
+
+
+def names_variant(overrides: Iterable[str]) -> bool:
+    """Whether one of the ``key=value`` overrides names the variant (``variant=...``)."""
+    return any(item.split("=", 1)[0].strip() == "variant" for item in overrides)
 
 
 def resolve_variant(data: Mapping[str, Any], overrides: Iterable[str] = ()) -> dict[str, Any]:
     """The config mapping ``data`` with its variant's settings over it and the ``key=value``
-    ``overrides`` over both: a file names what it is (``variant: mlgcn``), the variant says
+    ``overrides`` over both: a config names what it is (``variant: mlgcn``), the variant says
     what that means, and the command line has the last word. An override may name the variant
-    itself (``variant=mlgcn``)."""
+    itself (``variant=mlgcn``), replacing the mapping's."""
     overrides = list(overrides)
     name = apply_overrides(data, overrides).get("variant")
     if name is None:
         return apply_overrides(data, overrides)
+    return apply_overrides(with_variant(data, name), overrides)
+
+
+def with_variant(data: Mapping[str, Any], name: object, where: str = "") -> dict[str, Any]:
+    """``data`` with the settings of variant ``name`` over it, each replacing the value whole
+    (the official recipes' ``loss_kwargs: {}`` drops a base's ASL options)."""
     if not isinstance(name, str) or name not in VARIANTS:
-        raise ConfigError(f"variant: expected one of {VARIANTS.registered()}, got {brief(name)}")
-    return apply_overrides(merge(data, get_variant(name).sections()), overrides)
+        raise ConfigError(
+            f"{where}variant: expected one of {VARIANTS.registered()}, got {brief(name)}"
+        )
+    out = dict(data)
+    for section, values in get_variant(name).sections().items():
+        given = out.get(section)
+        out[section] = {**(given if isinstance(given, Mapping) else {}), **values}
+    return out
 
 
 def validate_run_config(cfg: RunConfig) -> None:

@@ -4,17 +4,26 @@ A variant is what the name means, on any data set: its titles, the ``model`` set
 it that model, and the ``train`` and ``data`` settings that belong to the method rather than
 to the data set (ML-GCN's code clips gradients at norm 10; the official codes' own schedules
 and crops). A run config names its variant (``variant: mlgcn``); resolving it puts the
-variant's settings over the file's, and ``key=value`` overrides over both
-(`agcn_pyg.config.resolve_variant`). ``configs/<dataset>_<variant>.yaml`` are variants on a
-data set, and ``agcn run-table1`` trains a config once per variant asked for, so a Table-1
-row and the same variant trained with ``agcn train -c`` resolve to the same run.
+variant's settings over the file's base and under the file's own keys, and ``key=value``
+overrides over all; a variant named on the command line (``variant=mlgcn``) goes over the
+whole file (`agcn_pyg.config.resolve_variant`). ``configs/<dataset>_<variant>.yaml`` are
+variants on a data set (its base config, ``variant:`` and ``name:``), and ``agcn run-table1``
+trains a config once per variant asked for, as ``variant=<row>``, so a Table-1 row and the
+same variant trained with ``agcn train -c CONFIG variant=<row>`` are the same run.
 
 Table 1's rows are the variants with ``table1=True``, in the paper's order; the others (the
-official codes' full recipes) are for their own configs.
+official codes' full recipes) are for their own configs. A run named after its variant drops
+that suffix where it names other variants of the same config (`config_stem`): ``coco_agcn``
+trains row ``mlgcn`` as ``coco_mlgcn``.
+
+Settings that depend on the data set rather than the method stay with the data set's config:
+the image and resize sizes (the official codes' 448 crop of a 512 resize is COCO's
+``coco_agcn.yaml`` too), paths, label embeddings, workers.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,13 +82,21 @@ _OFFICIAL_TRAIN = {
     "gamma": 0.1,
     "warmup_epochs": 0.0,
     "loss": "bce",
+    "loss_kwargs": {},
     "amp": "off",
     "channels_last": False,
     **_MLGCN_CLIP,
 }
 
 for _variant in (
-    Variant("baseline", "Baseline", "Baseline", {"graph": "none"}, note="a linear classifier"),
+    Variant(
+        "baseline",
+        "Baseline",
+        "Baseline",
+        # no label graph, so no L_A to weigh
+        {"graph": "none", "alpha": 0.0},
+        note="a linear classifier",
+    ),
     Variant(
         "mlgcn_binary",
         "ML-GCN (binary)",
@@ -142,7 +159,7 @@ for _variant in (
             "lrp": 1.0,
             "step_epochs": [15, 30],
         },
-        {"transforms": "agcn_official", "resize_size": 512, "difficult": "positive"},
+        {"transforms": "agcn_official", "difficult": "positive"},
         note="as queenie88/A-GCN computes and trains it: plain Eq. 4, biased 1×1 convolutions "
         "d_e → 150, ML-GCN's initialisation, its schedule, crop and clipping",
     ),
@@ -174,7 +191,9 @@ def table1_variants(names: Sequence[str] | None = None) -> list[Variant]:
         return [v for v in map(VARIANTS.get, VARIANTS.registered()) if v.table1]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
-        raise ConfigError(f"unknown variant {unknown[0]!r}; choose from {VARIANTS.registered()}")
+        raise ConfigError(
+            f"unknown Table-1 row or variant {unknown[0]!r}; choose from {VARIANTS.registered()}"
+        )
     return [VARIANTS.get(n) for n in names]
 
 
@@ -186,3 +205,16 @@ def title(name: str) -> str:
 def short_title(name: str) -> str:
     """The short title of variant ``name`` (the name itself for an unknown one)."""
     return VARIANTS.get(name).short if name in VARIANTS else name
+
+
+def config_stem(name: str, variant: str | None) -> str:
+    """``name`` without its variant's suffix: the stem that other variants' run names of the
+    same config start with.
+
+    ``coco_agcn`` (variant ``agcn``) → ``coco``; ``fashion550k_agcn_noisy`` →
+    ``fashion550k_noisy``; a name that does not carry its variant (``digits``) stays.
+    """
+    if not variant:
+        return name
+    stem = re.sub(rf"_{re.escape(variant)}(?=_|$)", "", name, count=1)
+    return stem or name

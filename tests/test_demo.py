@@ -14,10 +14,12 @@ import yaml
 from PIL import Image
 
 from agcn_pyg.__main__ import main
-from agcn_pyg.ablations import MAIN_ROWS, TABLE1_ROWS
-from agcn_pyg.config import RunConfig, from_dict, load_yaml, to_dict
-from agcn_pyg.demo.plan import ROW_TITLES, TABLE2_ROWS, end2end_config, make_plan
+from agcn_pyg.config import load_run_config, to_dict
+from agcn_pyg.demo.plan import TABLE2_ROWS, end2end_config, make_plan, row_run_config
 from agcn_pyg.errors import ConfigError
+from agcn_pyg.variants import MAIN_ROWS, get_variant, table1_variants, title
+
+TABLE1_ROWS = [variant.name for variant in table1_variants()]
 
 REPO = Path(__file__).resolve().parents[1]
 # Table 1's columns as `agcn_pyg.analysis.results_table` heads them.
@@ -50,14 +52,28 @@ def test_report_has_the_tables_and_says_the_modes(quick_demo: Path, capsys) -> N
     columns = [c.strip() for c in header.strip("|").split("|")]
     assert columns[: 1 + len(HEADERS)] == ["Model", *HEADERS]  # then AP_all
     for row in MAIN_ROWS:
-        assert f"| {ROW_TITLES[row]} |" in e2e
+        assert f"| {title(row)} |" in e2e
     for row in TABLE1_ROWS:  # every Table-1 row, in cached-features mode
-        assert f"| {ROW_TITLES[row]} |" in probe
+        assert f"| {title(row)} |" in probe
     # The set-up table states each row's mode.
     for row in MAIN_ROWS:
-        assert f"| {row} | {ROW_TITLES[row]} | end to end |" in report
+        assert f"| {row} | {title(row)} | end to end |" in report
     for row in TABLE1_ROWS:
-        assert f"| {row} | {ROW_TITLES[row]} | cached features, frozen backbone |" in report
+        assert f"| {row} | {title(row)} | cached features, frozen backbone |" in report
+    # Each row's own recipe: the official code's schedule (epochs set by --quick), ML-GCN's
+    # clipping end to end, where the demo's recipe does not clip.
+    official = (
+        "| agcn_official | A-GCN (official code) | cached features, frozen backbone | 96 | 3 |"
+    )
+    assert official in report and "step (÷10 after epochs 15, 30) | 10 |" in report
+    assert "| mlgcn | ML-GCN (re-weighted) | end to end | 96 | 1 | 32 |" in report
+    assert "0.01 / 0.001 | step (÷10 every 30 epochs) | 10 |" in report
+    assert "| agcn | A-GCN | end to end | 96 | 1 | 32 |" in report
+    assert "- A-GCN (official code) over `demo_features.yaml`: " in report
+    assert "`train.epochs=35`, `train.batch_size=32`, `train.lr=0.01`" in report
+    assert "`train.optimizer=sgd`" not in report  # the recipe's own already
+    assert "- ML-GCN (re-weighted) over `demo.yaml`: `train.clip_grad_norm=10.0`" in report
+    assert "docs/experiments.md" in report and "baseline 52.3" not in report
     assert "Quick mode" in report and "context only" in report and "**sandal**" not in header
     verdict = r"A-GCN (beats|does not beat) Baseline[:;]"
     assert re.search(verdict, report.split("## Reading")[1].split("## Data")[0])
@@ -104,7 +120,7 @@ def test_table2_trains_on_noisy_labels_then_fine_tunes_on_the_clean_subset(
     header = next(line for line in table.splitlines() if line.startswith("| Model"))
     assert "noisy labels: mAP" in header and "noisy + clean fine-tune: AP_all" in header
     for row in TABLE2_ROWS:
-        assert f"| {ROW_TITLES[row]} |" in table
+        assert f"| {title(row)} |" in table
     reading = report.split("## Reading")[1].split("## Data")[0]
     assert reading.count("A-GCN against the Â = I control") == 3  # clean, noisy, noisy + clean
     folder = quick_demo / "runs" / "table2"
@@ -149,6 +165,16 @@ def test_bench_table_reads_the_timings(quick_demo: Path) -> None:
     assert "goal: demo total ≤ 300 s on 2 CPU cores: 42 s, 0.14 × the goal (met)" in text
 
 
+def test_schedule_in_words() -> None:
+    from agcn_pyg.demo.report import schedule
+
+    assert schedule(load_run_config("coco_agcn").train) == "step (÷10 every 30 epochs)"
+    assert schedule(load_run_config("coco_agcn_official").train) == (
+        "step (÷10 after epochs 15, 30)"
+    )
+    assert schedule(load_run_config("demo_features").train) == "cosine to 0"
+
+
 def _args(**kw: object) -> argparse.Namespace:
     values = {"out": "x", "quick": False, "mode": "auto", "rows": None, "seed": 0}
     values |= {"data_seed": 0, "epochs": None, "head_epochs": None, "no_progress": True}
@@ -182,15 +208,45 @@ def test_plan_per_mode() -> None:
         make_plan(_args(alphas="1,x"))
 
 
-def test_configs_demo_yaml_is_the_demos_end_to_end_config() -> None:
-    path = REPO / "configs" / "demo.yaml"
-    cfg = from_dict(RunConfig, load_yaml(path))
-    expected = end2end_config()
-    assert to_dict(cfg) == to_dict(expected)
-    assert "runs/demo/data" in path.read_text() and cfg.data.train["csv_file"].startswith(
-        "runs/demo/data/"
-    )
-    assert yaml.safe_load(path.read_text())["model"]["graph"] == "conv"
+def test_end2end_config_is_configs_demo_yaml_on_a_demos_folder(tmp_path: Path) -> None:
+    shipped = load_run_config("demo")
+    cfg = end2end_config(tmp_path / "demo", tmp_path / "runs")
+    assert cfg.data.train["csv_file"] == str(tmp_path / "demo" / "data" / "train.csv")
+    assert cfg.model.pretrained == str(tmp_path / "demo" / "weights" / "efficientnet_lite0.pth")
+    assert cfg.output_dir == str(tmp_path / "runs") and cfg.name == shipped.name
+    for section in ("model", "train"):
+        mine, theirs = to_dict(getattr(cfg, section)), to_dict(getattr(shipped, section))
+        mine.pop("pretrained", None), theirs.pop("pretrained", None)
+        assert mine == theirs, section
+
+
+def test_a_row_is_its_variant_on_the_recipe(tmp_path: Path) -> None:
+    plan = make_plan(_args(out=str(tmp_path)))
+    weights = tmp_path / "w.pth"
+    agcn = row_run_config(plan, "agcn", "features", weights)
+    official = row_run_config(plan, "agcn_official", "features", weights)
+    # the official code's own recipe, over the demo's features recipe (item 5)
+    for key, value in get_variant("agcn_official").train.items():
+        assert getattr(official.train, key) == value, key
+    assert (official.model.lg_dim, official.data.transforms) == (150, "agcn_official")
+    assert official.train.eval_every == official.train.epochs == 35  # the last epoch only
+    assert (agcn.train.epochs, agcn.train.lr, agcn.train.batch_size) == (20, 0.04, 128)
+    assert official.data.image_size == agcn.data.image_size == 224  # the demo's resolution
+    # the same as `agcn train -c demo_features variant=agcn_official`, on this demo's files
+    expected = load_run_config("demo_features", ["variant=agcn_official"])
+    for section in ("model", "train"):
+        mine, theirs = to_dict(getattr(official, section)), to_dict(getattr(expected, section))
+        for key in ("pretrained", "eval_every"):  # this demo's weights; the last epoch only
+            mine.pop(key, None), theirs.pop(key, None)
+        assert mine == theirs, section
+    # end to end, ML-GCN clips as its code does (the recipe itself does not clip)
+    mlgcn = row_run_config(make_plan(_args(mode="both")), "mlgcn", "end2end", weights)
+    assert mlgcn.train.clip_grad_norm == 10.0
+    assert row_run_config(plan, "agcn", "end2end", weights).train.clip_grad_norm is None
+    # --quick and --head-epochs go over every row's schedule, the official one's included
+    quick = make_plan(_args(out=str(tmp_path), quick=True, head_epochs=2))
+    short = row_run_config(quick, "agcn_official", "features", weights)
+    assert (short.train.epochs, short.train.eval_every, short.data.image_size) == (2, 2, 96)
 
 
 def test_the_demo_uses_the_packages_analysis_tools_from_any_folder(

@@ -14,7 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,8 @@ from agcn_pyg.io import atomic_path, write_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from agcn_pyg.config import RunConfig
 
 METRICS_FILE = "metrics.json"
 
@@ -120,6 +122,13 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: float) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
     return Path(path)
+
+
+def last_epoch_only(cfg: RunConfig) -> RunConfig:
+    """``cfg`` evaluated at its last epoch only (``train.eval_every = train.epochs``): a study
+    that reports the last epoch must not let a variant with its own schedule (the official
+    code's 35 epochs) pick its best epoch on the split it is scored on."""
+    return replace(cfg, train=replace(cfg.train, eval_every=cfg.train.epochs))
 
 
 def parse_alphas(text: str) -> list[float]:

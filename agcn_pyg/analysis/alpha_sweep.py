@@ -1,8 +1,9 @@
 """mAP against α, the weight of the sparse correlation constraint L_A: the paper's Fig. 3.
 
 The total loss is ``L = L_classifier + α · L_A`` (Eq. 6). For every α in ``--alphas`` the script
-trains the A-GCN row (``--row``, default ``agcn``) of a data set config with
-``model.alpha=α``, names the run ``<config name>_alpha<α>``, and reads its
+trains the A-GCN row (``--row``, a variant of `agcn_pyg.variants`, default ``agcn``) of a data
+set config as `agcn_pyg.analysis.run_table1` does, with ``model.alpha=α`` last, names the run
+``<stem>_alpha<α>`` (the config's name without its variant's suffix), and reads its
 ``eval/metrics.json``. It writes ``<config name>_alpha_sweep.csv`` (α, mAP, CF1, OF1, status,
 seconds, run folder) and ``<config name>_alpha_sweep.png`` (mAP against α, points and a line;
 a run whose loss diverged, as α = 2 did in the paper, is drawn as a cross on the x axis).
@@ -20,7 +21,6 @@ import json
 import math
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +29,16 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from agcn_pyg.ablations import TABLE1_ROWS, table1_rows
 from agcn_pyg.analysis._common import atomic_write_text, parse_alphas, run_cli, save_figure
-from agcn_pyg.analysis.run_table1 import add_training_options, base_config, row_config, train_row
-from agcn_pyg.config import RunConfig, from_dict
-from agcn_pyg.engine import TRAIN_MODES
-from agcn_pyg.errors import ConfigError
+from agcn_pyg.analysis.run_table1 import (
+    add_training_options,
+    base_config,
+    check_mode,
+    row_config,
+    train_row,
+)
+from agcn_pyg.config import build_run_config
+from agcn_pyg.variants import VARIANTS, table1_variants
 
 DEFAULT_ALPHAS = (0.0, 0.5, 1.0, 2.0)
 DEFAULT_DPI = 120
@@ -120,16 +124,15 @@ def alpha_sweep(
     ``config`` is a YAML run config, the same as a dict, or ``None`` (the defaults). The
     frame has the columns `COLUMNS`; ``df.attrs["files"]`` holds the CSV and PNG paths.
     """
-    if mode not in TRAIN_MODES:
-        raise ConfigError(f"--mode {mode!r}: choose one of {TRAIN_MODES.names()}")
-    (spec,) = table1_rows([row])
-    base = base_config(config, overrides)
-    plain = from_dict(RunConfig, base)
+    check_mode(mode)
+    table1_variants([row])  # checks the name
+    base = base_config(config)
+    plain = build_run_config(base, overrides)
     target = Path(out_dir) if out_dir is not None else Path(plain.output_dir)
     records = []
     for alpha in alphas:
-        cfg = row_config(base, spec, out_dir, suffix=alpha_label(alpha))
-        cfg = replace(cfg, model=replace(cfg.model, alpha=float(alpha)))
+        at = [*overrides, f"model.alpha={float(alpha)!r}"]
+        cfg = row_config(base, row, at, out_dir, suffix=alpha_label(alpha))
         if progress:
             print(f"[α = {alpha:g}] training {cfg.name} ({mode})", flush=True)
         result = train_row(
@@ -170,8 +173,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--row",
         default="agcn",
-        choices=list(TABLE1_ROWS),
-        help="the Table-1 row to sweep (default: agcn)",
+        choices=VARIANTS.registered(),
+        help="the Table-1 row (variant) to sweep (default: agcn)",
     )
     add_training_options(parser, "runs, CSV and figure")
     return parser

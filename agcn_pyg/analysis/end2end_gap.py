@@ -2,10 +2,11 @@
 
 Builds the digit-scene data set (`agcn_pyg.data.digit_scenes`: scikit-learn's digits in fixed
 co-occurring groups, one faint member per group) under ``<out>/data``, then trains every
-variant of `VARIANTS` asked for, for every seed, end to end from scratch with the recipe
-`DIGITS_CONFIG` (``configs/digits.yaml``: ``resnet10t``, 48 px, SGD 0.05, cosine, 15 epochs,
-no flip). Each variant is a set of config overrides; the runs go to
-``<out>/runs/<variant>_seed<k>``.
+entry of `STUDY` asked for, for every seed, end to end from scratch with the shipped recipe
+``configs/digits.yaml`` (`agcn_pyg.config.find_config`; ``--config`` for another). Each entry
+is a named variant (`agcn_pyg.variants`, resolved as ``agcn train -c digits.yaml
+variant=<name>`` resolves it) with the study's own overrides over it; every run evaluates
+its last epoch only, and goes to ``<out>/runs/<stem>_<entry>_seed<k>``.
 
 It writes ``<out>/end2end_gap.md`` and ``.csv``: per variant the validation mAP of every seed,
 their mean and standard deviation, the mean AP of the faint digits, the off-diagonal mass of
@@ -35,82 +36,33 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from agcn_pyg.ablations import TABLE1_ROWS, Row
-from agcn_pyg.analysis._common import atomic_write_text, load_metrics, run_cli
-from agcn_pyg.analysis.run_table1 import base_config, row_config, train_row
-from agcn_pyg.config import RunConfig, to_dict
+from agcn_pyg.analysis._common import atomic_write_text, last_epoch_only, load_metrics, run_cli
+from agcn_pyg.analysis.run_table1 import TableRow, base_config, row_config, train_row
+from agcn_pyg.config import SHIPPED_CONFIGS, RunConfig, merge, to_dict
 from agcn_pyg.data.digit_scenes import LABEL_NAMES, DigitScenesConfig, build_digit_scenes
 from agcn_pyg.errors import ConfigError
 
-#: the study's recipe, ``configs/digits.yaml`` as a dict (a test keeps the two equal): built
-#: here so that the installed package runs the study without the repository's ``configs/``
-DIGITS_CONFIG: dict[str, Any] = {
-    "name": "digits",
-    "output_dir": "runs/digits/runs",
-    "model": {
-        "backbone": "resnet10t",
-        "pretrained": False,
-        "graph": "conv",
-        "gnn": "gcn",
-        "alpha": 1.0,
-    },
-    "data": {
-        "dataset": "csv",
-        "train": {
-            "csv_file": "runs/digits/data/train.csv",
-            "label_names": "runs/digits/data/labels.txt",
-        },
-        "val": {
-            "csv_file": "runs/digits/data/val.csv",
-            "label_names": "runs/digits/data/labels.txt",
-        },
-        "transforms": "paper",
-        # No random crop (the default 8/7 resize-then-crop cuts digits off at 48 px) and no
-        # flip (digits are not mirror-symmetric).
-        "image_size": 48,
-        "resize_size": 48,
-        "hflip": False,
-        "embeddings": "minilm",
-        "workers": 1,
-    },
-    "train": {
-        "epochs": 15,
-        "batch_size": 32,
-        "optimizer": "sgd",
-        "lr": 0.05,
-        "lrp": 1.0,
-        "weight_decay": 1.0e-4,
-        "scheduler": "cosine",
-        # Only the last epoch: no model selection on the validation split.
-        "eval_every": 15,
-        "device": "cpu",
-        "amp": "off",
-        "seed": 0,
-    },
-}
+#: the study's recipe: a shipped config (package data, so the installed package runs the study)
+DEFAULT_CONFIG = "digits.yaml"
 WHITEN = ("model.embedding_norm=whiten",)
 
-#: name → overrides on top of `DIGITS_CONFIG`; the first block is Table 1 as it ships
-VARIANTS: dict[str, tuple[str, ...]] = {
-    "baseline": TABLE1_ROWS["baseline"].overrides,
-    "mlgcn": TABLE1_ROWS["mlgcn"].overrides,
-    "agcn": TABLE1_ROWS["agcn"].overrides,
-    "identity": TABLE1_ROWS["identity"].overrides,
-    "agcn_official": TABLE1_ROWS["agcn_official"].overrides,
-    "agcn_gat": TABLE1_ROWS["agcn_gat"].overrides,
+#: entry → (variant, overrides over it); the first block is Table 1 as it ships
+STUDY: dict[str, tuple[str, tuple[str, ...]]] = {
+    **{row: (row, ()) for row in ("baseline", "mlgcn", "agcn", "identity")},
+    **{row: (row, ()) for row in ("agcn_official", "agcn_gat")},
     # Candidate causes, one at a time:
-    "agcn_signed": ("model.graph=conv", "model.guard=signed"),
-    "agcn_leaky": ("model.graph=conv", "model.guard=leaky"),
-    "agcn_plain": ("model.graph=conv", "model.guard=none"),
-    "identity_bias": ("model.graph=identity", "model.classifier_bias=true"),
-    "identity_mlgcn_init": ("model.graph=identity", "model.gnn_init=mlgcn"),
-    "identity_onehot": ("model.graph=identity", "data.embeddings=onehot"),
-    "agcn_onehot": ("model.graph=conv", "data.embeddings=onehot"),
-    "agcn_centered": ("model.graph=conv", "model.embedding_norm=center"),
-    "agcn_gat_onehot": (*TABLE1_ROWS["agcn_gat"].overrides, "data.embeddings=onehot"),
+    "agcn_signed": ("agcn", ("model.guard=signed",)),
+    "agcn_leaky": ("agcn", ("model.guard=leaky",)),
+    "agcn_plain": ("agcn", ("model.guard=none",)),
+    "identity_bias": ("identity", ("model.classifier_bias=true",)),
+    "identity_mlgcn_init": ("identity", ("model.gnn_init=mlgcn",)),
+    "identity_onehot": ("identity", ("data.embeddings=onehot",)),
+    "agcn_onehot": ("agcn", ("data.embeddings=onehot",)),
+    "agcn_centered": ("agcn", ("model.embedding_norm=center",)),
+    "agcn_gat_onehot": ("agcn_gat", ("data.embeddings=onehot",)),
     # Whitened label embeddings (`model.embedding_norm=whiten`):
     **{
-        f"{row}_whiten": (*TABLE1_ROWS[row].overrides, *WHITEN)
+        f"{row}_whiten": (row, WHITEN)
         for row in ("mlgcn", "agcn", "identity", "agcn_official", "agcn_gat")
     },
 }
@@ -178,6 +130,25 @@ def _same_config(cfg: RunConfig) -> bool:
     return stored == wanted
 
 
+def study_config(
+    name: str, seed: int, data_root: Path, out: Path, config: str | Path | Mapping[str, Any]
+) -> RunConfig:
+    """The run of study entry ``name`` for ``seed``: its variant on ``config`` with the
+    study's overrides, on the data under ``data_root``, evaluated at its last epoch."""
+    labels = str(data_root / "labels.txt")
+    paths = {
+        "data": {
+            "train": {"csv_file": str(data_root / "train.csv"), "label_names": labels},
+            "val": {"csv_file": str(data_root / "val.csv"), "label_names": labels},
+        }
+    }
+    variant, overrides = STUDY[name]
+    base = merge(base_config(config), paths)
+    row = TableRow(name, variant)
+    cfg = row_config(base, row, [*overrides, f"train.seed={seed}"], out, f"{name}_seed{seed}")
+    return last_epoch_only(cfg)
+
+
 def train_variant(
     variant: str,
     seed: int,
@@ -186,21 +157,9 @@ def train_variant(
     config: str | Path | Mapping[str, Any],
     overwrite: bool,
 ) -> Trained:
-    """Train one variant for one seed; a finished run of the same config is read, not
+    """Train one study entry for one seed; a finished run of the same config is read, not
     retrained."""
-    overrides = [
-        f"data.train.csv_file={data_root / 'train.csv'}",
-        f"data.train.label_names={data_root / 'labels.txt'}",
-        f"data.val.csv_file={data_root / 'val.csv'}",
-        f"data.val.label_names={data_root / 'labels.txt'}",
-        f"train.seed={seed}",
-    ]
-    cfg = row_config(
-        base_config(config, overrides),
-        Row(variant, VARIANTS[variant]),
-        out,
-        f"{variant}_seed{seed}",
-    )
+    cfg = study_config(variant, seed, data_root, out, config)
     metrics_file = cfg.run_dir / "eval" / "metrics.json"
     start = time.perf_counter()
     if overwrite or not metrics_file.is_file() or not _same_config(cfg):
@@ -277,12 +236,12 @@ def end2end_gap(
 ) -> pd.DataFrame:
     """Build the data, train ``variants`` × ``seeds``, write the tables; returns the summary.
 
-    ``config`` is the base run config: a YAML file, the same as a dict, or ``None`` for
-    `DIGITS_CONFIG`.
+    ``config`` is the base run config: a YAML file (or a shipped config's name), the same as
+    a dict, or ``None`` for `DEFAULT_CONFIG`.
     """
     out = Path(out)
-    base = DIGITS_CONFIG if config is None else config
-    source = "configs/digits.yaml" if config is None else _config_name(config)
+    base = SHIPPED_CONFIGS / DEFAULT_CONFIG if config is None else config
+    source = f"configs/{DEFAULT_CONFIG}" if config is None else _config_name(config)
     data_root = build_digit_scenes(out / "data", data or DigitScenesConfig())
     results = []
     for variant in variants:
@@ -314,14 +273,14 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--variants",
         default=None,
         help=f"comma-separated, or 'all'; default {','.join(DEFAULT_VARIANTS)}; "
-        f"known: {','.join(VARIANTS)}",
+        f"known: {','.join(STUDY)}",
     )
     parser.add_argument("--seeds", default="0,1", help="comma-separated seeds (default 0,1)")
     parser.add_argument(
         "--config",
         type=Path,
         default=None,
-        help="the base run config (default: the recipe of configs/digits.yaml)",
+        help=f"the base run config (default: the shipped {DEFAULT_CONFIG})",
     )
     parser.add_argument("--overwrite", action="store_true", help="retrain finished runs")
     parser.add_argument("--no-progress", action="store_true", help="no per-run lines")
@@ -331,7 +290,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     df = end2end_gap(
         args.out,
-        parse_names(args.variants, list(VARIANTS), "variants"),
+        parse_names(args.variants, list(STUDY), "variants"),
         parse_seeds(args.seeds),
         args.config,
         overwrite=args.overwrite,

@@ -32,20 +32,12 @@ from scipy.spatial.distance import squareform
 from agcn_pyg.analysis._common import run_cli, save_figure
 from agcn_pyg.analysis.attention import attention_maps
 from agcn_pyg.errors import CheckpointError, DataError
+from agcn_pyg.models import LABEL_GRAPHS
 
 DEFAULT_DPI = 120
 MASK_NOTE = {"sequential": "white", "diverging": "black"}
 # Colour maps per scale: diverging is centred at 0 so the sign of a learned A is visible.
 CMAPS = {"sequential": "viridis", "diverging": "RdBu_r"}
-# Titles of A per label-graph name (`agcn_pyg.list_graphs()`); others get a generic title.
-GRAPH_TITLES = {
-    "conv": "learned A (LG module, Eq. 5)",
-    "dot": "learned A (Dot-A, Eq. 9)",
-    "fc": "learned A (FC-A, Eq. 8)",
-    "cos": "A = cos(E_i, E_j) (Cos-A, Eq. 7)",
-    "static": "static A (ML-GCN co-occurrence)",
-    "identity": "A = 0 (identity graph)",
-}
 
 
 @dataclass(frozen=True)
@@ -129,6 +121,52 @@ def cluster_order(matrix: np.ndarray) -> np.ndarray:
     return leaves_list(tree).astype(np.int64)
 
 
+def _correlation_panel(A: Any, graph_name: str | None) -> Panel:
+    """``A``, titled by its label graph's ``title`` (`LabelGraph.title`)."""
+    if graph_name is None:
+        head = "learned A"
+    elif graph_name.lower() in LABEL_GRAPHS:
+        head = LABEL_GRAPHS.get(graph_name.lower()).title
+    else:
+        head = f"A (graph {graph_name!r})"
+    return Panel(
+        title=f"{head}\nred > 0 > blue, white = 0",
+        matrix=to_numpy(A),
+        scale="diverging",
+        colorbar_label="A[i, j]",
+    )
+
+
+def _normalised_panel(A_hat: Any, static: bool, guard: str | None) -> Panel:
+    """``Â``, titled by how it was normalised (Eq. 4 with its guard, or ML-GCN's gen_adj)."""
+    normalisation = (
+        r"$\hat{A} = (A D)^\top D$, ML-GCN's gen_adj"
+        if static
+        else rf"$\hat{{A}} = \tilde{{D}}^{{-1/2}}({'g(A)' if guard else 'A'} + I)"
+        rf"\tilde{{D}}^{{-1/2}}$ (Eq. 4{f', g = {guard}' if guard else ''})"
+    )
+    return Panel(
+        title=f"{normalisation}\nused by the GCN: row i aggregates from column j",
+        matrix=to_numpy(A_hat),
+        mask_diagonal=True,
+        colorbar_label=r"$\hat{A}[i, j]$ (off-diagonal)",
+    )
+
+
+def _mlgcn_panel(mlgcn: Any, params: Mapping[str, Any]) -> Panel:
+    """ML-GCN's ``Â`` from the co-occurrence counts, titled by ``t``, ``p``, ``reweight``."""
+    kind = "re-weighted" if params.get("reweight", True) else "binary"
+    # p only enters the re-weighted variant.
+    keys = ("t", "p") if kind == "re-weighted" else ("t",)
+    detail = [f"{k} = {params[k]}" for k in keys if k in params]
+    return Panel(
+        title=f"ML-GCN $\\hat{{A}}$ from co-occurrence\n({', '.join([kind, *detail])})",
+        matrix=to_numpy(mlgcn),
+        mask_diagonal=True,
+        colorbar_label=r"ML-GCN $\hat{A}[i, j]$ (off-diagonal)",
+    )
+
+
 def adjacency_panels(
     A: Any | None,
     A_hat: Any | None,
@@ -150,40 +188,17 @@ def adjacency_panels(
         mlgcn: ML-GCN's normalised ``Â`` built from those statistics, ``(C, C)``.
         attention: one ``(C, C)`` map per attention layer, ``[i, j]`` = weight of target
             ``i`` on source ``j``, heads averaged.
-        graph_name: the config's ``graph`` name, for the title of ``A``.
+        graph_name: the config's ``graph`` name, for the title of ``A`` (its label graph's
+            ``title``; a generic one for an unknown name).
         guard: the config's ``guard`` ``g`` in ``Â = D̃^-1/2 (g(A) + I) D̃^-1/2``, for the title.
         mlgcn_params: ``t``, ``p``, ``reweight`` used for ``mlgcn``, for its title.
     """
     panels: list[Panel] = []
-    if A is not None:
-        if graph_name is None:
-            head = "learned A"
-        else:
-            head = GRAPH_TITLES.get(graph_name.lower(), f"A (graph {graph_name!r})")
-        panels.append(
-            Panel(
-                title=f"{head}\nred > 0 > blue, white = 0",
-                matrix=to_numpy(A),
-                scale="diverging",
-                colorbar_label="A[i, j]",
-            )
-        )
     static = graph_name is not None and graph_name.lower() == "static"
+    if A is not None:
+        panels.append(_correlation_panel(A, graph_name))
     if A_hat is not None:
-        normalisation = (
-            r"$\hat{A} = (A D)^\top D$, ML-GCN's gen_adj"
-            if static
-            else rf"$\hat{{A}} = \tilde{{D}}^{{-1/2}}({'g(A)' if guard else 'A'} + I)"
-            rf"\tilde{{D}}^{{-1/2}}$ (Eq. 4{f', g = {guard}' if guard else ''})"
-        )
-        panels.append(
-            Panel(
-                title=f"{normalisation}\nused by the GCN: row i aggregates from column j",
-                matrix=to_numpy(A_hat),
-                mask_diagonal=True,
-                colorbar_label=r"$\hat{A}[i, j]$ (off-diagonal)",
-            )
-        )
+        panels.append(_normalised_panel(A_hat, static, guard))
     if cooccurrence is not None:
         panels.append(
             Panel(
@@ -195,19 +210,7 @@ def adjacency_panels(
             )
         )
     if mlgcn is not None and not static:  # for the static graph, Â above is ML-GCN's Â
-        params = dict(mlgcn_params or {})
-        kind = "re-weighted" if params.get("reweight", True) else "binary"
-        # p only enters the re-weighted variant.
-        keys = ("t", "p") if kind == "re-weighted" else ("t",)
-        detail = [f"{k} = {params[k]}" for k in keys if k in params]
-        panels.append(
-            Panel(
-                title=f"ML-GCN $\\hat{{A}}$ from co-occurrence\n({', '.join([kind, *detail])})",
-                matrix=to_numpy(mlgcn),
-                mask_diagonal=True,
-                colorbar_label=r"ML-GCN $\hat{A}[i, j]$ (off-diagonal)",
-            )
-        )
+        panels.append(_mlgcn_panel(mlgcn, mlgcn_params or {}))
     for k, att in enumerate(attention, start=1):
         panels.append(
             Panel(

@@ -17,6 +17,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -77,6 +78,19 @@ def _figure_size(n: int, longest: int) -> tuple[float, float, float]:
     return width, height, font
 
 
+def _legend(colours: Sequence[str], mean: float, n: int) -> list[Any]:
+    """The legend's entries: the highlighted gains and losses, the rest, the mean Δ."""
+    n_gain, n_loss = colours.count(GAIN), colours.count(LOSS)
+    handles: list[Any] = [
+        Patch(color=GAIN, label=f"top-{n_gain} gains (A better)"),
+        Patch(color=LOSS, label=f"top-{n_loss} losses (B better)"),
+    ]
+    if OTHER in colours:
+        handles.append(Patch(color=OTHER, label="other classes"))
+    label = f"mean Δ = {mean:+.2f} (= mAP(A) − mAP(B) on these {n} classes)"
+    return [*handles, Line2D([], [], color="black", linestyle="--", label=label)]
+
+
 def plot_ap_delta(
     ap_a: Sequence[float] | np.ndarray,
     ap_b: Sequence[float] | np.ndarray,
@@ -128,23 +142,7 @@ def plot_ap_delta(
     ax.grid(axis="y", linewidth=0.4, alpha=0.5)
     ax.set_axisbelow(True)
     ax.set_title(f"AP(A) − AP(B) per class: A = {name_a} vs B = {name_b}", fontsize=12)
-    n_gain, n_loss = colours.count(GAIN), colours.count(LOSS)
-    handles = [
-        Patch(color=GAIN, label=f"top-{n_gain} gains (A better)"),
-        Patch(color=LOSS, label=f"top-{n_loss} losses (B better)"),
-    ]
-    if OTHER in colours:
-        handles.append(Patch(color=OTHER, label="other classes"))
-    handles.append(
-        Line2D(
-            [],
-            [],
-            color="black",
-            linestyle="--",
-            label=f"mean Δ = {mean:+.2f} (= mAP(A) − mAP(B) on these {n} classes)",
-        )
-    )
-    ax.legend(handles=handles, loc="upper right", fontsize=9, framealpha=0.9)
+    ax.legend(handles=_legend(colours, mean, n), loc="upper right", fontsize=9, framealpha=0.9)
     if dropped:
         shown = ", ".join(dropped[:6]) + (", …" if len(dropped) > 6 else "")
         ax.text(

@@ -1,13 +1,18 @@
 """Train the paper's Table-1 rows on any data set config and collect them into one table.
 
-Each row of `agcn_pyg.ablations.TABLE1_ROWS` is a set of config overrides (``baseline`` is
-``model.graph=none``, ``mlgcn`` the re-weighted static graph, ``agcn`` the LG module of Eq. 5,
-...). For every row asked for, the script applies the command line's ``key=value`` overrides,
-then the row's own (so a row always is what its name says), names the run
-``<config name>_<row>``, trains it end to end (``--mode end2end``) or on cached backbone
-features (``--mode features``: one feature extraction shared by every row), both through
-`agcn_pyg.engine.train_mode`, and reads its ``eval/metrics.json``. The table (Markdown and CSV,
-through `agcn_pyg.analysis.results_table`) is printed and written beside the runs as
+Each row is a named variant (`agcn_pyg.variants`: ``baseline``, ``mlgcn``, ``agcn``, ...,
+with the settings that belong to its method, such as ML-GCN's gradient clipping). A row is
+the config with ``variant=<row>``, resolved exactly as ``agcn train -c CONFIG variant=<row>``
+resolves it (`agcn_pyg.config.resolve_variant`): the variant's settings over the file's, the
+command line's ``key=value`` overrides over both. So a row trained here and the same variant
+trained with ``agcn train`` are the same run, and an override that a row's variant also sets
+(``model.graph=...``) changes that row too (the script says so on stderr). The run is named
+``<stem>_<row>``, where the stem is the config's name without its own variant's suffix
+(``coco_agcn`` → ``coco``, so row ``mlgcn`` is ``coco_mlgcn``, as ``configs/coco_mlgcn.yaml``);
+it trains end to end (``--mode end2end``) or on cached backbone features (``--mode features``:
+one feature extraction shared by every row), both through `agcn_pyg.engine.train_mode`, and
+its ``eval/metrics.json`` is read. The table (Markdown and CSV, through
+`agcn_pyg.analysis.results_table`) is printed and written beside the runs as
 ``<config name>_table1_<mode>.{md,csv}``. A row whose loss diverges is reported and skipped.
 
 ``--gnns gcn,gat,...`` compares GNN layers: every row that has a GNN (all but the baseline,
@@ -15,12 +20,17 @@ and but rows that fix their own layer, such as ``agcn_gat``) is trained once per
 row ``<row>_<gnn>`` with ``model.gnn=<gnn>`` applied last; the Markdown then also holds an
 mAP table of rows × layers.
 
+``--print-configs`` trains nothing: it prints every row's resolved config as YAML, one
+document per row (``---`` between them, each starting with ``# row: <row>``), so a Table 1 can
+be checked before it runs.
+
 Usage (``agcn run-table1``, ``python -m agcn_pyg.analysis.run_table1`` and
 ``python analysis/run_table1.py`` are the same command)::
 
     agcn run-table1 configs/demo.yaml train.epochs=2 --rows baseline,mlgcn,agcn
-    agcn run-table1 configs/coco.yaml --mode features --out-dir runs/coco_probe
-    agcn run-table1 configs/demo.yaml --mode features --rows baseline,agcn,identity \
+    agcn run-table1 coco_agcn --rows mlgcn,agcn --print-configs
+    agcn run-table1 configs/coco_agcn.yaml --mode features --out-dir runs/coco_probe
+    agcn run-table1 configs/demo_features.yaml --mode features --rows baseline,agcn,identity \
         --gnns gcn,gat,gatv2,graphconv,transformer
 """
 
@@ -37,14 +47,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
-from agcn_pyg import list_gnns
-from agcn_pyg.ablations import TABLE1_ROWS, Row, table1_rows
 from agcn_pyg.analysis._common import atomic_write_text, run_cli
 from agcn_pyg.analysis.results_table import CAPTION, collect_results, to_markdown
-from agcn_pyg.config import RunConfig, apply_overrides, from_dict, load_yaml
-from agcn_pyg.engine import TRAIN_MODES, TrainingDiverged, train_mode
+from agcn_pyg.config import RunConfig, build_run_config, load_yaml, to_dict
 from agcn_pyg.errors import ConfigError
+from agcn_pyg.models import list_gnns
+from agcn_pyg.variants import Variant, config_stem, get_variant, table1_variants
 
 DEFAULT_MODE = "end2end"
 
@@ -63,6 +73,26 @@ class RowResult:
     #: with ``--gnns``: the Table-1 row and the layer this run trained
     base_row: str | None = None
     gnn: str | None = None
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One run of a comparison: a variant, and with ``--gnns`` the layer it trains.
+
+    ``name`` is the run's row (``<variant>``, or ``<variant>_<gnn>`` for a compared layer);
+    ``gnn`` is the layer the tables file it under (``None``: every column, the baseline's;
+    or no layer comparison at all)."""
+
+    name: str
+    variant: str
+    gnn: str | None = None
+    #: whether ``gnn`` is set by this run (``model.gnn=<gnn>``) rather than by the variant
+    sets_gnn: bool = False
+
+    def overrides(self) -> list[str]:
+        """What turns a config into this run, after the command line's overrides."""
+        layer = [f"model.gnn={self.gnn}"] if self.sets_gnn else []
+        return [f"variant={self.variant}", *layer]
 
 
 def parse_rows(text: str | None) -> list[str] | None:
@@ -92,21 +122,17 @@ def parse_gnns(text: str | None) -> list[str] | None:
     return names
 
 
-def per_gnn_rows(
-    rows: Sequence[Row], gnns: Sequence[str] | None
-) -> list[tuple[Row, str, str | None]]:
-    """``(run row, Table-1 row name, gnn)`` to train: each GNN row once per layer (run row
-    ``<row>_<gnn>``); a row that sets ``model.gnn`` itself once, with its own layer; the
-    baseline once, with ``gnn`` ``None``."""
-    out: list[tuple[Row, str, str | None]] = []
-    for row in rows:
-        fixed = [o.split("=", 1)[1] for o in row.overrides if o.startswith("model.gnn=")]
-        if not gnns or fixed or "model.graph=none" in row.overrides:
-            out.append((row, row.name, (fixed or [None])[0] if gnns else None))
+def per_gnn_rows(variants: Sequence[Variant], gnns: Sequence[str] | None) -> list[TableRow]:
+    """The runs to train: each GNN row once per layer (run row ``<row>_<gnn>``); a row that
+    sets ``model.gnn`` itself once, with its own layer; the baseline once, with ``gnn``
+    ``None``."""
+    out: list[TableRow] = []
+    for variant in variants:
+        fixed = variant.model.get("gnn")
+        if not gnns or fixed or variant.model.get("graph") == "none":
+            out.append(TableRow(variant.name, variant.name, fixed if gnns else None))
             continue
-        for gnn in gnns:
-            spec = Row(f"{row.name}_{gnn}", (*row.overrides, f"model.gnn={gnn}"))
-            out.append((spec, row.name, gnn))
+        out += [TableRow(f"{variant.name}_{g}", variant.name, g, sets_gnn=True) for g in gnns]
     return out
 
 
@@ -126,26 +152,94 @@ def gnn_table(results: Sequence[RowResult], df: pd.DataFrame, gnns: Sequence[str
     return "\n".join(lines)
 
 
-def base_config(
-    config: str | Path | Mapping[str, Any] | None, overrides: Sequence[str] = ()
-) -> dict[str, Any]:
-    """The config (a YAML file, a dict, or ``None`` for the defaults) with the overrides."""
+def base_config(config: str | Path | Mapping[str, Any] | None) -> dict[str, Any]:
+    """The config as a mapping: a YAML file (or the name of a shipped one), a dict, or
+    ``None`` for the defaults. Overrides go to `row_config`, over the row's variant."""
     if config is None:
-        data: dict[str, Any] = {}
-    elif isinstance(config, Mapping):
-        data = copy.deepcopy(dict(config))
-    else:
-        data = load_yaml(config)
-    return apply_overrides(data, overrides)
+        return {}
+    if isinstance(config, Mapping):
+        return copy.deepcopy(dict(config))
+    return load_yaml(config)
+
+
+def config_stem_of(base: Mapping[str, Any], overrides: Sequence[str] = ()) -> str:
+    """The stem of the rows' run names: the config's name without its own variant's suffix
+    (`agcn_pyg.variants.config_stem`)."""
+    plain = build_run_config(base, overrides)
+    return config_stem(plain.name, plain.variant)
 
 
 def row_config(
-    base: dict[str, Any], row: Row, out_dir: str | Path | None = None, suffix: str | None = None
+    base: Mapping[str, Any],
+    row: TableRow | str,
+    overrides: Sequence[str] = (),
+    out_dir: str | Path | None = None,
+    suffix: str | None = None,
 ) -> RunConfig:
-    """``base`` turned into ``row``: its overrides on top, run name ``<name>_<suffix or row>``."""
-    cfg = from_dict(RunConfig, apply_overrides(base, row.overrides))
+    """``base`` as run ``row``: ``variant=<row>`` resolved with the ``overrides`` as
+    ``agcn train -c <base> <overrides> variant=<row>`` resolves it, the run named
+    ``<stem>_<suffix or row>`` (`config_stem_of`), under ``out_dir`` if given."""
+    row = row if isinstance(row, TableRow) else TableRow(row, row)
+    cfg = build_run_config(base, [*overrides, *row.overrides()])
+    name = f"{config_stem_of(base, overrides)}_{suffix or row.name}"
     output_dir = str(out_dir) if out_dir is not None else cfg.output_dir
-    return replace(cfg, name=f"{cfg.name}_{suffix or row.name}", output_dir=output_dir)
+    return replace(cfg, name=name, output_dir=output_dir)
+
+
+def _settings(cfg: RunConfig) -> dict[str, Any]:
+    """What a run trains: its model, data and train sections (not the variant's name)."""
+    return {key: value for key, value in to_dict(cfg).items() if key != "variant"}
+
+
+def row_configs(
+    config: str | Path | Mapping[str, Any] | None,
+    overrides: Sequence[str] = (),
+    rows: Sequence[str] | None = None,
+    out_dir: str | Path | None = None,
+    gnns: Sequence[str] | None = None,
+) -> list[tuple[TableRow, RunConfig]]:
+    """Every run `run_table1` trains for these arguments, with its resolved config, in order;
+    reads no data and builds no model. A run that another row already makes (with ``--gnns
+    gat``, row ``agcn`` on GAT is row ``agcn_gat``) is trained once, under its first row."""
+    base = base_config(config)
+    variants = table1_variants(list(rows) if rows is not None else None)
+    out: dict[str, tuple[TableRow, RunConfig]] = {}
+    for row in per_gnn_rows(variants, gnns):
+        cfg = row_config(base, row, overrides, out_dir)
+        if cfg.name in out and _settings(out[cfg.name][1]) != _settings(cfg):
+            raise ConfigError(
+                f"rows {out[cfg.name][0].name} and {row.name} both name their run {cfg.name}"
+            )
+        out.setdefault(cfg.name, (row, cfg))
+    return list(out.values())
+
+
+def overridden_settings(overrides: Sequence[str], rows: Sequence[TableRow]) -> list[str]:
+    """One line per override that changes a setting some row's variant makes (the command line
+    wins, as in ``agcn train``; a Table 1 that meant otherwise should know)."""
+    keys = [item.split("=", 1)[0].strip() for item in overrides if "=" in item]
+    lines = []
+    for key in dict.fromkeys(keys):
+        section, _, field = key.partition(".")
+        names = [
+            row.variant
+            for row in rows
+            if field in get_variant(row.variant).sections().get(section, {})
+        ]
+        if names:
+            rows_text = ", ".join(dict.fromkeys(names))
+            lines.append(f"note: {key} overrides the setting of the variant of row(s) {rows_text}")
+    return lines
+
+
+def configs_yaml(configs: Sequence[tuple[TableRow, RunConfig]]) -> str:
+    """The rows' resolved configs as YAML documents, ``---`` between them, each starting with
+    ``# row: <row>``."""
+    docs = [
+        f"# row: {row.name}\n" + yaml.safe_dump(to_dict(cfg), sort_keys=False)
+        for row, cfg in configs
+    ]
+    return "---\n".join(docs)
 
 
 def train_row(
@@ -158,6 +252,9 @@ def train_row(
     progress: bool = True,
 ) -> RowResult:
     """Train one row's config; a diverged loss is recorded, not raised."""
+    # Lazy: `--print-configs` and `--help` stay free of the training imports.
+    from agcn_pyg.engine import TrainingDiverged, train_mode
+
     start = time.perf_counter()
     error = None
     try:
@@ -174,6 +271,15 @@ def train_row(
         metrics_file=metrics if error is None and metrics.is_file() else None,
         error=error,
     )
+
+
+def check_mode(mode: str) -> None:
+    """``mode`` must name a training mode (`agcn_pyg.engine.TRAIN_MODES`)."""
+    # Lazy, as in `train_row`.
+    from agcn_pyg.engine import TRAIN_MODES
+
+    if mode not in TRAIN_MODES:
+        raise ConfigError(f"--mode {mode!r}: choose one of {TRAIN_MODES.names()}")
 
 
 def results_frame(results: Sequence[RowResult]) -> pd.DataFrame:
@@ -234,9 +340,10 @@ def run_table1(
     """Train ``rows`` (default: all of Table 1) of ``config`` and return their results table.
 
     Args:
-        config: a YAML run config (or the same as a dict), or ``None`` for the defaults.
-        overrides: ``key=value`` strings applied before each row's own overrides.
-        rows: names in `agcn_pyg.ablations.TABLE1_ROWS`, trained in this order.
+        config: a YAML run config (or a shipped config's name, or the same as a dict), or
+            ``None`` for the defaults.
+        overrides: ``key=value`` strings, over each row's variant (as on ``agcn train``).
+        rows: variant names (`agcn_pyg.variants`), trained in this order.
         mode: ``end2end`` or ``features``.
         out_dir: where the runs and the table go (default: the config's ``output_dir``).
         cache_dir: features mode's cache (default ``<out_dir>/features_cache``).
@@ -248,26 +355,24 @@ def run_table1(
     ``df.attrs["rows"]`` holds a `RowResult` per row (diverged ones included) and
     ``df.attrs["files"]`` the Markdown and CSV paths.
     """
-    if mode not in TRAIN_MODES:
-        raise ConfigError(f"--mode {mode!r}: choose one of {TRAIN_MODES.names()}")
-    selected = table1_rows(list(rows) if rows is not None else None)
-    base = base_config(config, overrides)
-    plain = from_dict(RunConfig, base)
-    name = plain.name
+    check_mode(mode)
+    configs = row_configs(config, overrides, rows, out_dir, gnns)
+    for line in overridden_settings(overrides, [row for row, _ in configs]):
+        print(line, file=sys.stderr)
+    plain = build_run_config(base_config(config), overrides)
     target = Path(out_dir) if out_dir is not None else Path(plain.output_dir)
     results = []
-    for row, original, gnn in per_gnn_rows(selected, gnns):
-        cfg = row_config(base, row, out_dir)
+    for row, cfg in configs:
         if progress:
             print(f"[{row.name}] training {cfg.name} ({mode}) in {cfg.run_dir}", flush=True)
         result = train_row(
             cfg, mode, row.name, cache_dir=cache_dir, overwrite=overwrite, progress=progress
         )
-        result.base_row, result.gnn = original, gnn
+        result.base_row, result.gnn = row.variant, row.gnn
         if result.error is not None:
             print(f"[{row.name}] diverged: {result.error}", file=sys.stderr)
         results.append(result)
-    df, md, csv = write_table(results, target, name, mode, gnns)
+    df, md, csv = write_table(results, target, plain.name, mode, gnns)
     df.attrs["rows"] = results
     df.attrs["files"] = {"markdown": md, "csv": csv}
     return df
@@ -278,23 +383,32 @@ def get_args_parser() -> argparse.ArgumentParser:
         description="Train Table 1's rows (baseline, ML-GCN, A-GCN and its ablations) on a "
         "data set config and print their results table.",
     )
-    parser.add_argument("config", type=Path, help="YAML run config (see configs/)")
+    parser.add_argument(
+        "config", help="YAML run config, or the name of a shipped one (see configs/)"
+    )
     parser.add_argument(
         "overrides",
         nargs="*",
         metavar="key=value",
-        help="overrides for every row, e.g. train.epochs=10 data.workers=2",
+        help="overrides for every row, over its variant's settings, e.g. train.epochs=10",
     )
     parser.add_argument(
         "--rows",
         default=None,
-        help=f"comma-separated rows, or 'all' (default): {','.join(TABLE1_ROWS)}",
+        help="comma-separated rows (variants), or 'all' (default): "
+        f"{','.join(v.name for v in table1_variants())}",
     )
     parser.add_argument(
         "--gnns",
         default=None,
         help="train every GNN row once per layer, e.g. gcn,gat,gatv2,graphconv,transformer "
         "(default: each row's own layer)",
+    )
+    parser.add_argument(
+        "--print-configs",
+        action="store_true",
+        help="print every row's resolved config as YAML (one document per row) and exit "
+        "without training",
     )
     add_training_options(parser, "runs and table")
     return parser
@@ -306,9 +420,8 @@ def add_training_options(parser: argparse.ArgumentParser, outputs: str) -> None:
     parser.add_argument(
         "--mode",
         default=DEFAULT_MODE,
-        choices=TRAIN_MODES.names(),
-        help="end2end: train the whole model; features: train heads on cached features "
-        "of the frozen backbone",
+        help="a mode of agcn_pyg.engine.TRAIN_MODES: end2end, train the whole model "
+        "(default); features, train heads on cached features of the frozen backbone",
     )
     parser.add_argument(
         "--out-dir", type=Path, default=None, help=f"{outputs} go here (default: output_dir)"
@@ -320,7 +433,19 @@ def add_training_options(parser: argparse.ArgumentParser, outputs: str) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def print_configs(args: argparse.Namespace) -> int:
+    """``--print-configs``: every row's resolved config on stdout, nothing trained."""
+    rows, gnns = parse_rows(args.rows), parse_gnns(args.gnns)
+    configs = row_configs(args.config, args.overrides, rows, args.out_dir, gnns)
+    for line in overridden_settings(args.overrides, [row for row, _ in configs]):
+        print(line, file=sys.stderr)
+    print(configs_yaml(configs), end="")
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
+    if args.print_configs:
+        return print_configs(args)
     df = run_table1(
         args.config,
         args.overrides,

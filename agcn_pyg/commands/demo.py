@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from agcn_pyg.ablations import TABLE1_ROWS
 from agcn_pyg.demo.plan import DEFAULT_ALPHAS, DEFAULT_SEEDS, MODES, make_plan
 from agcn_pyg.demo.runner import run_demo
+from agcn_pyg.variants import table1_variants
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -27,12 +27,15 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         default="auto",
         choices=list(MODES),
         help="auto (default) and features: every row on cached features of the frozen "
-        "backbone; end2end: every row end to end; both: the main rows end to end as well",
+        "backbone; end2end: every row end to end; both: the main rows end to end as well. "
+        "A row whose variant brings its own schedule (agcn_official) trains it, unless "
+        "--epochs / --head-epochs set every row's",
     )
     parser.add_argument(
         "--rows",
         default=None,
-        help=f"comma-separated Table-1 rows (default all: {','.join(TABLE1_ROWS)})",
+        help="comma-separated Table-1 rows or variants (default all: "
+        f"{','.join(v.name for v in table1_variants())})",
     )
     parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     parser.add_argument(

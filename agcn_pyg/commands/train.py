@@ -3,6 +3,9 @@
 Ctrl-C stops the run with one line: the epoch it stopped in, what is committed, and the
 exact command that resumes it (or starts it again, before its first commit); exit status 130
 (128 + SIGINT), as a shell reports an interrupted program.
+
+``--print-config`` prints the fully resolved run config (the file, its variant, the
+overrides) as YAML and exits, without reading data, building a model or writing anything.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import os
 import shlex
 import sys
 
-from agcn_pyg.config import load_run_config
+import yaml
+
+from agcn_pyg.config import load_run_config, to_dict
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -20,7 +25,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         description="Train A-GCN, ML-GCN or the baseline from a YAML config.",
         add_help=add_help,
     )
-    parser.add_argument("-c", "--config", help="YAML run config (see configs/)")
+    parser.add_argument(
+        "-c", "--config", help="YAML run config, or the name of a shipped one (see configs/)"
+    )
     parser.add_argument(
         "overrides",
         nargs="*",
@@ -54,6 +61,11 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         help="--mode features: where the features are cached (default <output_dir>/features_cache)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved run config as YAML and exit without training",
+    )
     return parser
 
 
@@ -62,12 +74,17 @@ EXIT_INTERRUPTED = 130
 
 
 def main(args: argparse.Namespace) -> int:
-    from agcn_pyg.engine.trainer import train
     from agcn_pyg.errors import ConfigError
 
     if args.resume and args.resume_from:
         raise ConfigError("pass --resume or --resume-from CKPT, not both")
     cfg = load_run_config(args.config, args.overrides)
+    if args.print_config:
+        print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
+        return 0
+    # Lazy: `--help` and `--print-config` stay free of the training imports.
+    from agcn_pyg.engine.trainer import train
+
     resume = args.resume_from or (True if args.resume else None)
     # torchrun's RANK: the process group is gone once train() returns.
     main_process = int(os.environ.get("RANK", "0")) == 0

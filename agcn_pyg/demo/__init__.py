@@ -22,10 +22,14 @@ Stages (each timed; ``<out>/timings.json`` and the report list them):
    Table-2-style table, with the paired bootstrap of A-GCN against the Â = I control.
 
 Why ``auto`` trains every row on cached features: on 2 CPU cores, end-to-end training of the
-three main rows fits five minutes only at the scenes' 96 px and for 2–3 epochs, which reached
-46–52 mAP, below a frozen-feature probe at the same 96 px (61–64); upsampled to 224 px, the
-frozen features give about 83 (`agcn_pyg.demo.plan.SEARCH_NOTES`). ``--mode both`` adds the
-main rows end to end (about 80 s each for 3 epochs on 2 idle cores).
+three main rows fits five minutes only at the scenes' 96 px and for a few epochs, which stays
+below a frozen-feature probe; upsampled to 224 px, the frozen features do much better (the
+search and its measurements: the repository's ``docs/experiments.md``, section 5).
+``--mode both`` adds the main rows end to end.
+
+The recipes are shipped configs (``configs/demo.yaml``, ``demo_features.yaml``,
+``demo_finetune.yaml``); each row is its variant (`agcn_pyg.variants`) on its recipe, with the
+settings that belong to its method.
 
 ``--quick`` is the same code path on the reduced data set (200 / 100 scenes), 96 px and fewer
 epochs, for CI. Runs go to ``<out>/runs/<mode>/<row>``; each is removed and trained afresh on
@@ -34,7 +38,8 @@ machine.
 
 Modules, one job each:
 
-* `plan`: the recipes, `DemoPlan` (what one call trains) and the run configs of its rows;
+* `plan`: the recipes (shipped configs), `DemoPlan` (what one call trains) and the run configs
+  of its rows;
 * `data`: the data set generator (styled Fashion-MNIST scenes, ``datasets/demo/README.md``);
 * `records`: what the stages record (`RowRun`, `Findings`, `StageTimer`);
 * `stats`: the numbers behind the report (paired bootstrap, context-only AP, head diagnostics);

@@ -15,9 +15,7 @@ from agcn_pyg.analysis._common import save_figure
 from agcn_pyg.demo.data import DemoDataset
 from agcn_pyg.demo.plan import MODE_TITLES, DemoPlan
 from agcn_pyg.demo.records import Findings, RowRun, finished
-
-#: how the AP-delta figures name the rows A-GCN is compared with
-SHORT_TITLES = {"baseline": "Baseline", "mlgcn": "ML-GCN"}
+from agcn_pyg.variants import short_title
 
 
 def adjacency_figure(run: RowRun, info: DemoDataset, out: Path, title: str) -> dict[str, Any]:
@@ -86,7 +84,7 @@ def make_figures(
             a, b = deltas.load_pair(agcn.run_dir / "eval", by_row[other].run_dir / "eval")
             path = folder / f"ap_delta_agcn_vs_{other}.png"
             fig = deltas.plot_ap_delta(
-                a.per_class_ap, b.per_class_ap, a.label_names, "A-GCN", SHORT_TITLES[other], top=top
+                a.per_class_ap, b.per_class_ap, a.label_names, "A-GCN", short_title(other), top=top
             )
             # Bars are sorted from the largest gain down: with mostly losses the lower left
             # is empty, with mostly gains the upper right.

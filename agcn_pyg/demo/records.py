@@ -11,19 +11,20 @@ from typing import Any
 
 import numpy as np
 
-from agcn_pyg.demo.plan import Recipe
+from agcn_pyg.config import RunConfig
 
 
 @dataclass
 class RowRun:
-    """One trained row: where it went, with which seed, how long it took, its metrics."""
+    """One trained row: where it went, with which seed and config (its recipe with its
+    variant's settings), how long it took, its metrics."""
 
     row: str
     mode: str
     seed: int
     run_dir: Path
     seconds: float
-    recipe: Recipe
+    config: RunConfig
     final: dict[str, float] = field(default_factory=dict)
     error: str | None = None  # the message of a diverged run (it has no metrics)
     #: the labels it trained on: ``clean``, or a Table-2 setting (``noisy``, ``noisy_clean``)
@@ -60,8 +61,6 @@ class Findings:
     """Numbers the report's text quotes."""
 
     context_ap: np.ndarray
-    bootstrap: list[str] = field(default_factory=list)
-    reading: str = ""
     figures: dict[str, Any] = field(default_factory=dict)
     seeds: dict[str, list[RowRun]] = field(default_factory=dict)
     sweep: Any = None

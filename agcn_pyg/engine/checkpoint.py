@@ -38,12 +38,11 @@ import numpy as np
 import torch
 
 from agcn_pyg._version import __version__
-from agcn_pyg.config import RunConfig, from_dict, to_dict
+from agcn_pyg.config import SHIPPED_CONFIGS, RunConfig, from_dict, load_run_config, to_dict
 from agcn_pyg.errors import CheckpointError
 from agcn_pyg.io import first_non_finite, load_error_reason, save_torch
 from agcn_pyg.models import (
     AGCN,
-    OFFICIAL_RECIPES,
     AGCNConfig,
     OfficialCheckpoint,
     create_model,
@@ -184,20 +183,28 @@ def check_digest(checkpoint: Mapping[str, Any], path: str | Path) -> None:
         )
 
 
+#: the data settings an imported checkpoint keeps from its shipped official config: what its
+#: test transform and target mapping need (not the config's paths)
+IMPORTED_DATA = ("transforms", "image_size", "resize_size", "normalization", "difficult")
+
+
 def save_imported(
     model: AGCN, label_names: Sequence[str], meta: OfficialCheckpoint, out: str | Path
 ) -> None:
     """Write a model from `agcn_pyg.models.import_official` as an agcn_pyg checkpoint whose
-    run config names the official recipe's test transform (squash-resize to 448, ImageNet
-    normalisation)."""
-    recipe = OFFICIAL_RECIPES[meta.kind]
+    run config is the official variant on MS-COCO (the shipped
+    ``coco_<kind>_official.yaml``): its training recipe, and its test transform (squash-resize
+    to 448, ImageNet normalisation) without the config's paths."""
+    official = load_run_config(SHIPPED_CONFIGS / f"coco_{meta.kind}_official.yaml")
+    data = {key: getattr(official.data, key) for key in IMPORTED_DATA}
     run = from_dict(
         RunConfig,
         {
             "name": Path(out).stem,
+            "variant": official.variant,
             "model": model.config,
-            "data": {**recipe["data"], "embeddings": None},
-            "train": recipe["train"],
+            "data": {**data, "embeddings": None},
+            "train": to_dict(official.train),
         },
     )
     imported = {k: v for k, v in dataclasses.asdict(meta).items() if v is not None}

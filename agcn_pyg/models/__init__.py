@@ -7,7 +7,6 @@ from agcn_pyg.models.gnn import GNN_LAYERS, LabelGNN, list_gnns, register_gnn
 from agcn_pyg.models.label_graph import LABEL_GRAPHS, LabelGraph, list_graphs
 from agcn_pyg.models.official import (
     OFFICIAL_KINDS,
-    OFFICIAL_RECIPES,
     OfficialCheckpoint,
     import_official,
     mlgcn_graph,
@@ -20,7 +19,6 @@ __all__ = [
     "GNN_LAYERS",
     "LABEL_GRAPHS",
     "OFFICIAL_KINDS",
-    "OFFICIAL_RECIPES",
     "AGCNConfig",
     "AGCNOutput",
     "Backbone",

@@ -72,6 +72,8 @@ class LabelGraph(nn.Module, ABC):
     learnable: ClassVar[bool] = True
     #: whether it is built on 1×1 convolutions, so that ``lg_dim`` and ``lg_bias`` apply
     projected: ClassVar[bool] = False
+    #: how figures name its A (`agcn_pyg.analysis.plot_adjacency`)
+    title: ClassVar[str] = "learned A"
 
     def __init__(self, guard: str) -> None:
         super().__init__()
@@ -130,6 +132,8 @@ class _ProjectedGraph(LabelGraph):
 class ConvGraph(_ProjectedGraph):
     r"""Eq. 5: :math:`A = \frac{1}{C}(W_\phi * E)^\top (W_\theta * E)`."""
 
+    title = "learned A (LG module, Eq. 5)"
+
     def __init__(self, embed_dim: int, lg_dim: int | None, guard: str, bias: bool) -> None:
         super().__init__(guard)
         out = lg_dim or embed_dim
@@ -144,6 +148,8 @@ class ConvGraph(_ProjectedGraph):
 class DotGraph(_ProjectedGraph):
     r"""Eq. 9, Dot-A: :math:`A = \frac{1}{C}(W_\phi * E)^\top (W_\phi * E)`, symmetric."""
 
+    title = "learned A (Dot-A, Eq. 9)"
+
     def __init__(self, embed_dim: int, lg_dim: int | None, guard: str, bias: bool) -> None:
         super().__init__(guard)
         self.phi = nn.Linear(embed_dim, lg_dim or embed_dim, bias=bias)
@@ -156,6 +162,8 @@ class DotGraph(_ProjectedGraph):
 @LABEL_GRAPHS.register("fc")
 class FCGraph(LabelGraph):
     r"""Eq. 8, FC-A: :math:`A = W_l^\top E`, :math:`W_l \in R^{d_e \times C}`."""
+
+    title = "learned A (FC-A, Eq. 8)"
 
     def __init__(self, embed_dim: int, num_classes: int, guard: str) -> None:
         super().__init__(guard)
@@ -181,6 +189,7 @@ class CosGraph(LabelGraph):
     """Eq. 7, Cos-A: pairwise cosine similarity of the embeddings; no parameters."""
 
     learnable = False
+    title = "A = cos(E_i, E_j) (Cos-A, Eq. 7)"
 
     def correlation(self, embeddings: Tensor) -> Tensor:
         unit = F.normalize(embeddings, dim=-1)
@@ -192,6 +201,7 @@ class IdentityGraph(LabelGraph):
     """No correlations: A = 0, so Eq. 4 gives Â = I and the GCN is a per-label MLP."""
 
     learnable = False
+    title = "A = 0 (identity graph)"
 
     def correlation(self, embeddings: Tensor) -> Tensor:
         num_nodes = embeddings.size(0)
@@ -209,6 +219,7 @@ class StaticGraph(LabelGraph):
     """
 
     learnable = False
+    title = "static A (ML-GCN co-occurrence)"
 
     def __init__(self, corr: Tensor | np.ndarray, t: float, p: float, reweight: bool) -> None:
         super().__init__(guard="static")

@@ -62,7 +62,8 @@ OfficialKind = Literal["agcn", "mlgcn"]
 OFFICIAL_VARIANTS: dict[str, str] = {"agcn": "agcn_official", "mlgcn": "mlgcn_official"}
 OFFICIAL_KINDS: tuple[str, ...] = tuple(OFFICIAL_VARIANTS)
 
-# What both code bases share (A-GCN reuses ML-GCN's model, data and engine code).
+# The architecture both code bases share (A-GCN reuses ML-GCN's model code); each one's own
+# settings are its variant's (`agcn_pyg.variants`: ``agcn_official``, ``mlgcn_official``).
 _SHARED_MODEL = {
     "backbone": "resnet101.tv_in1k",
     "gnn": "gcn",
@@ -73,64 +74,6 @@ _SHARED_MODEL = {
     "negative_slope": 0.2,
     "gnn_bias": False,
 }
-_SHARED_DATA = {"image_size": 448, "normalization": "imagenet", "difficult": "positive"}
-_SHARED_TRAIN = {
-    "optimizer": "sgd",
-    "momentum": 0.9,
-    "weight_decay": 1.0e-4,
-    "scheduler": "step",
-    "gamma": 0.1,
-    "warmup_epochs": 0.0,
-    "loss": "bce",
-    "clip_grad_norm": 10.0,
-    "amp": "off",
-    "channels_last": False,
-}
-#: What each official code base runs on MS-COCO, as agcn_pyg config sections (the model's
-#: widths for GloVe-300 embeddings). ``configs/coco_agcn_official.yaml`` and
-#: ``configs/coco_mlgcn_official.yaml`` hold the same values (a test keeps them equal), and
-#: imported checkpoints carry them as their run config.
-OFFICIAL_RECIPES: dict[str, dict[str, dict[str, Any]]] = {
-    "agcn": {
-        "model": {
-            **_SHARED_MODEL,
-            "graph": "conv",
-            "guard": "none",
-            "lg_bias": True,
-            "lg_dim": 150,
-            "alpha": 1.0,
-        },
-        "data": {**_SHARED_DATA, "transforms": "agcn_official", "resize_size": 512},
-        "train": {
-            **_SHARED_TRAIN,
-            "epochs": 35,
-            "batch_size": 32,
-            "lr": 0.01,
-            "lrp": 1.0,
-            "step_epochs": [15, 30],
-        },
-    },
-    "mlgcn": {
-        "model": {
-            **_SHARED_MODEL,
-            "graph": "static",
-            "t": 0.4,
-            "p": 0.25,
-            "reweight": True,
-            "alpha": 0.0,
-        },
-        "data": {**_SHARED_DATA, "transforms": "mlgcn"},
-        "train": {
-            **_SHARED_TRAIN,
-            "epochs": 20,
-            "batch_size": 16,
-            "lr": 0.1,
-            "lrp": 0.1,
-            "step_epochs": [30],
-        },
-    },
-}
-
 _STEM = {"features.0.": "conv1.", "features.1.": "bn1."}
 _LAYERS = {f"features.{i + 4}.": f"layer{i + 1}." for i in range(4)}
 #: timm ResNets with torchvision's layout, and their blocks per layer

@@ -9,16 +9,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from agcn_pyg.ablations import Row
 from agcn_pyg.analysis import end2end_gap as gap
-from agcn_pyg.config import load_yaml
+from agcn_pyg.config import SHIPPED_CONFIGS, load_yaml
 from agcn_pyg.data.digit_scenes import DigitScenesConfig
 from agcn_pyg.errors import ConfigError
 
 
 @pytest.fixture
 def tiny_config(tmp_path: Path) -> Path:
-    config = copy.deepcopy(gap.DIGITS_CONFIG)
+    config = copy.deepcopy(load_yaml(SHIPPED_CONFIGS / gap.DEFAULT_CONFIG))
     config["model"].update({"backbone": "test_resnet", "hidden_dim": 16})
     config["data"].update({"image_size": 32, "resize_size": 32, "workers": 0})
     config["data"]["embeddings"] = "onehot"
@@ -69,25 +68,31 @@ def test_study_trains_each_variant_and_seed_and_tabulates_the_graph(
 
 
 def test_arguments_are_checked(capsys) -> None:
-    assert gap.parse_names(None, list(gap.VARIANTS), "variants") == list(gap.DEFAULT_VARIANTS)
-    assert gap.parse_names("all", list(gap.VARIANTS), "variants") == list(gap.VARIANTS)
+    assert gap.parse_names(None, list(gap.STUDY), "variants") == list(gap.DEFAULT_VARIANTS)
+    assert gap.parse_names("all", list(gap.STUDY), "variants") == list(gap.STUDY)
     with pytest.raises(ConfigError, match="unknown name 'nope'"):
-        gap.parse_names("agcn,nope", list(gap.VARIANTS), "variants")
+        gap.parse_names("agcn,nope", list(gap.STUDY), "variants")
     assert gap.parse_seeds("0, 2") == [0, 2]
     for bad in ("0,x", "1,1", ""):
         with pytest.raises(ConfigError, match="--seeds"):
             gap.parse_seeds(bad)
     assert gap.cli(["--seeds", "a"]) == 2
     assert "--seeds" in capsys.readouterr().err
-    base = gap.base_config(gap.DIGITS_CONFIG)
-    for name, overrides in gap.VARIANTS.items():  # every variant builds a valid config
-        cfg = gap.row_config(base, Row(name, overrides))
-        assert cfg.name == f"digits_{name}" and cfg.data.hflip is False
+    root, out = Path("runs/digits/data"), Path("runs/digits/runs")
+    for name, (variant, _) in gap.STUDY.items():  # every entry builds a valid config
+        cfg = gap.study_config(name, 1, root, out, SHIPPED_CONFIGS / gap.DEFAULT_CONFIG)
+        assert cfg.name == f"digits_{name}_seed1" and cfg.data.hflip is False
+        assert cfg.variant == variant and cfg.train.seed == 1
+        assert cfg.train.eval_every == cfg.train.epochs  # the last epoch only
+    official = gap.study_config("agcn_official", 0, root, out, SHIPPED_CONFIGS / gap.DEFAULT_CONFIG)
+    assert official.train.epochs == 35 and official.train.eval_every == 35  # its own schedule
+    assert official.data.image_size == 48  # on the study's data
+    whiten = gap.study_config("agcn_gat_whiten", 0, root, out, SHIPPED_CONFIGS / gap.DEFAULT_CONFIG)
+    assert (whiten.model.gnn, whiten.model.embedding_norm) == ("gat", "whiten")
 
 
-def test_the_built_in_recipe_is_configs_digits_yaml() -> None:
-    # The installed package has no configs/: the study's default is built in and must stay
-    # the recipe the README documents.
-    path = Path(__file__).resolve().parents[2] / "configs" / "digits.yaml"
-    assert load_yaml(path) == gap.DIGITS_CONFIG
+def test_the_default_recipe_is_the_shipped_digits_yaml() -> None:
+    # The installed package has no repository: the study's default is a shipped config.
+    assert (SHIPPED_CONFIGS / gap.DEFAULT_CONFIG).is_file()
+    assert load_yaml(SHIPPED_CONFIGS / gap.DEFAULT_CONFIG)["model"]["backbone"] == "resnet10t"
     assert gap.get_args_parser().parse_args([]).config is None

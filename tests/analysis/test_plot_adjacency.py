@@ -11,7 +11,6 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from agcn_pyg.analysis.plot_adjacency import (
-    GRAPH_TITLES,
     Panel,
     adjacency_panels,
     cluster_order,
@@ -22,6 +21,7 @@ from agcn_pyg.analysis.plot_adjacency import (
     plot_model,
 )
 from agcn_pyg.errors import CheckpointError, DataError
+from agcn_pyg.models.label_graph import ConvGraph
 
 DPI = 40  # small PNGs keep the tests fast; sizes and overlaps scale with dpi
 
@@ -146,7 +146,7 @@ def test_adjacency_panels_assembly() -> None:
     )
     titles = [p.title for p in panels]
     assert len(panels) == 6
-    assert titles[0].startswith(GRAPH_TITLES["conv"])
+    assert titles[0].startswith(ConvGraph.title) and "Eq. 5" in ConvGraph.title
     assert "Eq. 4" in titles[1] and "g = relu" in titles[1]
     assert titles[2].startswith("co-occurrence P(j | i)")
     assert "ML-GCN" in titles[3] and "t = 0.4" in titles[3] and "p = 0.25" in titles[3]

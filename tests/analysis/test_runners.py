@@ -14,6 +14,7 @@ from PIL import Image
 from agcn_pyg.analysis import alpha_sweep as sweep
 from agcn_pyg.analysis import run_table1 as table1
 from agcn_pyg.analysis.results_table import PAPER_COLUMNS
+from agcn_pyg.config import load_run_config, to_dict
 from agcn_pyg.errors import ConfigError
 
 
@@ -41,17 +42,55 @@ def shapes_config(tmp_path_factory: pytest.TempPathFactory, color_dataset: Path)
     return path
 
 
-def test_row_config_applies_row_overrides_last(shapes_config: Path, tmp_path: Path) -> None:
-    base = table1.base_config(shapes_config, ["model.graph=cos", "model.alpha=0.5"])
-    row = table1.TABLE1_ROWS["baseline"]
-    cfg = table1.row_config(base, row, tmp_path)
+def test_row_config_is_the_variant_with_the_command_line_over_it(
+    shapes_config: Path, tmp_path: Path, capsys
+) -> None:
+    base = table1.base_config(shapes_config)
+    cfg = table1.row_config(base, "baseline", ["model.alpha=0.5"], tmp_path)
     assert cfg.name == "shapes_baseline" and cfg.output_dir == str(tmp_path)
-    assert cfg.model.graph == "none"  # the row wins over the command line
-    assert cfg.model.alpha == 0.5  # what the row does not set stays
-    no_la = table1.row_config(base, table1.TABLE1_ROWS["agcn_no_la"], None)
+    assert cfg.model.graph == "none"  # the row's variant over the file
+    assert cfg.model.alpha == 0.5  # the command line over both, as on `agcn train`
+    no_la = table1.row_config(base, "agcn_no_la", ["model.graph=cos"], None)
     assert no_la.model.alpha == 0 and no_la.output_dir.endswith("default_runs")
+    assert no_la.model.graph == "cos"  # what the row does not set stays the command line's
+    mlgcn = table1.row_config(base, "mlgcn", ["train.clip_grad_norm=5"])
+    assert mlgcn.train.clip_grad_norm == 5.0  # over ML-GCN's 10, and said so:
+    rows = [table1.TableRow("mlgcn", "mlgcn"), table1.TableRow("agcn", "agcn")]
+    notes = table1.overridden_settings(["train.clip_grad_norm=5", "train.epochs=2"], rows)
+    assert notes == [
+        "note: train.clip_grad_norm overrides the setting of the variant of row(s) mlgcn"
+    ]
     assert table1.parse_rows(None) is None and table1.parse_rows("all") is None
     assert table1.parse_rows(" agcn, fc_a ") == ["agcn", "fc_a"]
+
+
+def test_print_configs_prints_every_row_and_trains_nothing(
+    shapes_config: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "printed"
+    argv = [str(shapes_config), "--rows", "baseline,mlgcn,agcn", "--gnns", "gcn,gat"]
+    argv += ["--out-dir", str(out), "train.epochs=2", "--print-configs"]
+    assert table1.cli(argv) == 0
+    printed = capsys.readouterr().out
+    assert not out.exists()  # no run folder, no table, no features
+    docs = printed.split("---\n")
+    rows = ["baseline", "mlgcn_gcn", "mlgcn_gat", "agcn_gcn", "agcn_gat"]
+    assert [doc.splitlines()[0] for doc in docs] == [f"# row: {row}" for row in rows]
+    assert len(list(yaml.safe_load_all(printed))) == len(rows)
+    for row, doc in zip(rows, docs, strict=True):
+        parsed = yaml.safe_load(doc)
+        variant, _, gnn = row.partition("_")
+        overrides = ["train.epochs=2", f"variant={variant}"] + ([f"model.gnn={gnn}"] if gnn else [])
+        expected = load_run_config(shapes_config, overrides)
+        assert parsed["name"] == f"shapes_{row}" and parsed["output_dir"] == str(out)
+        for section in ("model", "data", "train"):
+            assert parsed[section] == to_dict(getattr(expected, section)), (row, section)
+        # the printed document is the run: loaded back, it is itself
+        path = tmp_path / f"{row}.yaml"
+        path.write_text(doc)
+        assert to_dict(load_run_config(path)) == parsed
+    assert yaml.safe_load(docs[1])["train"]["clip_grad_norm"] == 10.0  # ML-GCN's clipping
+    assert table1.cli([str(shapes_config), "--rows", "nope", "--print-configs"]) == 2
 
 
 def test_run_table1_end_to_end(shapes_config: Path, tmp_path: Path) -> None:

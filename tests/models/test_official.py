@@ -25,7 +25,8 @@ from agcn_pyg.__main__ import main
 from agcn_pyg.engine.checkpoint import load_model, save_imported
 from agcn_pyg.errors import CheckpointError
 from agcn_pyg.metrics import compute_metrics
-from agcn_pyg.models import OFFICIAL_RECIPES, AGCNConfig, import_official, official_config
+from agcn_pyg.models import AGCNConfig, import_official, official_config
+from agcn_pyg.variants import get_variant
 
 pytestmark = pytest.mark.slow
 
@@ -147,7 +148,9 @@ def test_imported_model_gives_the_official_logits(kind: str, tmp_path: Path) -> 
     torch.testing.assert_close(adj_hat, net.adjacency(emb).detach(), rtol=1e-5, atol=1e-6)
     assert reloaded_meta["label_names"] == LABELS
     train = reloaded_meta["run_config"]["train"]
-    assert {k: train[k] for k in OFFICIAL_RECIPES[kind]["train"]} == OFFICIAL_RECIPES[kind]["train"]
+    recipe = get_variant(f"{kind}_official").train  # the official variant's recipe
+    assert {k: train[k] for k in recipe} == recipe
+    assert reloaded_meta["run_config"]["variant"] == f"{kind}_official"
 
 
 def _pkl(path: Path, array: np.ndarray) -> Path:
