@@ -255,8 +255,9 @@ def _descending_keys(s: np.ndarray) -> np.ndarray:
         np.subtract(asc, sign, out=asc)
         high, low = int(asc.max()), int(asc.min())
         if high - low < 1 << 31:
-            # torch's radix sort is about a quarter faster on keys without a sign; the
-            # subtraction is exact although intermediate int32 values may wrap around.
+            # torch's radix sort is faster on keys without a sign (`docs/benchmarks.md`,
+            # figure 3); the subtraction is exact although intermediate int32 values may wrap
+            # around.
             return np.subtract(np.int32(high), asc, out=asc)
         return np.invert(asc, out=asc)
     # float64 values that float32 cannot hold: rank them densely instead (one extra sort).
@@ -268,8 +269,8 @@ def _descending_keys(s: np.ndarray) -> np.ndarray:
 def _pair_order(keys: np.ndarray) -> np.ndarray:
     """The N·C pair indices ``i·C + c`` best first, ties by pair index, from N×C ``keys``.
 
-    torch's stable sort: on x86 it sorts integer keys with a parallel radix sort, about
-    three times as fast as numpy's single-threaded 16-bit passes on two cores."""
+    torch's stable sort: on x86 it sorts integer keys with a parallel radix sort, faster than
+    numpy's single-threaded 16-bit passes (`docs/benchmarks.md`, figure 3)."""
     import torch  # only here: the rest of this module works on numpy arrays alone
 
     return torch.sort(torch.from_numpy(keys.ravel()), stable=True).indices.numpy()

@@ -4,8 +4,8 @@
 fully decodes the pixels, so a truncated file fails here and not later inside a transform.
 `decode_image` returns the same pixels as a uint8 ``3 × H × W`` tensor, the input of the
 engine's transforms: an RGB JPEG (Pillow reads its header, so Pillow's decompression-bomb
-limit applies) is decoded by torchvision's libjpeg-turbo decoder, which gave Pillow's pixels
-bit for bit about 30 % faster (`bench/bench_data.py`); every other file, and any JPEG that
+limit applies) is decoded by torchvision's libjpeg-turbo decoder, which gives Pillow's pixels
+bit for bit, faster (`docs/benchmarks.md`, figure 5); every other file, and any JPEG that
 decoder refuses, goes through `load_image`, which then gives the verdict. (torchvision 0.29
 deprecates its decoders in favour of TorchCodec; where they are gone, Pillow decodes all.)
 

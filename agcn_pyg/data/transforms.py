@@ -213,8 +213,8 @@ def build_transforms(
     ``output="float"``: PIL image → normalised float32 tensor. ``output="uint8"``: uint8
     tensor → the same geometry on tensors → uint8 tensor (a `TensorCompose`);
     `DeviceNormalize` (``mean``, ``std``) then finishes the batch on the device, as the
-    engine does. torch's uint8 resampling is about 3× faster than Pillow's and within one
-    uint8 step of it (about 2 % of the values differ by one).
+    engine does. torch's uint8 resampling is faster than Pillow's and within one uint8 step
+    of it (`docs/benchmarks.md`, figure 5).
     """
     if output not in OUTPUTS:
         raise ConfigError(f"transform output: expected one of {list(OUTPUTS)}, got {output!r}")

@@ -142,6 +142,11 @@ def _read_cache(path: Path, n: int) -> np.ndarray | None:
     return features
 
 
+#: ``extract_features``' default batch on the CPU and on an accelerator
+CPU_BATCH = 16
+DEVICE_BATCH = 128
+
+
 @torch.no_grad()
 def extract_features(
     model: AGCN | Backbone,
@@ -162,9 +167,8 @@ def extract_features(
             mode; the model itself is left as it was.
         dataset: a `MultiLabelDataset` carrying the transform to apply (the test transform:
             see the module docstring).
-        batch_size: images per forward pass; default 16 on the CPU (timm's
-            ``efficientnet_lite0`` at 224 px ran at 77–97 images/s with 16, 57–63 with 32, on
-            2 cores), 128 elsewhere.
+        batch_size: images per forward pass; default `CPU_BATCH` on the CPU (small batches
+            ran faster there, `docs/benchmarks.md`), `DEVICE_BATCH` elsewhere.
         device: where the copy runs.
         cache_dir: read the features from / write them to an ``.npz`` here (see
             `features_cache_file`); ``None`` always extracts.
@@ -172,8 +176,7 @@ def extract_features(
         progress: show a tqdm bar.
         desc: the bar's label.
         channels_last: run in the NHWC memory layout, which oneDNN's and cuDNN's
-            convolutions prefer: on 2 CPU cores, 1.5–2 × the throughput of NCHW for
-            ``efficientnet_lite0``. The features agree with NCHW's to float rounding.
+            convolutions prefer. The features agree with NCHW's to float rounding.
         normalize: finishes the batches of a uint8 transform on ``device``
             (`agcn_pyg.engine.inputs.test_pipeline`); float batches pass unchanged.
 
@@ -181,49 +184,61 @@ def extract_features(
         ``features`` float32 ``N × D`` and ``targets`` int64 ``N × C`` (1 / 0 / -1).
     """
     backbone = backbone_of(model)
-    n = len(dataset)
     targets = np.asarray(dataset.targets, dtype=np.int64)
     normalize = normalize or DeviceNormalize()
     path = (
-        features_cache_file(backbone, dataset, cache_dir, normalize)
-        if cache_dir is not None
-        else None
+        None if cache_dir is None else features_cache_file(backbone, dataset, cache_dir, normalize)
     )
     if path is not None and path.is_file():
-        cached = _read_cache(path, n)
+        cached = _read_cache(path, len(dataset))
         if cached is not None:
             if progress:
-                tqdm.write(f"{desc}: {n} cached features from {path}")
+                tqdm.write(f"{desc}: {len(dataset)} cached features from {path}")
             return cached, targets
     device = torch.device(device)
     if batch_size is None:
-        batch_size = 16 if device.type == "cpu" else 128
-    # A copy, so that neither the caller's mode nor its memory layout changes.
-    frozen = copy.deepcopy(backbone).to(device).eval().requires_grad_(False)
-    layout = torch.channels_last if channels_last else torch.contiguous_format
-    frozen.to(memory_format=layout)
+        batch_size = CPU_BATCH if device.type == "cpu" else DEVICE_BATCH
     loader = make_loader(
         dataset, batch_size, workers, train=False, pin_memory=device.type == "cuda"
     )
-    chunks: list[np.ndarray] = []
     bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=not progress)
-    for images, _, _ in bar:
-        batch = normalize(images, device, channels_last)
-        chunks.append(frozen(batch).float().cpu().numpy())
-    if not chunks:
+    features = _run_frozen(backbone, bar, device, channels_last, normalize)
+    if features is None:
         raise DataError(f"{getattr(dataset, 'name', 'dataset')}: no images to extract features")
-    features = np.concatenate(chunks).astype(np.float32, copy=False)
     if path is not None:
-        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.savez(
-                handle,
-                format=np.array(FEATURES_FORMAT),
-                features=features,
-                label_names=np.array(list(dataset.label_names)),
-                backbone=np.array(backbone.name),
-                transform=np.array(repr(dataset.transform)),
-            )
+        _write_cache(path, features, dataset, backbone)
     return features, targets
+
+
+def _run_frozen(
+    backbone: Backbone,
+    batches: Any,
+    device: torch.device,
+    channels_last: bool,
+    normalize: DeviceNormalize,
+) -> np.ndarray | None:
+    """The features of every batch, through a frozen copy of ``backbone``, so that neither
+    the caller's mode nor its memory layout changes; ``None`` without a batch."""
+    frozen = copy.deepcopy(backbone).to(device).eval().requires_grad_(False)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    frozen.to(memory_format=layout)
+    chunks = [
+        frozen(normalize(images, device, channels_last)).float().cpu().numpy()
+        for images, _, _ in batches
+    ]
+    return np.concatenate(chunks).astype(np.float32, copy=False) if chunks else None
+
+
+def _write_cache(path: Path, features: np.ndarray, dataset: Any, backbone: Backbone) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(
+            handle,
+            format=np.array(FEATURES_FORMAT),
+            features=features,
+            label_names=np.array(list(dataset.label_names)),
+            backbone=np.array(backbone.name),
+            transform=np.array(repr(dataset.transform)),
+        )
 
 
 # --------------------------------------------------------------------------- runs
