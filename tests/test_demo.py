@@ -9,6 +9,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from PIL import Image
@@ -92,6 +93,17 @@ def test_figures_are_valid_pngs(quick_demo: Path) -> None:
             image.verify()
         with Image.open(path) as image:
             assert image.format == "PNG" and min(image.size) > 300
+
+
+def test_the_alpha_sweep_runs_every_seed_and_the_report_gives_the_spread(
+    quick_demo: Path,
+) -> None:
+    folder = quick_demo / "runs" / "alpha_sweep"
+    sweep = pd.read_csv(folder / "demo_alpha_sweep.csv")
+    assert sorted(set(sweep["seed"])) == [0, 1, 2] and len(sweep) == 4 * 3  # 4 α × 3 seeds
+    assert (folder / "demo_alpha0.5_seed2" / "eval" / "metrics.json").is_file()
+    section = _section((quick_demo / "report.md").read_text(), "### mAP against α")
+    assert "standard deviation over 3 seeds" in section and "α = 0.5: " in section
 
 
 def test_runs_and_timings(quick_demo: Path) -> None:

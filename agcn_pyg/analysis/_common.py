@@ -124,6 +124,51 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: float) -> Path:
     return Path(path)
 
 
+#: the width of an average character of matplotlib's default font (DejaVu Sans) in ems, a
+#: little generous, so that a line wrapped to this estimate stays inside its width
+CHAR_EM = 0.57
+#: what a line never breaks inside: mathtext, a short formula in parentheses ("P(j | i)"),
+#: a setting ("t = 0.4")
+_UNBROKEN = re.compile(r"\$[^$]*\$|\([^()$]{1,10}\)|\S+ = \S+")
+
+
+def _visible_length(word: str) -> int:
+    """Characters ``word`` shows: in mathtext (``$...$``) commands and braces draw nothing."""
+    if "$" not in word:
+        return len(word)
+    return len(re.sub(r"\\[A-Za-z]+|[{}^_$]", "", word))
+
+
+def wrap_title(text: str, width_in: float, fontsize: float) -> str:
+    """``text`` wrapped so that every line fits ``width_in`` inches at ``fontsize`` points.
+
+    Its own line breaks are kept; lines break at spaces, never inside mathtext (``$...$``),
+    a short formula in parentheses or a ``key = value``; a word wider than a whole line (a
+    long run name) is cut into pieces, so that a title is wrapped, never cut off at the
+    figure's edge.
+    """
+    limit = max(12, int(width_in * 72 / (fontsize * CHAR_EM)))
+    out = []
+    for line in text.splitlines() or [""]:
+        # Spaces inside what is kept whole are not break points: hidden while splitting.
+        hidden = _UNBROKEN.sub(lambda m: m.group(0).replace(" ", "\x00"), line)
+        words = [w.replace("\x00", " ") for w in hidden.split(" ") if w]
+        current: list[str] = []
+        for word in words:
+            while "$" not in word and len(word) > limit:
+                if current:
+                    out.append(" ".join(current))
+                    current = []
+                out.append(word[:limit])
+                word = word[limit:]
+            if current and _visible_length(" ".join([*current, word])) > limit:
+                out.append(" ".join(current))
+                current = []
+            current.append(word)
+        out.append(" ".join(current))
+    return "\n".join(out)
+
+
 def last_epoch_only(cfg: RunConfig) -> RunConfig:
     """``cfg`` evaluated at its last epoch only (``train.eval_every = train.epochs``): a study
     that reports the last epoch must not let a variant with its own schedule (the official

@@ -1,17 +1,22 @@
 """mAP against α, the weight of the sparse correlation constraint L_A: the paper's Fig. 3.
 
-The total loss is ``L = L_classifier + α · L_A`` (Eq. 6). For every α in ``--alphas`` the script
-trains the A-GCN row (``--row``, a variant of `agcn_pyg.variants`, default ``agcn``) of a data
-set config as `agcn_pyg.analysis.run_table1` does, with ``model.alpha=α`` last, names the run
-``<stem>_alpha<α>`` (the config's name without its variant's suffix), and reads its
-``eval/metrics.json``. It writes ``<config name>_alpha_sweep.csv`` (α, mAP, CF1, OF1, status,
-seconds, run folder) and ``<config name>_alpha_sweep.png`` (mAP against α, points and a line;
-a run whose loss diverged, as α = 2 did in the paper, is drawn as a cross on the x axis).
+The total loss is ``L = L_classifier + α · L_A`` (Eq. 6). For every α in ``--alphas`` and every
+seed (``--seeds k``: the config's ``train.seed`` and the ``k − 1`` after it) the script trains
+the A-GCN row (``--row``, a variant of `agcn_pyg.variants`, default ``agcn``) of a data set
+config as `agcn_pyg.analysis.run_table1` does, with ``model.alpha=α`` and ``train.seed=s``
+last, names the run ``<stem>_alpha<α>`` (``_seed<s>`` added for the other seeds; the stem is
+the config's name without its variant's suffix), and reads its ``eval/metrics.json``. It
+writes ``<config name>_alpha_sweep.csv`` (α, seed, mAP, CF1, OF1, status, seconds, run folder)
+and ``<config name>_alpha_sweep.png``: the mean mAP over the seeds against α with ± 1 standard
+deviation error bars, each seed's run as a dot, and a band of ± 1 seed standard deviation
+(pooled over α, `seed_spread`) around the mean of all runs, so that differences between α
+smaller than the seed spread are not read as a trend. A run whose loss diverged, as α = 2
+did in the paper, is drawn as a cross on the x axis.
 
 Usage (``agcn alpha-sweep``, ``python -m agcn_pyg.analysis.alpha_sweep`` and
 ``python analysis/alpha_sweep.py`` are the same command)::
 
-    agcn alpha-sweep configs/demo.yaml --alphas 0,0.5,1,2 --mode features
+    agcn alpha-sweep configs/demo.yaml --alphas 0,0.5,1,2 --seeds 3 --mode features
 """
 
 from __future__ import annotations
@@ -26,10 +31,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-from agcn_pyg.analysis._common import atomic_write_text, parse_alphas, run_cli, save_figure
+from agcn_pyg.analysis._common import (
+    atomic_write_text,
+    parse_alphas,
+    run_cli,
+    save_figure,
+    wrap_title,
+)
 from agcn_pyg.analysis.run_table1 import (
     add_training_options,
     base_config,
@@ -38,18 +51,106 @@ from agcn_pyg.analysis.run_table1 import (
     train_row,
 )
 from agcn_pyg.config import build_run_config
-from agcn_pyg.variants import VARIANTS, table1_variants
+from agcn_pyg.errors import ConfigError
+from agcn_pyg.variants import VARIANTS, short_title, table1_variants
 
 DEFAULT_ALPHAS = (0.0, 0.5, 1.0, 2.0)
 DEFAULT_DPI = 120
-COLUMNS = ["alpha", "mAP", "CF1", "OF1", "status", "seconds", "run_dir"]
+COLUMNS = ["alpha", "seed", "mAP", "CF1", "OF1", "status", "seconds", "run_dir"]
+MEAN_COLOUR, SEED_COLOUR, BAND_COLOUR, DIVERGED_COLOUR = "#1f77b4", "#7f7f7f", "#ff7f0e", "#d62728"
 
-__all__ = ["alpha_label", "alpha_sweep", "parse_alphas", "plot_alpha_sweep"]
+__all__ = [
+    "alpha_label",
+    "alpha_sweep",
+    "parse_alphas",
+    "plot_alpha_sweep",
+    "seed_spread",
+    "seed_summary",
+]
 
 
 def alpha_label(alpha: float) -> str:
     """The run-name suffix of ``alpha``: ``0.5`` → ``alpha0.5``, ``1.0`` → ``alpha1``."""
     return f"alpha{alpha:g}"
+
+
+def _finished(df: pd.DataFrame) -> pd.DataFrame:
+    return df[(df["status"] == "ok") & np.isfinite(df["mAP"].astype(float))]
+
+
+def seed_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Per α (ascending): ``runs`` (how many seeds trained), ``ok`` (how many finished),
+    ``mean`` and ``std`` of their mAP (the sample standard deviation, ddof 1; NaN with fewer
+    than two finished seeds)."""
+    ok = _finished(df).groupby("alpha")["mAP"]
+    out = pd.DataFrame({"runs": df.groupby("alpha").size()})
+    out["ok"] = ok.size().reindex(out.index, fill_value=0)
+    out["mean"] = ok.mean().reindex(out.index)
+    out["std"] = ok.std(ddof=1).reindex(out.index)
+    return out.reset_index().sort_values("alpha", ignore_index=True)
+
+
+def seed_spread(df: pd.DataFrame) -> float:
+    r"""The standard deviation of mAP between seeds, pooled over α:
+    :math:`\sqrt{\sum_\alpha (n_\alpha - 1) s_\alpha^2 / \sum_\alpha (n_\alpha - 1)}` with
+    :math:`n_\alpha` finished seeds of standard deviation :math:`s_\alpha`; NaN when no α
+    has two."""
+    summary = seed_summary(df)
+    dof = (summary["ok"] - 1).clip(lower=0)
+    if dof.sum() == 0:
+        return math.nan
+    return float(np.sqrt((dof * summary["std"].fillna(0.0) ** 2).sum() / dof.sum()))
+
+
+def _spread_note(summary: pd.DataFrame, spread: float) -> str:
+    """What the seeds say about the range of the means over α."""
+    means = summary["mean"].dropna()
+    if not math.isfinite(spread):
+        return "one seed per α: the seed spread is not measured (--seeds 3 measures it)"
+    span = float(means.max() - means.min()) if len(means) else math.nan
+    text = f"means over α span {span:.2f} mAP; seed std (pooled over α) {spread:.2f} mAP"
+    if span < spread:
+        text += ": the span is inside the seed spread, no trend in α can be read from it"
+    return text
+
+
+def _draw_means(ax: Axes, df: pd.DataFrame, summary: pd.DataFrame, several: bool) -> None:
+    """Each run as a dot, the means over the seeds with ± 1 std error bars, their values."""
+    done = summary[summary["ok"] > 0]
+    if several:
+        runs = _finished(df)
+        ax.plot(runs["alpha"], runs["mAP"], "o", color=SEED_COLOUR, alpha=0.6, markersize=4)
+    yerr = done["std"].fillna(0.0) if several else None
+    ax.errorbar(
+        done["alpha"],
+        done["mean"],
+        yerr=yerr,
+        fmt="-o",
+        color=MEAN_COLOUR,
+        markersize=6,
+        linewidth=1.5,
+        capsize=4,
+    )
+    for a, m in zip(done["alpha"], done["mean"], strict=True):
+        offset = {"textcoords": "offset points", "xytext": (7, 5), "va": "bottom"}
+        ax.annotate(f"{m:.2f}", (a, m), fontsize=9, **offset)
+
+
+def _legend(several: bool, spread: float, diverged: bool, seeds: int) -> list[Any]:
+    mean = f"mean over {seeds} seeds ± 1 std" if several else "mAP of the run (one seed)"
+    handles: list[Any] = [Line2D([], [], color=MEAN_COLOUR, marker="o", label=mean)]
+    if several:
+        handles.append(
+            Line2D([], [], color=SEED_COLOUR, marker="o", ls="none", ms=4, label="one seed's run")
+        )
+    if math.isfinite(spread):
+        label = "± 1 seed std (pooled over α) around the mean of all runs"
+        handles.append(Patch(color=BAND_COLOUR, alpha=0.2, label=label))
+    if diverged:
+        handles.append(
+            Line2D([], [], color=DIVERGED_COLOUR, marker="x", ls="none", mew=2, label="diverged")
+        )
+    return handles
 
 
 def plot_alpha_sweep(
@@ -59,42 +160,62 @@ def plot_alpha_sweep(
     title: str = "A-GCN: mAP against α",
     dpi: float = DEFAULT_DPI,
 ) -> Figure:
-    """Fig. 3: mAP (y) against α (x), one point per run joined by a line.
+    """Fig. 3: mAP (y) against α (x), the mean over the seeds joined by a line.
 
-    ``df`` has the columns ``alpha``, ``mAP`` and ``status`` (``ok`` or ``diverged``).
-    Each point is labelled with its mAP; diverged runs are crosses on the x axis.
+    ``df`` has the columns ``alpha``, ``mAP``, ``status`` (``ok`` or ``diverged``) and, for
+    several seeds per α, ``seed``. With several seeds: ± 1 standard deviation error bars, each
+    run as a dot, and the pooled seed spread (`seed_spread`) as a band around the mean of all
+    runs, with a note that compares it to the span of the means. An α with a diverged run
+    gets a cross on the x axis.
     """
-    df = df.sort_values("alpha")
-    ok = df[(df["status"] == "ok") & np.isfinite(df["mAP"].astype(float))]
-    bad = df[df["status"] != "ok"]
-    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    summary = seed_summary(df)
+    spread = seed_spread(df)
+    several = bool((summary["runs"] > 1).any())
+    fig = Figure(figsize=(7.0, 5.6), layout="constrained")
     ax = fig.add_subplot()
-    if len(ok):
-        ax.plot(ok["alpha"], ok["mAP"], "-o", color="#1f77b4", markersize=6, linewidth=1.5)
-        for a, m in zip(ok["alpha"], ok["mAP"], strict=True):
-            offset = {"textcoords": "offset points", "xytext": (0, 7), "ha": "center"}
-            ax.annotate(f"{m:.2f}", (a, m), fontsize=9, **offset)
-        lo, hi = float(ok["mAP"].min()), float(ok["mAP"].max())
+    finished = _finished(df)
+    if len(finished):
+        _draw_means(ax, df, summary, several)
+        lo, hi = float(finished["mAP"].min()), float(finished["mAP"].max())
+        centre = float(summary["mean"].mean())
+        if math.isfinite(spread):
+            ax.axhspan(centre - spread, centre + spread, color=BAND_COLOUR, alpha=0.2, lw=0)
+            lo, hi = min(lo, centre - spread), max(hi, centre + spread)
         pad = max(0.5, 0.25 * (hi - lo))
-        ax.set_ylim(lo - pad - (pad if len(bad) else 0), hi + pad)
+        # room below for the crosses of diverged runs, above for the note
+        ax.set_ylim(lo - pad, hi + 1.5 * pad)
+    bad = df[df["status"] != "ok"]
     if len(bad):
-        y0 = ax.get_ylim()[0] if len(ok) else 0.0
-        ax.plot(bad["alpha"], [y0] * len(bad), "x", color="#d62728", markersize=10, mew=2)
-    alphas = df["alpha"].tolist()
+        y0, y1 = ax.get_ylim() if len(finished) else (0.0, 1.0)
+        alphas = sorted(set(bad["alpha"]))
+        ax.plot(
+            alphas, [y0 + 0.03 * (y1 - y0)] * len(alphas), "x", color=DIVERGED_COLOUR, ms=10, mew=2
+        )
+    alphas = sorted(set(df["alpha"]))
     ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
     if len(alphas) > 1:
         span = max(alphas) - min(alphas)
-        ax.set_xlim(min(alphas) - 0.08 * span, max(alphas) + 0.08 * span)
+        ax.set_xlim(min(alphas) - 0.08 * span, max(alphas) + 0.12 * span)
     ax.set_xlabel("α (weight of the sparse correlation loss L_A)")
     ax.set_ylabel("mAP (%)")
     ax.grid(linewidth=0.4, alpha=0.5)
-    ax.set_title(title, fontsize=11)
-    handles = [Line2D([], [], color="#1f77b4", marker="o", label="mAP of the run")]
-    if len(bad):
-        handles.append(
-            Line2D([], [], color="#d62728", marker="x", linestyle="", mew=2, label="diverged")
-        )
-    ax.legend(handles=handles, loc="best", fontsize=9)
+    ax.text(
+        0.02,
+        0.97,
+        wrap_title(_spread_note(summary, spread), 6.0, 9),
+        transform=ax.transAxes,
+        fontsize=9,
+        va="top",
+    )
+    fig.suptitle(wrap_title(title, 6.6, 11), fontsize=11)
+    seeds = int(summary["runs"].max()) if len(summary) else 0
+    fig.legend(
+        handles=_legend(several, spread, len(bad) > 0, seeds),
+        loc="outside lower center",
+        ncols=2,
+        fontsize=9,
+        frameon=False,
+    )
     if out is not None:
         save_figure(fig, out, dpi)
     return fig
@@ -107,6 +228,12 @@ def _metrics(path: Path | None) -> dict[str, float]:
     return {k: math.nan if v is None else float(v) for k, v in data.items()}
 
 
+def run_suffix(alpha: float, seed: int, first_seed: int) -> str:
+    """A sweep run's name suffix: ``alpha<α>`` for the config's own seed, ``alpha<α>_seed<s>``
+    for the others (as the demo names its runs of other seeds)."""
+    return alpha_label(alpha) + ("" if seed == first_seed else f"_seed{seed}")
+
+
 def alpha_sweep(
     config: str | Path | Mapping[str, Any] | None,
     alphas: Sequence[float] = DEFAULT_ALPHAS,
@@ -115,44 +242,56 @@ def alpha_sweep(
     out_dir: str | Path | None = None,
     *,
     row: str = "agcn",
+    seeds: int = 1,
     cache_dir: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Train ``row`` of ``config`` once per α; write and return the sweep table and plot.
+    """Train ``row`` of ``config`` once per α and seed; write and return the sweep table and
+    plot.
 
-    ``config`` is a YAML run config, the same as a dict, or ``None`` (the defaults). The
-    frame has the columns `COLUMNS`; ``df.attrs["files"]`` holds the CSV and PNG paths.
+    ``config`` is a YAML run config, the same as a dict, or ``None`` (the defaults). ``seeds``
+    runs per α: the config's ``train.seed`` (after ``overrides``) and the ``seeds − 1`` after
+    it. The frame has the columns `COLUMNS`, one line per run; ``df.attrs["files"]`` holds
+    the CSV and PNG paths.
     """
     check_mode(mode)
     table1_variants([row])  # checks the name
+    if seeds < 1:
+        raise ConfigError(f"--seeds: expected an int ≥ 1, got {seeds}")
     base = base_config(config)
     plain = build_run_config(base, overrides)
     target = Path(out_dir) if out_dir is not None else Path(plain.output_dir)
+    first = plain.train.seed
     records = []
     for alpha in alphas:
-        at = [*overrides, f"model.alpha={float(alpha)!r}"]
-        cfg = row_config(base, row, at, out_dir, suffix=alpha_label(alpha))
-        if progress:
-            print(f"[α = {alpha:g}] training {cfg.name} ({mode})", flush=True)
-        result = train_row(
-            cfg, mode, row, cache_dir=cache_dir, overwrite=overwrite, progress=progress
-        )
-        metrics = _metrics(result.metrics_file)
-        records.append(
-            {
-                "alpha": float(alpha),
-                **{k: metrics.get(k, math.nan) for k in ("mAP", "CF1", "OF1")},
-                "status": "ok" if result.error is None else "diverged",
-                "seconds": round(result.seconds, 2),
-                "run_dir": str(result.run_dir),
-            }
-        )
+        for seed in range(first, first + seeds):
+            at = [*overrides, f"model.alpha={float(alpha)!r}", f"train.seed={seed}"]
+            cfg = row_config(base, row, at, out_dir, suffix=run_suffix(alpha, seed, first))
+            if progress:
+                print(f"[α = {alpha:g}, seed {seed}] training {cfg.name} ({mode})", flush=True)
+            result = train_row(
+                cfg, mode, row, cache_dir=cache_dir, overwrite=overwrite, progress=progress
+            )
+            metrics = _metrics(result.metrics_file)
+            records.append(
+                {
+                    "alpha": float(alpha),
+                    "seed": seed,
+                    **{k: metrics.get(k, math.nan) for k in ("mAP", "CF1", "OF1")},
+                    "status": "ok" if result.error is None else "diverged",
+                    "seconds": round(result.seconds, 2),
+                    "run_dir": str(result.run_dir),
+                }
+            )
     df = pd.DataFrame(records, columns=COLUMNS)
     stem = target / f"{plain.name}_alpha_sweep"
     csv = atomic_write_text(stem.with_suffix(".csv"), df.to_csv(index=False))
     png = stem.with_suffix(".png")
-    title = f"{plain.name}: {row} mAP against α ({mode}, {len(df)} runs)"
+    title = (
+        f"{plain.name}: {short_title(row)} mAP against α ({mode}, {len(alphas)} α × "
+        f"{seeds} seed{'s' if seeds > 1 else ''})"
+    )
     plot_alpha_sweep(df, png, title=title)
     df.attrs["files"] = {"csv": csv, "png": png}
     return df
@@ -176,6 +315,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         choices=VARIANTS.registered(),
         help="the Table-1 row (variant) to sweep (default: agcn)",
     )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="runs per α: the config's train.seed and the ones after it; with 2 or more the "
+        "figure shows the seed spread (default: %(default)s)",
+    )
     add_training_options(parser, "runs, CSV and figure")
     return parser
 
@@ -188,11 +334,17 @@ def main(args: argparse.Namespace) -> int:
         args.mode,
         args.out_dir,
         row=args.row,
+        seeds=args.seeds,
         cache_dir=args.cache_dir,
         overwrite=args.overwrite,
         progress=not args.no_progress,
     )
     print(df.drop(columns=["run_dir"]).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    summary = seed_summary(df)
+    for a, ok, mean, std in zip(*(summary[k] for k in ("alpha", "ok", "mean", "std")), strict=True):
+        spread = f" ± {std:.2f}" if math.isfinite(std) else ""
+        print(f"α = {a:g}: mAP {mean:.2f}{spread} over {ok} seed(s)")
+    print(_spread_note(summary, seed_spread(df)))
     files = df.attrs["files"]
     print(f"wrote {files['csv']} and {files['png']}")
     return 0 if (df["status"] == "ok").all() else 1

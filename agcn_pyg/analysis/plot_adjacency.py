@@ -2,8 +2,23 @@
 
 Every panel is a ``C × C`` matrix whose entry ``[i, j]`` sits at row ``i``, column ``j``; in
 a GCN layer ``H' = δ(Â H W)`` (Eq. 3) row ``i`` of ``Â`` says how much label ``i`` gathers
-from label ``j``. Panels share one label order, optionally found by hierarchical clustering
-so that groups of labels that are strongly linked show as blocks on the diagonal.
+from label ``j``. How a figure is meant to be read:
+
+* **One colour scale per quantity.** Every Â panel of a figure (the learned Â, ML-GCN's Â)
+  has the same vmin and vmax, stated in its colour bar beside the panel's own largest
+  off-diagonal entry; probabilities (P(j | i)) run from 0 to 1; attention layers share one
+  scale. A scale per panel was the alternative: it shows each panel's structure at full
+  contrast, but it makes an Â whose largest off-diagonal entry is 0.009 as bright as one
+  whose largest is 0.2, and these panels stand side by side to be compared. The diagonal of
+  Â and of attention is masked (its mean written under the panel): a self-weight near 1
+  would otherwise take the whole scale.
+* **Label order** comes from the training labels (their co-occurrence P(j | i), clustered so
+  that labels that occur together sit together) or is the data set's, never from the learned
+  graph being shown, which would make any graph look structured.
+* **ML-GCN's Â is the transpose of its P(j | i) pattern**: its ``gen_adj`` computes
+  ``(A D)ᵀ D`` (`agcn_pyg.graph`), so its row i gathers from column j with a weight built from
+  P(i | j). Its panel says so.
+* The figure's title names the run, its graph and its GNN (`describe_run`).
 
 Usage (``agcn plot-adjacency``, ``python -m agcn_pyg.analysis.plot_adjacency`` and
 ``python analysis/plot_adjacency.py`` are the same command)::
@@ -29,15 +44,26 @@ from matplotlib.figure import Figure
 from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
 
-from agcn_pyg.analysis._common import run_cli, save_figure
+from agcn_pyg.analysis._common import run_cli, save_figure, wrap_title
 from agcn_pyg.analysis.attention import attention_maps
 from agcn_pyg.errors import CheckpointError, DataError
 from agcn_pyg.models import LABEL_GRAPHS
+from agcn_pyg.models.label_graph import BASELINE
+from agcn_pyg.variants import VARIANTS
 
 DEFAULT_DPI = 120
 MASK_NOTE = {"sequential": "white", "diverging": "black"}
 # Colour maps per scale: diverging is centred at 0 so the sign of a learned A is visible.
 CMAPS = {"sequential": "viridis", "diverging": "RdBu_r"}
+#: the groups of panels that share one colour scale, as their colour bars name them
+ADJ_GROUP, ATTENTION_GROUP = "Â", "attention"
+#: cell values are written up to this many labels (above it they would not fit at 8 pt)
+ANNOTATE_MAX_LABELS = 12
+CELL_FONT = 8.0  # pt: the cell values
+TITLE_FONT, SUPTITLE_FONT = 10.0, 12.0
+#: what a masked diagonal of P(j | i) holds, by definition
+SELF_PROBABILITY = "P(i | i) = 1"
+TRANSPOSE_NOTE = "Â[i, j] built from P(i | j): gen_adj transposes P(j | i)"
 
 
 @dataclass(frozen=True)
@@ -45,9 +71,13 @@ class Panel:
     """One ``C × C`` heatmap.
 
     ``scale`` is ``"diverging"`` (colour scale symmetric about 0), ``"sequential"`` or
-    ``"auto"`` (diverging when any shown entry is negative). With ``mask_diagonal`` the
+    ``"auto"`` (diverging when any shown entry is negative). Panels with the same ``group``
+    share one colour scale (the same vmin and vmax, stated in their colour bars);
+    ``limits`` fixes the scale instead (P(j | i): 0 to 1). With ``mask_diagonal`` the
     diagonal is drawn in a neutral colour and left out of the colour scale, so that a
-    dominant self-weight does not wash out the off-diagonal structure.
+    dominant self-weight does not wash out the off-diagonal structure; ``diagonal_note``
+    says what it holds (default: its mean). ``key`` names the panel's kind for code that
+    picks panels: ``A``, ``A_hat``, ``cooccurrence``, ``mlgcn``, ``attention<k>``.
     """
 
     title: str
@@ -55,10 +85,23 @@ class Panel:
     scale: str = "auto"
     mask_diagonal: bool = False
     colorbar_label: str = ""
+    key: str = ""
+    group: str | None = None
+    limits: tuple[float, float] | None = None
+    diagonal_note: str | None = None
 
     def __post_init__(self) -> None:
         if self.scale not in {"auto", *CMAPS}:
             raise ValueError(f"Panel.scale must be 'auto' or one of {sorted(CMAPS)}")
+
+    def shown(self, order: np.ndarray | None = None) -> np.ma.MaskedArray:
+        """The matrix in ``order`` (rows and columns), undefined entries and a masked
+        diagonal masked."""
+        m = self.matrix if order is None else self.matrix[np.ix_(order, order)]
+        mask = ~np.isfinite(m)
+        if self.mask_diagonal:
+            mask = mask | np.eye(len(m), dtype=bool)
+        return np.ma.array(m, mask=mask)
 
 
 class GraphModel(Protocol):
@@ -121,35 +164,64 @@ def cluster_order(matrix: np.ndarray) -> np.ndarray:
     return leaves_list(tree).astype(np.int64)
 
 
-def _correlation_panel(A: Any, graph_name: str | None) -> Panel:
-    """``A``, titled by its label graph's ``title`` (`LabelGraph.title`)."""
+def graph_title(graph_name: str | None) -> str:
+    """How figures name a label graph's A: its module's ``title`` (`LabelGraph.title`)."""
     if graph_name is None:
-        head = "learned A"
-    elif graph_name.lower() in LABEL_GRAPHS:
-        head = LABEL_GRAPHS.get(graph_name.lower()).title
-    else:
-        head = f"A (graph {graph_name!r})"
+        return "learned A"
+    if graph_name.lower() == BASELINE:
+        return "no label graph (baseline)"
+    if graph_name.lower() in LABEL_GRAPHS:
+        return LABEL_GRAPHS.get(graph_name.lower()).title
+    return f"A (graph {graph_name!r})"
+
+
+def _correlation_panel(A: Any, graph_name: str | None, static: bool) -> Panel:
+    """``A``, titled by its label graph's ``title``: a learned A on a scale symmetric about 0
+    (its sign matters), ML-GCN's static A (never negative) on a sequential one."""
     return Panel(
-        title=f"{head}\nred > 0 > blue, white = 0",
+        title=graph_title(graph_name),
         matrix=to_numpy(A),
-        scale="diverging",
-        colorbar_label="A[i, j]",
+        scale="sequential" if static else "diverging",
+        colorbar_label="A[i, j]" if static else "A[i, j]: red > 0 > blue",
+        key="A",
     )
 
 
 def _normalised_panel(A_hat: Any, static: bool, guard: str | None) -> Panel:
     """``Â``, titled by how it was normalised (Eq. 4 with its guard, or ML-GCN's gen_adj)."""
-    normalisation = (
-        r"$\hat{A} = (A D)^\top D$, ML-GCN's gen_adj"
-        if static
-        else rf"$\hat{{A}} = \tilde{{D}}^{{-1/2}}({'g(A)' if guard else 'A'} + I)"
-        rf"\tilde{{D}}^{{-1/2}}$ (Eq. 4{f', g = {guard}' if guard else ''})"
-    )
+    if static:
+        title = r"ML-GCN's $\hat{A}=(AD)^\top D$ (gen_adj), used by the GCN" + f"\n{TRANSPOSE_NOTE}"
+    else:
+        inner, where = ("g(A)", f"Eq. 4, g = {guard}") if guard else ("A", "Eq. 4")
+        title = (
+            rf"$\hat{{A}}=\tilde{{D}}^{{-1/2}}({inner}+I)\tilde{{D}}^{{-1/2}}$ ({where}), "
+            "used by the GCN"
+        )
     return Panel(
-        title=f"{normalisation}\nused by the GCN: row i aggregates from column j",
+        title=title,
         matrix=to_numpy(A_hat),
         mask_diagonal=True,
-        colorbar_label=r"$\hat{A}[i, j]$ (off-diagonal)",
+        colorbar_label="Â[i, j], i ≠ j",
+        key="A_hat",
+        group=ADJ_GROUP,
+    )
+
+
+def probability_panel(title: str, p: Any, key: str = "cooccurrence") -> Panel:
+    """A ``P(j | i)`` panel on the 0–1 scale; its diagonal, ``P(i | i) = 1`` by definition, is
+    set to 1 (rows that are undefined stay NaN) and masked with that note."""
+    m = to_numpy(p).copy()
+    diagonal = np.diag(m)
+    m[np.diag_indices_from(m)] = np.where(np.isfinite(diagonal), 1.0, np.nan)
+    return Panel(
+        title=title,
+        matrix=m,
+        scale="sequential",
+        mask_diagonal=True,
+        colorbar_label="P(j | i), i ≠ j",
+        key=key,
+        limits=(0.0, 1.0),
+        diagonal_note=SELF_PROBABILITY,
     )
 
 
@@ -160,10 +232,25 @@ def _mlgcn_panel(mlgcn: Any, params: Mapping[str, Any]) -> Panel:
     keys = ("t", "p") if kind == "re-weighted" else ("t",)
     detail = [f"{k} = {params[k]}" for k in keys if k in params]
     return Panel(
-        title=f"ML-GCN $\\hat{{A}}$ from co-occurrence\n({', '.join([kind, *detail])})",
+        title=f"ML-GCN's $\\hat{{A}}$ from the co-occurrence ({', '.join([kind, *detail])})\n"
+        f"{TRANSPOSE_NOTE}",
         matrix=to_numpy(mlgcn),
         mask_diagonal=True,
-        colorbar_label=r"ML-GCN $\hat{A}[i, j]$ (off-diagonal)",
+        colorbar_label="Â[i, j], i ≠ j",
+        key="mlgcn",
+        group=ADJ_GROUP,
+    )
+
+
+def _attention_panel(att: Any, layer: int) -> Panel:
+    return Panel(
+        title=f"attention, layer {layer} (heads averaged): row i target, column j source",
+        matrix=to_numpy(att),
+        scale="sequential",
+        mask_diagonal=True,
+        colorbar_label="attention weight, i ≠ j",
+        key=f"attention{layer}",
+        group=ATTENTION_GROUP,
     )
 
 
@@ -196,32 +283,76 @@ def adjacency_panels(
     panels: list[Panel] = []
     static = graph_name is not None and graph_name.lower() == "static"
     if A is not None:
-        panels.append(_correlation_panel(A, graph_name))
+        panels.append(_correlation_panel(A, graph_name, static))
     if A_hat is not None:
         panels.append(_normalised_panel(A_hat, static, guard))
     if cooccurrence is not None:
-        panels.append(
-            Panel(
-                title="co-occurrence P(j | i) = N(i and j) / N(i)\nrow i: given label i",
-                matrix=conditional_probability(cooccurrence["adj"], cooccurrence["nums"]),
-                scale="sequential",
-                mask_diagonal=True,
-                colorbar_label="P(j | i)",
-            )
-        )
+        p = conditional_probability(cooccurrence["adj"], cooccurrence["nums"])
+        title = "co-occurrence P(j | i) = N(i and j) / N(i) of the training labels"
+        panels.append(probability_panel(title, p))
     if mlgcn is not None and not static:  # for the static graph, Â above is ML-GCN's Â
         panels.append(_mlgcn_panel(mlgcn, mlgcn_params or {}))
-    for k, att in enumerate(attention, start=1):
-        panels.append(
-            Panel(
-                title=f"attention, layer {k} (heads averaged)\nrow i: target, column j: source",
-                matrix=to_numpy(att),
-                scale="sequential",
-                mask_diagonal=True,
-                colorbar_label="attention weight (off-diagonal)",
-            )
-        )
+    panels += [_attention_panel(att, k) for k, att in enumerate(attention, start=1)]
     return panels
+
+
+def find_panel(panels: Sequence[Panel], key: str) -> Panel | None:
+    """The first panel of kind ``key`` (`Panel.key`), or ``None``."""
+    return next((p for p in panels if p.key == key), None)
+
+
+# --------------------------------------------------------------------------- scales
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A panel's colour scale: ``kind`` (``sequential`` or ``diverging``), its ``norm``, and
+    how many panels share it (1: its own)."""
+
+    kind: str
+    norm: Normalize
+    shared_by: int = 1
+
+
+def _norm(values: np.ndarray, scales: set[str], limits: tuple[float, float] | None) -> Scale:
+    if limits is not None:
+        return Scale("sequential", Normalize(*limits))
+    if "diverging" in scales or ("auto" in scales and values.size and values.min() < 0):
+        lim = float(np.abs(values).max()) if values.size else 1.0
+        return Scale("diverging", Normalize(-lim, lim) if lim > 0 else Normalize(-1.0, 1.0))
+    lo = min(0.0, float(values.min())) if values.size else 0.0
+    hi = float(values.max()) if values.size else 1.0
+    return Scale("sequential", Normalize(lo, hi if hi > lo else lo + 1.0))
+
+
+def panel_scales(panels: Sequence[Panel]) -> list[Scale]:
+    """Each panel's colour scale: from its shown (unmasked) entries, and from those of every
+    panel of its ``group``, so that a group's panels have the same vmin and vmax."""
+    members: dict[object, list[Panel]] = {}
+    for k, panel in enumerate(panels):
+        members.setdefault(panel.group if panel.group is not None else k, []).append(panel)
+    scales = {}
+    for key, group in members.items():
+        values = np.concatenate([p.shown().compressed() for p in group])
+        scale = _norm(values, {p.scale for p in group}, group[0].limits)
+        scales[key] = Scale(scale.kind, scale.norm, len(group))
+    return [scales[p.group if p.group is not None else k] for k, p in enumerate(panels)]
+
+
+def _colorbar_label(panel: Panel, scale: Scale) -> str:
+    """What the colour bar shows, this panel's largest shown entry when its scale is shared,
+    and the scale itself when it is shared or fixed."""
+    label = panel.colorbar_label or "value"
+    values = panel.shown().compressed()
+    if scale.shared_by > 1 and values.size:
+        label += f"; max {values.max():.2g}"
+    lo, hi = scale.norm.vmin, scale.norm.vmax
+    if scale.shared_by > 1:
+        group = f"{scale.shared_by} {panel.group} panels"
+        label += f"\n(one scale for the {group}: {lo:.2g} to {hi:.2g})"
+    elif panel.limits is not None:
+        label += f"\n(scale {lo:g} to {hi:g})"
+    return label
 
 
 # --------------------------------------------------------------------------- drawing
@@ -238,12 +369,13 @@ class _Geometry:
     nrows: int
 
 
-def _geometry(c: int, n_panels: int, max_label_chars: int) -> _Geometry:
+def _geometry(c: int, n_panels: int, max_label_chars: int, annotate: bool = False) -> _Geometry:
     # One tick label needs about font + 2 pt of height; the heatmap grows with C until every
-    # label fits, and labels are thinned only beyond a side of 11 inches (C > ~100).
+    # label fits, and labels are thinned only beyond a side of 11 inches (C > ~100). Written
+    # cell values need cells of about 0.45 inch: "-0.004" at 8 pt.
     font = 9.0 if c <= 20 else 7.0 if c <= 48 else 6.0
     need = c * (font + 2.0) / 72.0
-    side = max(3.2, need)
+    side = max(3.2, need, 0.45 * c if annotate else 0.0)
     step = 1
     if side > 11.0:
         step = math.ceil(need / 11.0)
@@ -255,18 +387,22 @@ def _geometry(c: int, n_panels: int, max_label_chars: int) -> _Geometry:
         font=font,
         step=step,
         side=side,
-        cell_w=side + label_in + 1.3,
-        cell_h=side + label_in + 0.9,
+        cell_w=side + label_in + 1.5,
+        # two title lines, the tick labels, a two-line x label
+        cell_h=side + label_in + 1.2,
         ncols=ncols,
         nrows=nrows,
     )
 
 
-def figure_size(c: int, n_panels: int, label_names: Sequence[str] = ()) -> tuple[float, float]:
+def figure_size(
+    c: int, n_panels: int, label_names: Sequence[str] = (), annotate: bool = False
+) -> tuple[float, float]:
     """The figure size (inches) used for ``n_panels`` heatmaps of ``C`` labels."""
     longest = max((len(s) for s in label_names), default=12)
-    g = _geometry(c, n_panels, longest)
-    return g.ncols * g.cell_w, g.nrows * g.cell_h + 0.6
+    g = _geometry(c, n_panels, longest, annotate)
+    # the figure's title (two lines) and its footnote
+    return g.ncols * g.cell_w, g.nrows * g.cell_h + 1.0
 
 
 def _short(name: str, limit: int = 24) -> str:
@@ -283,56 +419,56 @@ def _annotate(ax: Axes, m: np.ndarray, mask: np.ndarray, cmap: Colormap, norm: N
             continue
         r, g, b, _ = cmap(norm(m[i, j]))
         dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
-        ax.text(j, i, text, ha="center", va="center", fontsize=6, color="w" if dark else "k")
+        ax.text(
+            j, i, text, ha="center", va="center", fontsize=CELL_FONT, color="w" if dark else "k"
+        )
+
+
+def _diagonal_label(panel: Panel, m: np.ndarray, colour: str) -> str:
+    """The x label: the column index, and what is masked (the diagonal, undefined entries)."""
+    notes = []
+    if panel.mask_diagonal:
+        if panel.diagonal_note is not None:
+            held = panel.diagonal_note
+        else:
+            diag = np.diag(m)
+            held = f"mean {np.nanmean(diag):.3g}" if np.isfinite(diag).any() else "undefined"
+        notes.append(f"diagonal ({held}) masked in {colour}")
+    undefined = int((~np.isfinite(m[~np.eye(len(m), dtype=bool)])).sum())
+    if undefined:
+        notes.append(f"{undefined} undefined entries in {colour}")
+    return "; ".join(["column j", *notes])
 
 
 def _draw_panel(
-    ax: Axes, panel: Panel, order: np.ndarray, names: list[str], g: _Geometry, annotate: bool
+    ax: Axes,
+    panel: Panel,
+    scale: Scale,
+    order: np.ndarray,
+    names: list[str],
+    g: _Geometry,
+    annotate: bool,
 ) -> None:
     c = len(order)
     m = panel.matrix[np.ix_(order, order)]
-    mask = ~np.isfinite(m)
-    title = panel.title
-    if panel.mask_diagonal:
-        mask = mask | np.eye(c, dtype=bool)
-    shown = np.ma.array(m, mask=mask)
-    values = shown.compressed()
-    scale = panel.scale
-    if scale == "auto":
-        scale = "diverging" if values.size and values.min() < 0 else "sequential"
-    if scale == "diverging":
-        lim = float(np.abs(values).max()) if values.size else 1.0
-        lim = lim if lim > 0 else 1.0
-        norm = Normalize(-lim, lim)
-    else:
-        lo = min(0.0, float(values.min())) if values.size else 0.0
-        hi = float(values.max()) if values.size else 1.0
-        norm = Normalize(lo, hi if hi > lo else lo + 1.0)
-    notes = []
-    if panel.mask_diagonal:
-        diag = np.diag(m)
-        mean = float(np.nanmean(diag)) if np.isfinite(diag).any() else math.nan
-        notes.append(f"diagonal masked in {MASK_NOTE[scale]}: mean {mean:.3g}")
-    undefined = int((~np.isfinite(m[~np.eye(c, dtype=bool)])).sum())
-    if undefined:
-        notes.append(f"{undefined} undefined entries in {MASK_NOTE[scale]}")
-    if notes:
-        title += f"\n({'; '.join(notes)})"
-    cmap: Colormap = mpl.colormaps[CMAPS[scale]].with_extremes(bad=MASK_NOTE[scale])
-    im = ax.imshow(shown, cmap=cmap, norm=norm, interpolation="nearest", aspect="equal")
-    ax.set_title(title, fontsize=10)
+    shown = panel.shown(order)
+    colour = MASK_NOTE[scale.kind]
+    cmap: Colormap = mpl.colormaps[CMAPS[scale.kind]].with_extremes(bad=colour)
+    im = ax.imshow(shown, cmap=cmap, norm=scale.norm, interpolation="nearest", aspect="equal")
+    ax.set_title(wrap_title(panel.title, g.cell_w - 0.2, TITLE_FONT), fontsize=TITLE_FONT)
     ticks = np.arange(0, c, g.step)
     ax.set_xticks(ticks, [names[k] for k in ticks], rotation=90, fontsize=g.font)
     ax.set_yticks(ticks, [names[k] for k in ticks], fontsize=g.font)
     ax.tick_params(length=2, pad=1)
     thinned = f" (one label in {g.step} named)" if g.step > 1 else ""
-    ax.set_xlabel(f"column j{thinned}", fontsize=9)
+    xlabel = _diagonal_label(panel, m, colour) + thinned
+    ax.set_xlabel(wrap_title(xlabel, g.side + 0.4, 9), fontsize=9)
     ax.set_ylabel("row i", fontsize=9)
-    cb = ax.figure.colorbar(im, ax=ax, shrink=0.8, pad=0.02, fraction=0.05)
-    cb.set_label(panel.colorbar_label or "value", fontsize=9)
+    cb = ax.figure.colorbar(im, ax=ax, shrink=0.9, pad=0.02, fraction=0.05)
+    cb.set_label(_colorbar_label(panel, scale), fontsize=8)
     cb.ax.tick_params(labelsize=8)
     if annotate:
-        _annotate(ax, m, mask, cmap, norm)
+        _annotate(ax, m, np.ma.getmaskarray(shown), cmap, scale.norm)
 
 
 def plot_adjacency_panels(
@@ -342,6 +478,7 @@ def plot_adjacency_panels(
     out: str | Path | None = None,
     *,
     suptitle: str | None = None,
+    footnote: str | None = None,
     annotate: bool | None = None,
     dpi: float = DEFAULT_DPI,
 ) -> Figure:
@@ -351,10 +488,11 @@ def plot_adjacency_panels(
         panels: :class:`Panel` objects, or ``(title, matrix)`` pairs (auto colour scale).
         label_names: the ``C`` class names, in the matrices' order.
         order: a permutation of ``range(C)`` applied to rows and columns of every panel
-            (e.g. from :func:`cluster_order`); ``None`` keeps the given order.
+            (e.g. :func:`cluster_order` of the co-occurrence); ``None`` keeps the given order.
         out: PNG path; written atomically when given.
-        suptitle: first line of the figure title.
-        annotate: write each value in its cell; default only for ``C <= 12``.
+        suptitle: the figure's title (wrapped to its width).
+        footnote: a note under the panels (how labels are ordered, summary figures).
+        annotate: write each value in its cell (at 8 pt); default for ``C <= 12``.
         dpi: resolution of the PNG; its size is ``figure.get_size_inches() * dpi``.
     """
     items = [
@@ -374,16 +512,19 @@ def plot_adjacency_panels(
     if sorted(perm.tolist()) != list(range(c)):
         raise DataError(f"order must be a permutation of range({c})")
     shown_names = [_short(names[k]) for k in perm]
-    g = _geometry(c, len(items), max((len(s) for s in shown_names), default=1))
-    fig = Figure(figsize=figure_size(c, len(items), shown_names), layout="constrained")
+    do_annotate = c <= ANNOTATE_MAX_LABELS if annotate is None else annotate
+    g = _geometry(c, len(items), max((len(s) for s in shown_names), default=1), do_annotate)
+    size = figure_size(c, len(items), shown_names, do_annotate)
+    fig = Figure(figsize=size, layout="constrained")
     axes = fig.subplots(g.nrows, g.ncols, squeeze=False).ravel()
-    do_annotate = c <= 12 if annotate is None else annotate
-    for ax, panel in zip(axes, items, strict=False):
-        _draw_panel(ax, panel, perm, shown_names, g, do_annotate)
+    for ax, panel, scale in zip(axes, items, panel_scales(items), strict=False):
+        _draw_panel(ax, panel, scale, perm, shown_names, g, do_annotate)
     for ax in axes[len(items) :]:
         ax.set_axis_off()
-    head = suptitle or "Label graph"
-    fig.suptitle(f"{head}\n{c} labels; entry [i, j] is drawn at row i, column j", fontsize=12)
+    head = suptitle or f"Label graph, {c} labels"
+    fig.suptitle(wrap_title(head, size[0] - 0.4, SUPTITLE_FONT), fontsize=SUPTITLE_FONT)
+    if footnote:
+        fig.supxlabel(wrap_title(footnote, size[0] - 0.4, 9), fontsize=9)
     if out is not None:
         save_figure(fig, out, dpi)
     return fig
@@ -405,12 +546,8 @@ def _mlgcn_adjacency(cooccurrence: Mapping[str, Any], config: Mapping[str, Any])
     return to_numpy(adj)
 
 
-def model_panels(
-    model: GraphModel, meta: Mapping[str, Any]
-) -> tuple[list[Panel], tuple[str, np.ndarray] | None]:
-    """Panels for a loaded model, and the ``(name, matrix)`` to cluster labels by.
-
-    Labels are clustered by ``Â`` (the graph the GCN uses), else by the first attention map.
+def model_panels(model: GraphModel, meta: Mapping[str, Any]) -> list[Panel]:
+    """The panels of a loaded model (`adjacency_panels`).
 
     ``meta`` is the dict returned by ``agcn_pyg.load_model``: ``label_names``, ``config``
     and ``cooccurrence`` (``{"adj", "nums"}`` or ``None``).
@@ -425,7 +562,7 @@ def model_panels(
     cooc = meta.get("cooccurrence")
     mlgcn = _mlgcn_adjacency(cooc, config) if cooc is not None else None
     params = {k: config[k] for k in ("t", "p", "reweight") if k in config}
-    panels = adjacency_panels(
+    return adjacency_panels(
         A,
         A_hat,
         cooccurrence=cooc,
@@ -435,12 +572,41 @@ def model_panels(
         guard=config.get("guard"),
         mlgcn_params=params,
     )
-    basis = None
-    if A_hat is not None:
-        basis = ("Â", A_hat)
-    elif attention:
-        basis = ("layer-1 attention", attention[0])
-    return panels, basis
+
+
+def describe_run(meta: Mapping[str, Any]) -> str:
+    """``<run>: <graph>; GNN <layer>, <L> layers`` for a loaded checkpoint's ``meta``.
+
+    The run is the name in its run config (else its folder's name). The graph is the title
+    of the run config's variant (`agcn_pyg.variants`) while the model still has that
+    variant's settings, else its label graph's title (`graph_title`): ``variant: agcn``
+    trained with ``model.graph=cos`` is named by its Cos-A graph, not as A-GCN.
+    """
+    run = dict(meta.get("run_config") or {})
+    model = dict(meta.get("config") or {})
+    name = run.get("name") or Path(str(meta.get("path", "checkpoint"))).parent.name
+    graph = model.get("graph")
+    variant = VARIANTS.get(run["variant"]) if run.get("variant") in VARIANTS else None
+    if variant is not None and all(model.get(k) == v for k, v in variant.model.items()):
+        what = variant.title
+    else:
+        what = graph_title(graph)
+    if graph == BASELINE:  # the baseline has no GNN
+        return f"{name}: {what}"
+    return f"{name}: {what}; GNN {model.get('gnn', 'gcn')}, {model.get('num_layers', 2)} layers"
+
+
+def label_order(panels: Sequence[Panel], cluster: bool = True) -> tuple[np.ndarray | None, str]:
+    """The label order of a model's figure and how it was found: the training labels'
+    P(j | i) clustered (`cluster_order`) when the panels have it, else the data set's order.
+    Never the learned graph: ordered by itself, any graph shows blocks."""
+    cooccurrence = find_panel(panels, "cooccurrence")
+    if cluster and cooccurrence is not None:
+        return cluster_order(cooccurrence.matrix), (
+            "ordered by clustering the training labels' co-occurrence P(j | i)"
+        )
+    why = " (the checkpoint has no co-occurrence counts)" if cluster else ""
+    return None, f"in the data set's order{why}"
 
 
 def plot_model(
@@ -449,20 +615,25 @@ def plot_model(
     out: str | Path | None = None,
     *,
     cluster: bool = True,
-    title: str = "Label graph",
+    title: str | None = None,
+    note: str | None = None,
     dpi: float = DEFAULT_DPI,
 ) -> Figure:
-    """Heatmaps of a loaded model's label graph (see :func:`model_panels`)."""
+    """Heatmaps of a loaded model's label graph (see :func:`model_panels`), titled by
+    `describe_run` unless ``title`` is given; ``note`` goes into the footnote."""
     names = list(meta.get("label_names") or [])
-    panels, basis = model_panels(model, meta)
+    panels = model_panels(model, meta)
+    title = title or describe_run(meta)
     if not panels:
         graph = (meta.get("config") or {}).get("graph", "none")
         raise CheckpointError(f"{title}: the model has no label graph to plot (graph {graph!r})")
-    order = None
-    if cluster and basis is not None:
-        order = cluster_order(basis[1])
-        title = f"{title}, labels clustered by {basis[0]}"
-    return plot_adjacency_panels(panels, names, order=order, out=out, suptitle=title, dpi=dpi)
+    order, how = label_order(panels, cluster)
+    footnote = f"{len(names)} labels, {how}; cell [i, j] at row i, column j."
+    if note:
+        footnote += f" {note}"
+    return plot_adjacency_panels(
+        panels, names, order=order, out=out, suptitle=title, footnote=footnote, dpi=dpi
+    )
 
 
 @dataclass
@@ -548,12 +719,12 @@ def plot_checkpoint(
 
     model, meta = load_model(ckpt, map_location="cpu")
     target = Path(out) if out is not None else default_out(ckpt)
-    title = f"Label graph of {Path(ckpt).name}"
     summary = checkpoint_graph_learning(model, meta)
+    note = None
     if summary is not None:
         print("\n".join(summary.lines(list(meta["label_names"]))))
-        title += "\n" + _headline(summary)
-    plot_model(model, meta, target, cluster=cluster, title=title, dpi=dpi)
+        note = headline(summary) + "."
+    plot_model(model, meta, target, cluster=cluster, note=note, dpi=dpi)
     return target
 
 
@@ -566,10 +737,11 @@ def checkpoint_graph_learning(model: GraphModel, meta: Mapping[str, Any]) -> Gra
     return graph_learning(adj, adj_hat, list(meta["label_names"]), meta.get("cooccurrence"))
 
 
-def _headline(summary: GraphLearning) -> str:
+def headline(summary: GraphLearning) -> str:
+    """`GraphLearning` in one sentence, for a figure's footnote."""
     rho = summary.spearman.get("Â vs P(j|i)")
     corr = "" if rho is None or math.isnan(rho) else f", Spearman ρ(Â, P(j|i)) {rho:+.2f}"
-    return f"mean off-diagonal mass of Â per row {summary.offdiag.mean():.4f}{corr}"
+    return f"Mean off-diagonal mass of Â per row {summary.offdiag.mean():.4f}{corr}"
 
 
 # --------------------------------------------------------------------------- CLI
@@ -591,7 +763,8 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--no-cluster",
         dest="cluster",
         action="store_false",
-        help="keep the data set's label order instead of clustering",
+        help="keep the data set's label order instead of clustering the training labels' "
+        "co-occurrence P(j|i)",
     )
     parser.add_argument("--dpi", type=float, default=DEFAULT_DPI, help="PNG resolution")
     return parser

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from agcn_pyg.analysis import results_table as tables
+from agcn_pyg.analysis.alpha_sweep import seed_spread, seed_summary
 from agcn_pyg.config import TrainConfig
 from agcn_pyg.demo.data import DemoDataset
 from agcn_pyg.demo.plan import BACKBONE, MODE_SHORT, MODE_TITLES, SETTINGS, DemoPlan
@@ -375,14 +376,21 @@ def graph_sentence(found: Findings) -> str | None:
 
 
 def sweep_sentence(found: Findings) -> str | None:
-    """The span of A-GCN's mAP over the α sweep."""
+    """The span of A-GCN's mean mAP over the α sweep, against the spread between seeds."""
     if found.sweep is None:
         return None
-    ok = found.sweep[found.sweep["status"] == "ok"]
-    if len(ok) < 2:
+    summary = seed_summary(found.sweep).dropna(subset=["mean"])
+    if len(summary) < 2:
         return None
-    alphas = ", ".join(f"{a:g}" for a in ok["alpha"])
-    return f"Over α ∈ {{{alphas}}} A-GCN's mAP spans {ok['mAP'].min():.2f}–{ok['mAP'].max():.2f}."
+    alphas = ", ".join(f"{a:g}" for a in summary["alpha"])
+    low, high = summary["mean"].min(), summary["mean"].max()
+    text = f"Over α ∈ {{{alphas}}} A-GCN's mean mAP spans {low:.2f}–{high:.2f}"
+    spread = seed_spread(found.sweep)
+    if not math.isfinite(spread):
+        return text + " (one seed per α)."
+    if high - low < spread:
+        return f"{text}, less than the seed standard deviation ({spread:.2f}): no trend in α."
+    return f"{text}; the seed standard deviation is {spread:.2f}."
 
 
 def closing_sentences(plan: DemoPlan, found: Findings, hard: list[int]) -> list[str]:
@@ -625,8 +633,9 @@ def adjacency_section(plan: DemoPlan, found: Findings) -> list[str]:
         f"![learned label graph]({_rel(graph['path'], plan.out)})",
         "",
         "Learned A (Eq. 5) and Â (Eq. 4, what the GCN uses), the generator's true P(j | i), "
-        "and ML-GCN's re-weighted Â from the training counts; labels ordered by clustering "
-        "the true P(j | i). Spearman correlation of the off-diagonal entries with the true "
+        "and ML-GCN's re-weighted Â from the training counts (the two Â panels on one colour "
+        "scale); labels ordered by clustering the true P(j | i). Spearman correlation of the "
+        "off-diagonal entries with the true "
         f"P(j | i): Â {_fmt(graph['rho_hat'])}, A {_fmt(graph['rho_a'])}.",
         "",
     ]
@@ -663,13 +672,17 @@ def sweep_section(plan: DemoPlan, found: Findings) -> list[str]:
     if found.sweep is None:
         return []
     df = found.sweep
-    cells = ", ".join(f"α = {a:g}: {_fmt(m)}" for a, m in zip(df["alpha"], df["mAP"], strict=True))
+    summary = seed_summary(df)
+    cells = ", ".join(
+        f"α = {a:g}: {_fmt(m)} ± {_fmt(s)}" for a, m, s in summary[["alpha", "mean", "std"]].values
+    )
     return [
         "### mAP against α (Fig. 3 style, cached features)",
         "",
         f"![alpha sweep]({_rel(Path(df.attrs['files']['png']), plan.out)})",
         "",
-        f"A-GCN with the weight α of L_A varied ({cells}); `agcn alpha-sweep`.",
+        f"A-GCN with the weight α of L_A varied, mean mAP ± standard deviation over "
+        f"{int(summary['runs'].max())} seeds ({cells}); `agcn alpha-sweep --seeds`.",
         "",
     ]
 

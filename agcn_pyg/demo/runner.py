@@ -106,8 +106,9 @@ def run_table2(plan: DemoPlan, info: DemoDataset, weights: Path) -> dict[str, li
 
 
 def run_alpha_sweep(plan: DemoPlan, weights: Path) -> Any:
-    """A-GCN on cached features for every α of the plan (Fig. 3), through the analysis tool,
-    under the features recipe (runs ``demo_alpha<α>``)."""
+    """A-GCN on cached features for every α of the plan (Fig. 3) and each of its seeds (so
+    that the figure shows the seed spread), through the analysis tool, under the features
+    recipe (runs ``demo_alpha<α>``, ``demo_alpha<α>_seed<s>``)."""
     folder = plan.out / "runs" / "alpha_sweep"
     shutil.rmtree(folder, ignore_errors=True)
     return alpha_sweep(
@@ -116,6 +117,7 @@ def run_alpha_sweep(plan: DemoPlan, weights: Path) -> Any:
         plan.features.overrides,
         mode="features",
         out_dir=folder,
+        seeds=plan.seeds,
         cache_dir=plan.cache_dir,
         overwrite=True,
         progress=False,

@@ -39,7 +39,7 @@ def test_attention_maps_empty_for_gcn_and_the_baseline(tiny_backbone, unit_embed
 def test_plot_adjacency_draws_a_real_models_attention(tiny_backbone, unit_embeddings) -> None:
     model = _model(tiny_backbone, unit_embeddings(C, D_E), "gat").eval()
     meta = {"label_names": [f"l{i}" for i in range(C)], "config": model.config}
-    panels, _ = model_panels(model, meta)
+    panels = model_panels(model, meta)
     drawn = [p.matrix for p in panels if "attention" in p.title]
     expected = [m.double().numpy() for m in attention_maps(model)]
     assert len(drawn) == len(expected) == 2

@@ -12,7 +12,7 @@ from PIL import Image
 from agcn_pyg import create_model
 from agcn_pyg.analysis.plot_adjacency import get_args_parser as plot_adjacency_parser
 from agcn_pyg.analysis.plot_adjacency import main as plot_adjacency_main
-from agcn_pyg.analysis.plot_ap_delta import plot_ap_delta_files
+from agcn_pyg.analysis.plot_ap_delta import eval_intervals, load_pair, plot_ap_delta_files
 from agcn_pyg.analysis.results_table import PAPER_COLUMNS, collect_results
 from agcn_pyg.engine.checkpoint import build_checkpoint, save_checkpoint
 from agcn_pyg.engine.evaluate import write_evaluation
@@ -64,7 +64,7 @@ def test_plot_adjacency_of_the_baseline_shows_the_statistics(tmp_path: Path) -> 
     from agcn_pyg.analysis.plot_adjacency import model_panels
 
     model, meta = load_model(_checkpoint(tmp_path, "none"))
-    panels, _ = model_panels(model, meta)
+    panels = model_panels(model, meta)
     titles = " ".join(panel.title for panel in panels)
     assert "P(j" in titles and "learned A" not in titles
 
@@ -81,6 +81,10 @@ def test_ap_delta_and_table_from_write_evaluation(tmp_path: Path) -> None:
     png = plot_ap_delta_files(evals["agcn"], evals["baseline"], tmp_path / "delta.png")
     with Image.open(png) as image:
         image.verify()
+    # the intervals read the scores the evaluation wrote, under its AP protocol
+    intervals, note = eval_intervals(*load_pair(evals["agcn"], evals["baseline"]), resamples=20)
+    assert note is None and intervals.resamples == 20
+    assert np.isfinite(intervals.low).all() and (intervals.low <= intervals.high).all()
     table = collect_results([evals["agcn"], evals["baseline"]])
     assert list(table.index) == ["agcn", "baseline"]
     assert list(table.columns[: len(PAPER_COLUMNS)]) == list(PAPER_COLUMNS)

@@ -153,8 +153,21 @@ def test_adjacency_panels_assembly() -> None:
     assert "layer 1" in titles[4] and "layer 2" in titles[5]
     assert panels[0].scale == "diverging" and not panels[0].mask_diagonal
     assert all(p.mask_diagonal for p in panels[1:])
+    assert [p.key for p in panels] == [
+        "A",
+        "A_hat",
+        "cooccurrence",
+        "mlgcn",
+        "attention1",
+        "attention2",
+    ]
+    assert [p.group for p in panels] == [None, "Â", None, "Â", "attention", "attention"]
     adj, nums = g["cooccurrence"]["adj"], g["cooccurrence"]["nums"]
-    np.testing.assert_allclose(panels[2].matrix, adj / nums[:, None])
+    off = ~np.eye(6, dtype=bool)
+    np.testing.assert_allclose(panels[2].matrix[off], (adj / nums[:, None])[off])
+    # N(i and i) / N(i): the diagonal of P(j | i) is 1, not the 0 of the counts' diagonal
+    np.testing.assert_array_equal(np.diag(panels[2].matrix), np.ones(6))
+    assert panels[2].limits == (0.0, 1.0) and panels[2].diagonal_note == "P(i | i) = 1"
     # Optional parts are left out; tensors are accepted.
     only = adjacency_panels(torch.from_numpy(g["A"]), torch.from_numpy(g["A_hat"]))
     assert len(only) == 2 and only[0].matrix.dtype == np.float64
@@ -184,7 +197,7 @@ def test_colour_scales_and_masked_diagonal(make_labels) -> None:
     assert np.ma.getmaskarray(shown)[np.diag_indices(c)].all()
     off = a_hat[~np.eye(c, dtype=bool)]
     assert ax_hat.images[0].norm.vmax == pytest.approx(off.max())  # diagonal not in scale
-    assert "diagonal masked" in ax_hat.get_title() and "mean 5" in ax_hat.get_title()
+    assert "diagonal (mean 5) masked in white" in ax_hat.get_xlabel()
     assert len(fig.axes) == 4  # two heatmaps, each with its colour bar
 
 
@@ -235,27 +248,40 @@ def _fake_attention(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(plot_adjacency, "attention_maps", lambda model: model.attention_maps())
 
 
-def test_plot_model_from_loaded_model(tmp_path: Path, make_labels, make_blocks) -> None:
+def test_labels_are_ordered_by_the_cooccurrence_never_by_the_learned_graph(
+    tmp_path: Path, make_labels, make_blocks
+) -> None:
     c = 9
-    blocks, group = make_blocks(c, blocks=3, seed=2)
+    learned, _ = make_blocks(c, blocks=3, seed=2)
+    together, group = make_blocks(c, blocks=3, seed=5)  # other groups than Â's
     g = _graph(c)
-    g["A_hat"] = blocks
+    g["A_hat"] = learned
+    counts = np.round(together * 40)
+    np.fill_diagonal(counts, 0.0)
+    counts = (counts + counts.T) / 2
     meta = {
         "label_names": make_labels(c),
         "config": {"graph": "conv", "gnn": "gat", "guard": "relu", "t": 0.4, "p": 0.25},
-        "cooccurrence": None,
+        "cooccurrence": {"adj": counts, "nums": counts.sum(1)},
+        "run_config": {"name": "my_run", "variant": "agcn_gat"},
     }
     out = tmp_path / "model.png"
     fig = plot_model(_FakeModel(g, attention=True), meta, out, dpi=DPI)
     _assert_png(out, fig, DPI)
     heatmaps = [ax for ax in fig.axes if ax.images]
-    assert len(heatmaps) == 3  # A, Â, one attention map
-    assert "clustered by Â" in fig.get_suptitle()
+    assert len(heatmaps) == 5  # A, Â, P(j | i), ML-GCN's Â, one attention map
+    assert fig.get_suptitle() == "my_run: A-GCN (GAT instead of GCN); GNN gat, 2 layers"
+    assert "clustering the training labels' co-occurrence" in fig.get_supxlabel()
     names = [t.get_text() for t in heatmaps[0].get_yticklabels()]
     runs = [group[meta["label_names"].index(n)] for n in names]
-    assert sum(a != b for a, b in itertools.pairwise(runs)) == 2
-    unclustered = plot_model(_FakeModel(g, attention=False), meta, cluster=False)
-    assert [t.get_text() for t in unclustered.axes[0].get_yticklabels()] == meta["label_names"]
+    assert sum(a != b for a, b in itertools.pairwise(runs)) == 2  # the co-occurrence's blocks
+    # without counts (or with --no-cluster) the data set's order, never Â's clusters
+    for cooccurrence, cluster in ((None, True), (meta["cooccurrence"], False)):
+        plain = plot_model(
+            _FakeModel(g, attention=False), {**meta, "cooccurrence": cooccurrence}, cluster=cluster
+        )
+        assert [t.get_text() for t in plain.axes[0].get_yticklabels()] == meta["label_names"]
+        assert "in the data set's order" in plain.get_supxlabel()
 
 
 def test_plot_model_with_cooccurrence_uses_mlgcn(make_labels) -> None:

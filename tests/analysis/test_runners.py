@@ -129,23 +129,34 @@ def test_run_table1_cli_features_mode(shapes_config: Path, tmp_path: Path, capsy
     assert table1.cli([str(shapes_config), "--rows", "nope", "--out-dir", str(out)]) == 2
 
 
-def test_alpha_sweep_features_mode(shapes_config: Path, tmp_path: Path) -> None:
+def test_alpha_sweep_features_mode_over_seeds(shapes_config: Path, tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     df = sweep.alpha_sweep(
-        shapes_config, [0.0, 1.5], ["train.epochs=2"], "features", out, progress=False
+        shapes_config, [0.0, 1.5], ["train.epochs=2"], "features", out, seeds=2, progress=False
     )
-    assert df["alpha"].tolist() == [0.0, 1.5] and set(df["status"]) == {"ok"}
+    assert df["alpha"].tolist() == [0.0, 0.0, 1.5, 1.5] and set(df["status"]) == {"ok"}
+    assert df["seed"].tolist() == [0, 1, 0, 1]  # the config's seed (0) and the next one
     assert df["mAP"].between(0, 100).all()
-    for alpha, name in ((0.0, "shapes_alpha0"), (1.5, "shapes_alpha1.5")):
+    runs = {
+        (0.0, 0): "shapes_alpha0",
+        (0.0, 1): "shapes_alpha0_seed1",
+        (1.5, 0): "shapes_alpha1.5",
+        (1.5, 1): "shapes_alpha1.5_seed1",
+    }
+    for (alpha, seed), name in runs.items():
         resolved = yaml.safe_load((out / name / "config.yaml").read_text())
         assert resolved["model"]["alpha"] == alpha and resolved["model"]["graph"] == "conv"
+        assert resolved["train"]["seed"] == seed
     csv = pd.read_csv(out / "shapes_alpha_sweep.csv")
-    assert csv.columns.tolist() == sweep.COLUMNS and len(csv) == 2
+    assert csv.columns.tolist() == sweep.COLUMNS and len(csv) == 4
+    assert csv["mAP"].tolist() == pytest.approx(df["mAP"].tolist())
     png = out / "shapes_alpha_sweep.png"
     with Image.open(png) as image:
         image.verify()
     with Image.open(png) as image:
-        assert image.format == "PNG" and image.size == (768, 528)
+        assert image.format == "PNG" and image.size == (840, 672)  # 7 × 5.6 in at 120 dpi
+    with pytest.raises(ConfigError, match="--seeds"):
+        sweep.alpha_sweep(shapes_config, [0.0], seeds=0, progress=False)
 
 
 def test_plot_marks_diverged_runs(tmp_path: Path) -> None:
@@ -158,12 +169,14 @@ def test_plot_marks_diverged_runs(tmp_path: Path) -> None:
     )
     fig = sweep.plot_alpha_sweep(df, tmp_path / "fig3.png", title="t")
     ax = fig.axes[0]
-    line, cross = ax.lines[0], ax.lines[1]
-    assert line.get_xdata().tolist() == [0.0, 0.5, 1.0]
-    assert line.get_ydata().tolist() == [80.1, 80.6, 81.0]
-    assert cross.get_xdata().tolist() == [2.0] and cross.get_marker() == "x"
+    line = ax.containers[0].lines[0]  # the means (one seed: the runs)
+    cross = next(line for line in ax.lines if line.get_marker() == "x")
+    assert np.asarray(line.get_xdata(), float).tolist() == [0.0, 0.5, 1.0]
+    assert np.asarray(line.get_ydata(), float).tolist() == [80.1, 80.6, 81.0]
+    assert cross.get_xdata() == [2.0]
     assert ax.get_xlabel().startswith("α") and "mAP" in ax.get_ylabel()
-    assert [t.get_text() for t in ax.texts] == ["80.10", "80.60", "81.00"]
+    labels = [t.get_text() for t in ax.texts]
+    assert labels[:3] == ["80.10", "80.60", "81.00"]
     assert (tmp_path / "fig3.png").stat().st_size > 0
 
 
