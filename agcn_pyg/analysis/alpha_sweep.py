@@ -22,12 +22,9 @@ import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from agcn_pyg.analysis._common import atomic_write_text, parse_alphas, run_cli, save_figure
 from agcn_pyg.analysis.run_table1 import (
@@ -37,8 +34,15 @@ from agcn_pyg.analysis.run_table1 import (
     row_config,
     train_row,
 )
-from agcn_pyg.config import build_run_config
+from agcn_pyg.commands.options import user_path
 from agcn_pyg.variants import VARIANTS, table1_variants
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+# pandas, matplotlib and the config (torch with it) load in the functions that use them, so
+# that `agcn alpha-sweep --help` answers at once.
 
 DEFAULT_ALPHAS = (0.0, 0.5, 1.0, 2.0)
 DEFAULT_DPI = 120
@@ -64,6 +68,9 @@ def plot_alpha_sweep(
     ``df`` has the columns ``alpha``, ``mAP`` and ``status`` (``ok`` or ``diverged``).
     Each point is labelled with its mAP; diverged runs are crosses on the x axis.
     """
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
     df = df.sort_values("alpha")
     ok = df[(df["status"] == "ok") & np.isfinite(df["mAP"].astype(float))]
     bad = df[df["status"] != "ok"]
@@ -124,6 +131,10 @@ def alpha_sweep(
     ``config`` is a YAML run config, the same as a dict, or ``None`` (the defaults). The
     frame has the columns `COLUMNS`; ``df.attrs["files"]`` holds the CSV and PNG paths.
     """
+    import pandas as pd
+
+    from agcn_pyg.config import build_run_config
+
     check_mode(mode)
     table1_variants([row])  # checks the name
     base = base_config(config)
@@ -133,8 +144,7 @@ def alpha_sweep(
     for alpha in alphas:
         at = [*overrides, f"model.alpha={float(alpha)!r}"]
         cfg = row_config(base, row, at, out_dir, suffix=alpha_label(alpha))
-        if progress:
-            print(f"[α = {alpha:g}] training {cfg.name} ({mode})", flush=True)
+        print(f"[α = {alpha:g}] training {cfg.name} ({mode})", flush=True)
         result = train_row(
             cfg, mode, row, cache_dir=cache_dir, overwrite=overwrite, progress=progress
         )
@@ -163,7 +173,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         description="Train A-GCN for several α (weight of L_A) and plot mAP against α "
         "(the paper's Fig. 3).",
     )
-    parser.add_argument("config", type=Path, help="YAML run config (see configs/)")
+    parser.add_argument("config", type=user_path, help="YAML run config (see configs/)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="overrides for every run")
     parser.add_argument(
         "--alphas",

@@ -19,20 +19,23 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import matplotlib as mpl
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.colors import Colormap, Normalize
-from matplotlib.figure import Figure
-from scipy.cluster.hierarchy import leaves_list, linkage
-from scipy.spatial.distance import squareform
 
 from agcn_pyg.analysis._common import run_cli, save_figure
 from agcn_pyg.analysis.attention import attention_maps
+from agcn_pyg.commands.options import check_flags, user_path
 from agcn_pyg.errors import CheckpointError, DataError
-from agcn_pyg.models import LABEL_GRAPHS
+from agcn_pyg.schema import POSITIVE
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.colors import Colormap, Normalize
+    from matplotlib.figure import Figure
+
+# matplotlib, SciPy and the models (torch) load in the functions that use them, so that
+# `agcn plot-adjacency --help` answers at once.
 
 DEFAULT_DPI = 120
 MASK_NOTE = {"sequential": "white", "diverging": "black"}
@@ -102,6 +105,9 @@ def cluster_order(matrix: np.ndarray) -> np.ndarray:
     (with SciPy's optimal leaf ordering) give the order. Deterministic for a given matrix.
     Returns a permutation of ``range(C)``.
     """
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
     m = to_numpy(matrix)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise DataError(f"cluster_order: expected a square matrix, got shape {m.shape}")
@@ -123,6 +129,8 @@ def cluster_order(matrix: np.ndarray) -> np.ndarray:
 
 def _correlation_panel(A: Any, graph_name: str | None) -> Panel:
     """``A``, titled by its label graph's ``title`` (`LabelGraph.title`)."""
+    from agcn_pyg.models import LABEL_GRAPHS
+
     if graph_name is None:
         head = "learned A"
     elif graph_name.lower() in LABEL_GRAPHS:
@@ -289,6 +297,9 @@ def _annotate(ax: Axes, m: np.ndarray, mask: np.ndarray, cmap: Colormap, norm: N
 def _draw_panel(
     ax: Axes, panel: Panel, order: np.ndarray, names: list[str], g: _Geometry, annotate: bool
 ) -> None:
+    import matplotlib as mpl
+    from matplotlib.colors import Normalize
+
     c = len(order)
     m = panel.matrix[np.ix_(order, order)]
     mask = ~np.isfinite(m)
@@ -357,6 +368,8 @@ def plot_adjacency_panels(
         annotate: write each value in its cell; default only for ``C <= 12``.
         dpi: resolution of the PNG; its size is ``figure.get_size_inches() * dpi``.
     """
+    from matplotlib.figure import Figure
+
     items = [
         p if isinstance(p, Panel) else Panel(title=p[0], matrix=to_numpy(p[1])) for p in panels
     ]
@@ -580,10 +593,10 @@ def get_args_parser() -> argparse.ArgumentParser:
         description="Heatmaps of a checkpoint's learned label graph A, Â, co-occurrence "
         "P(j|i), ML-GCN's Â and attention maps.",
     )
-    parser.add_argument("checkpoint", type=Path, help="checkpoint written by `agcn train`")
+    parser.add_argument("checkpoint", type=user_path, help="checkpoint written by `agcn train`")
     parser.add_argument(
         "--out",
-        type=Path,
+        type=user_path,
         default=None,
         help="PNG to write (default: <checkpoint>_adjacency.png beside it)",
     )
@@ -598,6 +611,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    check_flags(args, {"dpi": (POSITIVE,)})
     out = plot_checkpoint(args.checkpoint, args.out, cluster=args.cluster, dpi=args.dpi)
     print(f"wrote {out}")
     return 0

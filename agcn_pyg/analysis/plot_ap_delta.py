@@ -17,15 +17,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
 from agcn_pyg.analysis._common import EvalResult, load_metrics, run_cli, save_figure, slug
+from agcn_pyg.commands.options import check_flags, user_path
 from agcn_pyg.errors import DataError
+from agcn_pyg.schema import POSITIVE
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# matplotlib loads in the functions that draw, so that `agcn plot-ap-delta --help` answers at
+# once.
 
 DEFAULT_DPI = 120
 GAIN, LOSS, OTHER = "#d62728", "#1f77b4", "#b0b0b0"
@@ -80,6 +85,9 @@ def _figure_size(n: int, longest: int) -> tuple[float, float, float]:
 
 def _legend(colours: Sequence[str], mean: float, n: int) -> list[Any]:
     """The legend's entries: the highlighted gains and losses, the rest, the mean Δ."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     n_gain, n_loss = colours.count(GAIN), colours.count(LOSS)
     handles: list[Any] = [
         Patch(color=GAIN, label=f"top-{n_gain} gains (A better)"),
@@ -115,6 +123,8 @@ def plot_ap_delta(
     The returned figure's first axes holds one bar container whose bars follow the sorted
     order of the tick labels.
     """
+    from matplotlib.figure import Figure
+
     names, delta, dropped = sorted_delta(ap_a, ap_b, label_names)
     if not names:
         raise DataError(f"no class has an AP in both {name_a!r} and {name_b!r}")
@@ -203,10 +213,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         description="Per-class AP(A) − AP(B), sorted, top gains red and top losses blue "
         "(the paper's Fig. 4).",
     )
-    parser.add_argument("eval_a", type=Path, help="metrics.json of run A (or its folder)")
-    parser.add_argument("eval_b", type=Path, help="metrics.json of run B (or its folder)")
+    parser.add_argument("eval_a", type=user_path, help="metrics.json of run A (or its folder)")
+    parser.add_argument("eval_b", type=user_path, help="metrics.json of run B (or its folder)")
     parser.add_argument(
-        "--out", type=Path, default=None, help="PNG to write (default: beside A's metrics.json)"
+        "--out",
+        type=user_path,
+        default=None,
+        help="PNG to write (default: beside A's metrics.json)",
     )
     parser.add_argument("--top", type=int, default=10, help="gains and losses to highlight")
     parser.add_argument("--dpi", type=float, default=DEFAULT_DPI, help="PNG resolution")
@@ -214,6 +227,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    check_flags(args, {"dpi": (POSITIVE,)})
     if args.top < 0:
         raise DataError(f"--top must be >= 0, got {args.top}")
     a, b = load_pair(args.eval_a, args.eval_b)
