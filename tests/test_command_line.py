@@ -105,6 +105,17 @@ def test_an_unknown_command_gets_the_closest_one(capsys) -> None:
     assert "unknown command 'evalute'; did you mean 'evaluate'?" in capsys.readouterr().err
 
 
+def test_pyg_s_deprecation_notice_is_silenced_where_pyg_is_imported(tmp_path: Path) -> None:
+    # PyG scripts helpers at import time; `agcn`'s filter covered some commands only, and
+    # `plot-adjacency` and the Python API printed torch's FutureWarning.
+    code = "import agcn_pyg.models, agcn_pyg.analysis.plot_adjacency; print('quiet')"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "error::FutureWarning"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and proc.stdout == "quiet\n", proc.stderr[-500:]
+
+
 # --- forgiving names ---------------------------------------------------------------------------
 
 
@@ -140,6 +151,15 @@ def test_train_without_a_config_says_that_none_was_given(capsys) -> None:
     assert "data.train.csv_file=" in err and len(err.splitlines()) == 1
     assert main(["train", "--print-config"]) == 0  # the defaults are still printable
     assert "num_classes: null" in capsys.readouterr().out
+
+
+def test_num_classes_defaults_to_the_data_s_and_a_model_needs_one() -> None:
+    from agcn_pyg.models import AGCNConfig, create_model
+
+    assert load_run_config(None).model.num_classes is None
+    with pytest.raises(ConfigError, match=r"model\.num_classes: a model needs the number"):
+        create_model(AGCNConfig(backbone="test_resnet", graph="none"))
+    assert create_model(AGCNConfig(backbone="test_resnet", graph="none"), 3).num_classes == 3
 
 
 def test_yaml_on_and_off_mean_the_amp_modes_and_other_words_say_to_quote(tmp_path: Path) -> None:
