@@ -1,15 +1,24 @@
-"""`python -m agcn_pyg <command>` and the `agcn` console script."""
+"""`python -m agcn_pyg <command>` and the `agcn` console script.
+
+Every command's module is imported only when it runs, and builds its parser without torch,
+timm, PyG, matplotlib or pandas (each ``main`` imports what it needs), so that ``agcn`` and
+``agcn <command> --help`` answer at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import platform
 import sys
-import warnings
 from collections.abc import Sequence
+from importlib import metadata
 
+from agcn_pyg._version import __version__
 from agcn_pyg.analysis import COMMANDS as ANALYSIS_COMMANDS
 from agcn_pyg.errors import AgcnError
+from agcn_pyg.schema import brief
 
 # Each module exposes get_args_parser() and main(args), as torchvision's references do.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -28,10 +37,26 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: the libraries whose versions ``agcn --version`` reports beside the package's
+LIBRARIES = ("torch", "torchvision", "timm", "torch_geometric")
+
+
 def _usage() -> str:
-    lines = ["usage: agcn <command> [options]", "", "commands:"]
+    lines = ["usage: agcn <command> [options]", "       agcn --version", "", "commands:"]
     lines += [f"  {name:<16}{help_}" for name, (_, help_) in COMMANDS.items()]
     return "\n".join(lines)
+
+
+def version_lines() -> list[str]:
+    """``agcn_pyg <version>`` and the versions of Python and `LIBRARIES`, read from the
+    installed distributions' metadata: no library is imported, so the answer is immediate."""
+    found = []
+    for name in LIBRARIES:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} not installed")
+    return [f"agcn_pyg {__version__}", f"python {platform.python_version()}, {', '.join(found)}"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,12 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] in {"-h", "--help"}:
         print(_usage())
         return 0
+    if argv[0] in {"-V", "--version"}:
+        print("\n".join(version_lines()))
+        return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"agcn: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        print(f"agcn: unknown command {brief(name)}{hint}\n\n{_usage()}", file=sys.stderr)
         return 2
-    # PyG scripts a helper at import time; the notice is not actionable for users.
-    warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated")
     module = importlib.import_module(COMMANDS[name][0])
     parser: argparse.ArgumentParser = module.get_args_parser()
     parser.prog = f"agcn {name}"

@@ -47,7 +47,10 @@ from agcn_pyg.schema import (
     brief,
     check_option_types,
     coerce,
+    did_you_mean,
+    from_booleans,
     int_at_least,
+    int_between,
     is_int,
     one_of,
     optional,
@@ -56,6 +59,10 @@ from agcn_pyg.schema import (
 )
 from agcn_pyg.variants import VARIANTS, get_variant
 
+#: the largest ``data.image_size``: timm's backbones are trained at 1024 px or less, and one
+#: batch of 32 crops of 4096 px is 6 GiB of float32 before the backbone runs; a bound here
+#: turns a typo (``100000000``) into one line instead of a petabyte allocation
+MAX_IMAGE_SIZE = 4096
 #: ``train.amp``: bf16 where the GPU supports it else fp16 (``auto``), or forced, or off
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 #: what ``train.device`` may name besides ``auto``
@@ -73,11 +80,17 @@ def from_dict(cls: type[C], data: Mapping[str, Any], where: str = "") -> C:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
     known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
+    unknown = sorted(set(data) - set(known), key=str)  # YAML keys may be numbers too
     if unknown:
         prefix = f"{where}." if where else ""
+        key = (
+            unknown[0]
+            if isinstance(unknown[0], str) and len(unknown[0]) <= 80
+            else brief(unknown[0])
+        )
         raise ConfigError(
-            f"unknown config key {prefix}{unknown[0]}; valid keys: {', '.join(sorted(known))}"
+            f"unknown config key {prefix}{key}; valid keys: {', '.join(sorted(known))}"
+            f"{did_you_mean(unknown[0], known)}"
         )
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
@@ -87,7 +100,7 @@ def from_dict(cls: type[C], data: Mapping[str, Any], where: str = "") -> C:
         if sub and value is not None:
             kwargs[name] = from_dict(sub, value, path)
         else:
-            kwargs[name] = coerce(value, hints[name], path)
+            kwargs[name] = coerce(from_booleans(known[name], value), hints[name], path)
     return cls(**kwargs)
 
 
@@ -165,7 +178,7 @@ def load_yaml(
         raise ConfigError(f"{path}: expected a mapping at the top level")
     base = data.pop("_base_", None)
     if base is not None and not isinstance(base, str):
-        raise ConfigError(f"{path}: _base_ must be one file name, got {base!r}")
+        raise ConfigError(f"{path}: _base_ must be one file name, got {brief(base)}")
     seen = _seen | {path.resolve()}
     under = load_yaml(path.parent / base, seen, variants=variants) if base is not None else {}
     if variants and data.get("variant") is not None:
@@ -181,7 +194,21 @@ def load_yaml(
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """``yaml.safe_load`` that refuses a key given twice in one mapping (YAML keeps the last
-    silently)."""
+    silently), and every alias (``*name``) where the parser meets it, before anything is
+    expanded: a few hundred bytes of nested aliases expand to gigabytes (a "billion laughs"),
+    and a config is short enough to write out (``_base_`` shares settings between files)."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"YAML aliases (*{event.anchor[:40]}) are not accepted in a config: "
+                "write the value out, or share settings through _base_",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -223,12 +250,15 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
                 if (item.endswith((".pt", ".pth", ".tar")))
                 else ""
             )
-            raise ConfigError(f"override {item!r}: expected key=value, e.g. train.epochs=10{hint}")
+            raise ConfigError(
+                f"override {brief(item)}: expected key=value, e.g. train.epochs=10{hint}"
+            )
         dotted, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw)
+            value = yaml.load(raw, Loader=_UniqueKeyLoader)
         except yaml.YAMLError as err:
-            raise ConfigError(f"override {item!r}: value is not valid YAML") from err
+            problem = getattr(err, "problem", None) or "not valid YAML"
+            raise ConfigError(f"override {brief(item)}: {problem}") from None
         keys = dotted.strip().split(".")
         node = out
         for key in keys[:-1]:
@@ -286,13 +316,14 @@ class DataConfig(Section):
     """Keyword arguments of the builder for the evaluation split."""
     transforms: str = setting("paper", one_of(TRANSFORM_RECIPES.names))
     """Recipe in `agcn_pyg.data.TRANSFORM_RECIPES` (``paper``, ``mlgcn``, ``agcn_official``)."""
-    image_size: int = setting(448, int_at_least(1))
-    """Crop size for training, resize size for testing (paper: 448)."""
+    image_size: int = setting(448, int_between(1, MAX_IMAGE_SIZE))
+    """Crop size for training, resize size for testing (paper: 448); at most
+    `MAX_IMAGE_SIZE`."""
     resize_size: int | None = setting(
         None,
         Rule(
-            lambda v, d: v is None or (is_int(v) and v >= d.image_size),
-            lambda d: f"null or an int ≥ data.image_size ({d.image_size})",
+            lambda v, d: v is None or (is_int(v) and d.image_size <= v <= 2 * MAX_IMAGE_SIZE),
+            lambda d: f"null or an int in [data.image_size ({d.image_size}), {2 * MAX_IMAGE_SIZE}]",
             relational=True,
         ),
     )
@@ -387,8 +418,9 @@ class TrainConfig(Section):
     """`agcn_pyg.losses.LOSSES`: ``bce`` (Eq. 2) or ``asl``."""
     loss_kwargs: dict[str, Any] = setting(None, MAPPING, Custom(_loss_options), factory=dict)
     clip_grad_norm: float | None = setting(None, optional(POSITIVE))
-    amp: str = setting("auto", one_of(AMP_MODES))
-    """bf16 where the GPU supports it else fp16 (``auto``), forced, or ``off``."""
+    amp: str = setting("auto", one_of(AMP_MODES), booleans=("auto", "off"))
+    """bf16 where the GPU supports it else fp16 (``auto``), forced, or ``off``. YAML's
+    unquoted ``off``/``no``/``false`` mean ``off``, and ``on``/``yes``/``true`` mean ``auto``."""
     channels_last: bool = setting(True, BOOL)
     compile: bool | str = setting(
         "auto", Rule(lambda v: isinstance(v, bool) or v == "auto", "auto, true or false")

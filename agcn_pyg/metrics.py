@@ -93,10 +93,9 @@ against.
 
 from __future__ import annotations
 
-import math
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -116,8 +115,6 @@ __all__ = [
     "METRIC_COLUMNS",
     "average_precision",
     "compute_metrics",
-    "format_table_header",
-    "format_table_row",
     "logit_threshold",
     "sigmoid",
     "tune_thresholds",
@@ -586,26 +583,3 @@ def tune_thresholds(
     has_pos = n_g > 0
     best[has_pos] = chosen[has_pos]
     return best
-
-
-def format_table_header(columns: Sequence[str] = METRIC_COLUMNS, name: str = "Method") -> str:
-    """The two Markdown header lines matching :func:`format_table_row`."""
-    head = "| " + " | ".join([name, *columns]) + " |"
-    rule = "|---|" + "---:|" * len(columns)
-    return f"{head}\n{rule}"
-
-
-def format_table_row(
-    metrics: Mapping[str, Any], name: str, columns: Sequence[str] = METRIC_COLUMNS
-) -> str:
-    """One Markdown table row: ``| name | mAP | CP | ... |`` with 2 decimals (percent).
-
-    ``columns`` defaults to :data:`METRIC_COLUMNS` (top-3 metrics); pass another list for
-    results computed with a different ``top_k``."""
-    missing = [c for c in columns if c not in metrics]
-    if missing:
-        raise KeyError(f"metrics lack the columns {missing}")
-    cells = [
-        "nan" if math.isnan(float(metrics[c])) else f"{float(metrics[c]):.2f}" for c in columns
-    ]
-    return "| " + " | ".join([name, *cells]) + " |"

@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 from agcn_pyg.errors import ConfigError
+from agcn_pyg.schema import brief, did_you_mean
 
 T = TypeVar("T")
 
@@ -54,12 +55,14 @@ class Registry(Generic[T]):
         """
         key = str(name).lower() if isinstance(name, str) else None
         if key not in self._items:
+            hint = did_you_mean(key, self.names())
             if field is not None:
                 raise RegistryError(
-                    f"{field}: expected one of {self.names()}, got {name!r} (unknown {self.kind})"
+                    f"{field}: expected one of {self.names()}, got {brief(name)} "
+                    f"(unknown {self.kind}){hint}"
                 )
             raise RegistryError(
-                f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}"
+                f"unknown {self.kind} {brief(name)}; choose one of: {', '.join(self.names())}{hint}"
             )
         return self._items[key]
 

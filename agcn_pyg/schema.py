@@ -20,6 +20,7 @@ Rules see the fields before theirs: a rule of ``data.resize_size`` may read
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import inspect
 import math
 import reprlib
@@ -48,20 +49,33 @@ def brief(value: object) -> str:
     return text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 3] + "..."
 
 
+def did_you_mean(value: object, names: Iterable[str]) -> str:
+    """``"; did you mean 'resnet10t'?"`` for the names closest to a mistyped ``value``
+    (`difflib.get_close_matches`, at most three), or ``""`` when none is close."""
+    if not isinstance(value, str):
+        return ""
+    by_folded = {name.casefold(): name for name in names}  # ``GAT`` is close to ``gat``
+    close = difflib.get_close_matches(value.casefold()[:200], list(by_folded), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(by_folded[c]) for c in close)}?" if close else ""
+
+
 @dataclass(frozen=True)
 class Rule:
     """One condition on a field: ``ok(value)`` (or ``ok(value, section)`` when ``relational``)
     must hold; ``expected`` says what is allowed (text, or a function of the section for a
-    relational rule, or of nothing for one whose choices are read when it runs)."""
+    relational rule, or of nothing for one whose choices are read when it runs); ``hint``,
+    where given, adds to the message what the value was probably meant to be."""
 
     ok: Callable[..., bool]
     expected: str | Callable[..., str]
     relational: bool = False
+    hint: Callable[[Any], str] | None = None
 
     def check(self, key: str, value: Any, section: Any) -> None:
         holds = self.ok(value, section) if self.relational else self.ok(value)
         if not holds:
-            raise ConfigError(f"{key}: expected {self.describe(section)}, got {brief(value)}")
+            hint = self.hint(value) if self.hint is not None else ""
+            raise ConfigError(f"{key}: expected {self.describe(section)}, got {brief(value)}{hint}")
 
     def describe(self, section: Any = None) -> str:
         if isinstance(self.expected, str):
@@ -83,11 +97,30 @@ class Custom:
 Check = Rule | Custom
 
 
-def setting(default: Any = MISSING, *rules: Check, factory: Callable[[], Any] | None = None) -> Any:
-    """A dataclass field with ``default`` (or ``factory``) and ``rules``."""
+def setting(
+    default: Any = MISSING,
+    *rules: Check,
+    factory: Callable[[], Any] | None = None,
+    booleans: tuple[str, str] | None = None,
+) -> Any:
+    """A dataclass field with ``default`` (or ``factory``) and ``rules``.
+
+    ``booleans`` (``(for_true, for_false)``) is what an unquoted YAML ``on``/``yes``/``true``
+    and ``off``/``no``/``false`` mean for a field whose values are words: YAML 1.1 reads them
+    as booleans, so ``amp: off`` arrives as ``False`` (`from_booleans`)."""
+    metadata = {"rules": rules, "booleans": booleans}
     if factory is not None:
-        return dataclasses.field(default_factory=factory, metadata={"rules": rules})
-    return dataclasses.field(default=default, metadata={"rules": rules})
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def from_booleans(field: dataclasses.Field[Any], value: Any) -> Any:
+    """``value`` as the word that YAML's boolean stands for in ``field`` (its ``booleans``),
+    or unchanged."""
+    words = field.metadata.get("booleans")
+    if words is None or not isinstance(value, bool):
+        return value
+    return words[0] if value else words[1]
 
 
 class Section:
@@ -156,7 +189,11 @@ def one_of(choices: Collection[str] | Callable[[], Iterable[str]]) -> Rule:
     names: Callable[[], list[str]] = (
         (lambda: list(choices())) if callable(choices) else (lambda: list(choices))
     )
-    return Rule(lambda v: isinstance(v, str) and v in names(), lambda: f"one of {names()}")
+    return Rule(
+        lambda v: isinstance(v, str) and v in names(),
+        lambda: f"one of {names()}",
+        hint=lambda v: did_you_mean(v, names()),
+    )
 
 
 FINITE = Rule(_finite, "a finite number")
@@ -200,7 +237,12 @@ def coerce(value: Any, hint: Any, path: str) -> Any:
         except ValueError:
             pass
     names = " or ".join(getattr(o, "__name__", str(o)) for o in options)
-    raise ConfigError(f"{path}: expected {names}, got {brief(value)}")
+    quote = (
+        " (YAML reads an unquoted on, off, yes or no as a boolean: quote the word, e.g. 'no')"
+        if isinstance(value, bool) and str in options
+        else ""
+    )
+    raise ConfigError(f"{path}: expected {names}, got {brief(value)}{quote}")
 
 
 #: parameter types whose values `check_option_types` checks (anything else is left to the

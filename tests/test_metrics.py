@@ -11,13 +11,12 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score
 
+from agcn_pyg.analysis.results_table import format_table
 from agcn_pyg.errors import ConfigError, DataError
 from agcn_pyg.metrics import (
     METRIC_COLUMNS,
     average_precision,
     compute_metrics,
-    format_table_header,
-    format_table_row,
     tune_thresholds,
 )
 
@@ -471,15 +470,17 @@ def test_bad_grid_raises() -> None:
         tune_thresholds(TUNE_SCORES, TUNE_TARGETS, grid=[])
 
 
-def test_format_table_row() -> None:
+def test_the_results_table_renders_computed_metrics() -> None:
     m = compute_metrics(HAND_SCORES, HAND_TARGETS)
-    row = format_table_row(m, "A-GCN")
+    table = format_table([("A-GCN", m)], [m["ap_protocol"]])
+    head, rule, row = table.splitlines()
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[0] == "A-GCN"
     assert cells[1] == "90.28"  # 65/72
     assert cells[2] == "58.33"  # 7/12
-    assert len(cells) == 1 + len(METRIC_COLUMNS)
-    header = format_table_header()
-    assert header.splitlines()[0].count("|") == row.count("|")
-    with pytest.raises(KeyError, match="CP_top3"):
-        format_table_row(compute_metrics(HAND_SCORES, HAND_TARGETS, top_k=1), "x")
+    assert cells[-2] == f"{m['AP_all']:.2f}" and cells[-1] == "mlgcn"
+    assert len(cells) == 2 + len(METRIC_COLUMNS) + 1  # name, Table 1, AP_all, protocol
+    assert head.count("|") == rule.count("|") == row.count("|")
+    # top-1 metrics are not Table 1's columns: those cells are missing, not misplaced
+    top1 = compute_metrics(HAND_SCORES, HAND_TARGETS, top_k=1)
+    assert format_table([("x", top1)]).splitlines()[2].count(" - |") == 6 + 1

@@ -70,7 +70,7 @@ CASES = [
     # model
     ("model.backbone=no_such_net", "model.backbone: unknown timm model 'no_such_net'"),
     ("model.backbone=resnet10", "model.backbone: unknown timm model 'resnet10'; did you mean"),
-    ("model.num_classes=0", "model.num_classes: expected an int ≥ 1, got 0"),
+    ("model.num_classes=0", "model.num_classes: expected null (the data's number of labels) or"),
     ("model.graph=typo", "model.graph: expected one of ['conv', "),
     ("model.gnn=typo", "model.gnn: expected one of ['gat', "),
     ("model.guard=typo", "model.guard: expected one of ["),
@@ -100,8 +100,11 @@ CASES = [
     ("data.train.check_files=maybe", "data.train.check_files: expected bool, got 'maybe'"),
     ("data.train.on_bad_image=drop", "data.train.on_bad_image: expected one of ['error', 'skip']"),
     ("data.transforms=typo", "data.transforms: expected one of ['agcn_official', "),
-    ("data.image_size=0", "data.image_size: expected an int ≥ 1, got 0"),
-    ("data.resize_size=16", "data.resize_size: expected null or an int ≥ data.image_size (32)"),
+    ("data.image_size=0", "data.image_size: expected an int in [1, 4096], got 0"),
+    # issue 23, case 20: a typo'd size is one line, not a petabyte allocation
+    ("data.image_size=100000000", "data.image_size: expected an int in [1, 4096], got 100000000"),
+    ("data.resize_size=16", "data.resize_size: expected null or an int in [data.image_size (32)"),
+    ("data.resize_size=100000", "data.resize_size: expected null or an int in [data.image_size"),
     ("data.hflip=3", "data.hflip: expected bool, got 3"),
     ("data.normalization=typo", "data.normalization: expected one of ['backbone', 'imagenet']"),
     ("data.embeddings=typo", "data.embeddings: expected null, an embeddings file (.npz, .npy"),

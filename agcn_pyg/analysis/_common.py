@@ -43,6 +43,8 @@ class EvalResult:
     label_names: list[str]
     metrics: dict[str, float | None]
     per_class_ap: np.ndarray
+    #: how its AP was computed (`agcn_pyg.metrics.AP_PROTOCOLS`); ``None`` in older files
+    ap_protocol: str | None = None
 
 
 def resolve_metrics_path(path: str | os.PathLike[str]) -> Path:
@@ -103,7 +105,15 @@ def load_metrics(path: str | os.PathLike[str], *, need_per_class: bool = False) 
     name = data.get("name")
     if not isinstance(name, str) or not name:
         name = p.parent.name or p.stem
-    return EvalResult(path=p, name=name, label_names=labels, metrics=clean, per_class_ap=ap)
+    protocol = data.get("ap_protocol")
+    return EvalResult(
+        path=p,
+        name=name,
+        label_names=labels,
+        metrics=clean,
+        per_class_ap=ap,
+        ap_protocol=protocol if isinstance(protocol, str) else None,
+    )
 
 
 def slug(text: str) -> str:

@@ -27,14 +27,9 @@ import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
 from agcn_pyg.analysis._common import (
     atomic_write_text,
@@ -50,9 +45,17 @@ from agcn_pyg.analysis.run_table1 import (
     row_config,
     train_row,
 )
-from agcn_pyg.config import build_run_config
+from agcn_pyg.commands.options import user_path
 from agcn_pyg.errors import ConfigError
 from agcn_pyg.variants import VARIANTS, short_title, table1_variants
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+# pandas, matplotlib and the config (torch with it) load in the functions that use them, so
+# that `agcn alpha-sweep --help` answers at once.
 
 DEFAULT_ALPHAS = (0.0, 0.5, 1.0, 2.0)
 DEFAULT_DPI = 120
@@ -83,6 +86,8 @@ def seed_summary(df: pd.DataFrame) -> pd.DataFrame:
     ``mean`` and ``std`` of their mAP (the sample standard deviation, ddof 1; NaN with fewer
     than two finished seeds)."""
     ok = _finished(df).groupby("alpha")["mAP"]
+    import pandas as pd
+
     out = pd.DataFrame({"runs": df.groupby("alpha").size()})
     out["ok"] = ok.size().reindex(out.index, fill_value=0)
     out["mean"] = ok.mean().reindex(out.index)
@@ -138,6 +143,9 @@ def _draw_means(ax: Axes, df: pd.DataFrame, summary: pd.DataFrame, several: bool
 
 def _legend(several: bool, spread: float, diverged: bool, seeds: int) -> list[Any]:
     mean = f"mean over {seeds} seeds ± 1 std" if several else "mAP of the run (one seed)"
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     handles: list[Any] = [Line2D([], [], color=MEAN_COLOUR, marker="o", label=mean)]
     if several:
         handles.append(
@@ -171,6 +179,8 @@ def plot_alpha_sweep(
     summary = seed_summary(df)
     spread = seed_spread(df)
     several = bool((summary["runs"] > 1).any())
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(7.0, 5.6), layout="constrained")
     ax = fig.add_subplot()
     finished = _finished(df)
@@ -260,6 +270,10 @@ def alpha_sweep(
     if seeds < 1:
         raise ConfigError(f"--seeds: expected an int ≥ 1, got {seeds}")
     base = base_config(config)
+    import pandas as pd
+
+    from agcn_pyg.config import build_run_config
+
     plain = build_run_config(base, overrides)
     target = Path(out_dir) if out_dir is not None else Path(plain.output_dir)
     first = plain.train.seed
@@ -268,8 +282,7 @@ def alpha_sweep(
         for seed in range(first, first + seeds):
             at = [*overrides, f"model.alpha={float(alpha)!r}", f"train.seed={seed}"]
             cfg = row_config(base, row, at, out_dir, suffix=run_suffix(alpha, seed, first))
-            if progress:
-                print(f"[α = {alpha:g}, seed {seed}] training {cfg.name} ({mode})", flush=True)
+            print(f"[α = {alpha:g}, seed {seed}] training {cfg.name} ({mode})", flush=True)
             result = train_row(
                 cfg, mode, row, cache_dir=cache_dir, overwrite=overwrite, progress=progress
             )
@@ -302,7 +315,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         description="Train A-GCN for several α (weight of L_A) and plot mAP against α "
         "(the paper's Fig. 3).",
     )
-    parser.add_argument("config", type=Path, help="YAML run config (see configs/)")
+    parser.add_argument("config", type=user_path, help="YAML run config (see configs/)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="overrides for every run")
     parser.add_argument(
         "--alphas",

@@ -30,17 +30,24 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import yaml
 
 from agcn_pyg.analysis._common import atomic_write_text, last_epoch_only, load_metrics, run_cli
 from agcn_pyg.analysis.run_table1 import TableRow, base_config, row_config, train_row
-from agcn_pyg.config import SHIPPED_CONFIGS, RunConfig, merge, to_dict
-from agcn_pyg.data.digit_scenes import LABEL_NAMES, DigitScenesConfig, build_digit_scenes
+from agcn_pyg.commands.options import user_path
 from agcn_pyg.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from agcn_pyg.config import RunConfig
+    from agcn_pyg.data.digit_scenes import DigitScenesConfig
+
+# pandas, the config and the data modules (torch with them) load in the functions that use
+# them, so that `agcn end2end-gap --help` answers at once.
 
 #: the study's recipe: a shipped config (package data, so the installed package runs the study)
 DEFAULT_CONFIG = "digits.yaml"
@@ -67,7 +74,13 @@ STUDY: dict[str, tuple[str, tuple[str, ...]]] = {
     },
 }
 DEFAULT_VARIANTS = ("baseline", "mlgcn", "agcn", "identity", "agcn_gat")
-FAINT = [LABEL_NAMES[d] for d in DigitScenesConfig().faint]
+
+
+def faint_names() -> list[str]:
+    """The names of the digits the scenes draw small and faint."""
+    from agcn_pyg.data.digit_scenes import LABEL_NAMES, DigitScenesConfig
+
+    return [LABEL_NAMES[d] for d in DigitScenesConfig().faint]
 
 
 @dataclass
@@ -120,6 +133,8 @@ def _graph_at_end(run_dir: Path) -> tuple[float, bool]:
 def _same_config(cfg: RunConfig) -> bool:
     """Whether the finished run in ``cfg.run_dir`` was trained with ``cfg`` (the label count,
     which the trainer fills in from the data, aside)."""
+    from agcn_pyg.config import to_dict
+
     try:
         stored = yaml.safe_load((cfg.run_dir / "config.yaml").read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
@@ -135,6 +150,8 @@ def study_config(
 ) -> RunConfig:
     """The run of study entry ``name`` for ``seed``: its variant on ``config`` with the
     study's overrides, on the data under ``data_root``, evaluated at its last epoch."""
+    from agcn_pyg.config import merge
+
     labels = str(data_root / "labels.txt")
     paths = {
         "data": {
@@ -168,7 +185,7 @@ def train_variant(
             return Trained(variant, seed, math.nan, math.nan, math.nan, False, 0.0, result.error)
     seconds = time.perf_counter() - start
     metrics = load_metrics(metrics_file)
-    faint = [metrics.label_names.index(name) for name in FAINT]
+    faint = [metrics.label_names.index(name) for name in faint_names()]
     offdiag, identity = _graph_at_end(cfg.run_dir)
     return Trained(
         variant,
@@ -189,6 +206,8 @@ def _config_name(config: str | Path | Mapping[str, Any]) -> str:
 
 def summary(results: Sequence[Trained], seeds: Sequence[int]) -> pd.DataFrame:
     """One line per variant: mAP per seed, mean ± std, faint-digit AP, Â's off-diagonal mass."""
+    import pandas as pd
+
     records = []
     for variant in dict.fromkeys(r.variant for r in results):
         runs = [r for r in results if r.variant == variant]
@@ -239,6 +258,9 @@ def end2end_gap(
     ``config`` is the base run config: a YAML file (or a shipped config's name), the same as
     a dict, or ``None`` for `DEFAULT_CONFIG`.
     """
+    from agcn_pyg.config import SHIPPED_CONFIGS
+    from agcn_pyg.data.digit_scenes import DigitScenesConfig, build_digit_scenes
+
     out = Path(out)
     base = SHIPPED_CONFIGS / DEFAULT_CONFIG if config is None else config
     source = f"configs/{DEFAULT_CONFIG}" if config is None else _config_name(config)
@@ -255,7 +277,7 @@ def end2end_gap(
     text = (
         "# End to end on digit scenes\n\n"
         f"Validation mAP, `{source}`, seeds {', '.join(map(str, seeds))}; faint "
-        f"digits: {', '.join(FAINT)}.\n\n" + to_markdown(df)
+        f"digits: {', '.join(faint_names())}.\n\n" + to_markdown(df)
     )
     atomic_write_text(out / "end2end_gap.md", text)
     atomic_write_text(out / "end2end_gap.csv", df.to_csv(index=False))
@@ -268,7 +290,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         description="Train baseline, ML-GCN, A-GCN and their controls end to end on digit "
         "scenes, for several seeds, and tabulate mAP, faint-digit AP and the learned graph.",
     )
-    parser.add_argument("--out", type=Path, default=Path("runs/digits"), help="output folder")
+    parser.add_argument("--out", type=user_path, default=Path("runs/digits"), help="output folder")
     parser.add_argument(
         "--variants",
         default=None,
@@ -278,7 +300,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", default="0,1", help="comma-separated seeds (default 0,1)")
     parser.add_argument(
         "--config",
-        type=Path,
+        type=user_path,
         default=None,
         help=f"the base run config (default: the shipped {DEFAULT_CONFIG})",
     )

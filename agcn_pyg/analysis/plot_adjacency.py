@@ -34,22 +34,27 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import matplotlib as mpl
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.colors import Colormap, Normalize
-from matplotlib.figure import Figure
-from scipy.cluster.hierarchy import leaves_list, linkage
-from scipy.spatial.distance import squareform
 
 from agcn_pyg.analysis._common import run_cli, save_figure, wrap_title
 from agcn_pyg.analysis.attention import attention_maps
+from agcn_pyg.commands.options import check_flags, user_path
 from agcn_pyg.errors import CheckpointError, DataError
-from agcn_pyg.models import LABEL_GRAPHS
-from agcn_pyg.models.label_graph import BASELINE
+from agcn_pyg.schema import POSITIVE
 from agcn_pyg.variants import VARIANTS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.colors import Colormap, Normalize
+    from matplotlib.figure import Figure
+
+# matplotlib, SciPy and the models (torch) load in the functions that use them, so that
+# `agcn plot-adjacency --help` answers at once.
+
+#: the ``graph`` of a baseline model (`agcn_pyg.models.label_graph.BASELINE`, without torch)
+BASELINE = "none"
 
 DEFAULT_DPI = 120
 MASK_NOTE = {"sequential": "white", "diverging": "black"}
@@ -160,6 +165,9 @@ def cluster_order(matrix: np.ndarray) -> np.ndarray:
     dist = finite.max() - s
     np.fill_diagonal(dist, 0.0)
     dist = np.clip(dist, 0.0, None)
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
     tree = linkage(squareform(dist, checks=False), method="average", optimal_ordering=True)
     return leaves_list(tree).astype(np.int64)
 
@@ -170,6 +178,8 @@ def graph_title(graph_name: str | None) -> str:
         return "learned A"
     if graph_name.lower() == BASELINE:
         return "no label graph (baseline)"
+    from agcn_pyg.models import LABEL_GRAPHS
+
     if graph_name.lower() in LABEL_GRAPHS:
         return LABEL_GRAPHS.get(graph_name.lower()).title
     return f"A (graph {graph_name!r})"
@@ -315,6 +325,8 @@ class Scale:
 
 
 def _norm(values: np.ndarray, scales: set[str], limits: tuple[float, float] | None) -> Scale:
+    from matplotlib.colors import Normalize
+
     if limits is not None:
         return Scale("sequential", Normalize(*limits))
     if "diverging" in scales or ("auto" in scales and values.size and values.min() < 0):
@@ -449,6 +461,8 @@ def _draw_panel(
     g: _Geometry,
     annotate: bool,
 ) -> None:
+    import matplotlib as mpl
+
     c = len(order)
     m = panel.matrix[np.ix_(order, order)]
     shown = panel.shown(order)
@@ -515,6 +529,8 @@ def plot_adjacency_panels(
     do_annotate = c <= ANNOTATE_MAX_LABELS if annotate is None else annotate
     g = _geometry(c, len(items), max((len(s) for s in shown_names), default=1), do_annotate)
     size = figure_size(c, len(items), shown_names, do_annotate)
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=size, layout="constrained")
     axes = fig.subplots(g.nrows, g.ncols, squeeze=False).ravel()
     for ax, panel, scale in zip(axes, items, panel_scales(items), strict=False):
@@ -752,10 +768,10 @@ def get_args_parser() -> argparse.ArgumentParser:
         description="Heatmaps of a checkpoint's learned label graph A, Â, co-occurrence "
         "P(j|i), ML-GCN's Â and attention maps.",
     )
-    parser.add_argument("checkpoint", type=Path, help="checkpoint written by `agcn train`")
+    parser.add_argument("checkpoint", type=user_path, help="checkpoint written by `agcn train`")
     parser.add_argument(
         "--out",
-        type=Path,
+        type=user_path,
         default=None,
         help="PNG to write (default: <checkpoint>_adjacency.png beside it)",
     )
@@ -771,6 +787,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    check_flags(args, {"dpi": (POSITIVE,)})
     out = plot_checkpoint(args.checkpoint, args.out, cluster=args.cluster, dpi=args.dpi)
     print(f"wrote {out}")
     return 0

@@ -25,12 +25,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
 from agcn_pyg.analysis._common import (
     EvalResult,
@@ -40,7 +37,15 @@ from agcn_pyg.analysis._common import (
     slug,
     wrap_title,
 )
+from agcn_pyg.commands.options import check_flags, user_path
 from agcn_pyg.errors import DataError
+from agcn_pyg.schema import POSITIVE
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# matplotlib loads in the functions that draw, so that `agcn plot-ap-delta --help` answers at
+# once.
 
 DEFAULT_DPI = 120
 #: gain blue, loss red: the usual reading (and one that colour-blind readers can tell apart)
@@ -224,6 +229,9 @@ class _Legend:
     mark_label: str
 
     def handles(self, colours: Sequence[str], width: float) -> list[Any]:
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+
         def wrap(text: str) -> str:
             return wrap_title(text, width, 9)
 
@@ -361,6 +369,8 @@ def plot_ap_delta(
     shown = [names[i] for i in index]
     width, height, font = _figure_size(n, max(len(s) for s in shown))
     colours = bar_colours(delta, top)
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(n)
@@ -476,10 +486,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         description="Per-class AP(A) − AP(B), sorted, top gains blue and top losses red, with "
         "paired bootstrap intervals (the paper's Fig. 4).",
     )
-    parser.add_argument("eval_a", type=Path, help="metrics.json of run A (or its folder)")
-    parser.add_argument("eval_b", type=Path, help="metrics.json of run B (or its folder)")
+    parser.add_argument("eval_a", type=user_path, help="metrics.json of run A (or its folder)")
+    parser.add_argument("eval_b", type=user_path, help="metrics.json of run B (or its folder)")
     parser.add_argument(
-        "--out", type=Path, default=None, help="PNG to write (default: beside A's metrics.json)"
+        "--out",
+        type=user_path,
+        default=None,
+        help="PNG to write (default: beside A's metrics.json)",
     )
     parser.add_argument("--top", type=int, default=10, help="gains and losses to highlight")
     parser.add_argument(
@@ -511,6 +524,7 @@ def _print_summary(a: EvalResult, b: EvalResult, top: int) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    check_flags(args, {"dpi": (POSITIVE,)})
     if args.top < 0:
         raise DataError(f"--top must be >= 0, got {args.top}")
     if args.resamples < 0:

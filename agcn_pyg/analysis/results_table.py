@@ -1,9 +1,13 @@
-"""Collect ``metrics.json`` files into a Table-1-style comparison (Markdown and CSV).
+"""The results table of agcn_pyg: ``metrics.json`` files into a Table-1-style comparison.
 
-One row per evaluated run, named by its ``name`` field; the columns follow the paper's
-Table 1: ``mAP``, then CP CR CF1 OP OR OF1 over all labels, then the same six for the top-3
-labels of each image, and ``AP_all`` (Fashion550K's class-agnostic AP) when any run has it.
-All values are percentages.
+Every results table the package prints or writes (``agcn evaluate``, ``agcn results-table``,
+``agcn run-table1``, the demo's report) is rendered by `format_table`, so they all have the
+same columns: ``mAP``, then CP CR CF1 OP OR OF1 over the labels at the evaluation's threshold,
+then the same six for the top-3 labels of each image, then ``AP_all`` (the class-agnostic AP
+over every image-label pair, Fashion550K's figure) and the AP protocol that mAP, the
+per-class AP and AP_all were computed under (`agcn_pyg.metrics.AP_PROTOCOLS`; ``mlgcn``, the
+paper's, unless ``agcn evaluate --ap-protocol`` chose another). Values are percentages; a
+metric a file lacks is ``-``.
 
 Usage (``agcn results-table``, ``python -m agcn_pyg.analysis.results_table`` and
 ``python analysis/results_table.py`` are the same command)::
@@ -17,30 +21,78 @@ import argparse
 import glob
 import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from agcn_pyg.analysis._common import METRICS_FILE, atomic_write_text, load_metrics, run_cli
+from agcn_pyg.commands.options import user_path
 from agcn_pyg.errors import DataError
 from agcn_pyg.metrics import METRIC_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 THRESHOLD_METRICS = ("CP", "CR", "CF1", "OP", "OR", "OF1")
 # Table 1's column order: mAP, six metrics on all labels, the same six on the top-3 labels.
 PAPER_COLUMNS: tuple[str, ...] = tuple(METRIC_COLUMNS)
-OPTIONAL_COLUMNS: tuple[str, ...] = ("AP_all",)
+#: every results table's columns: Table 1's, then AP_all
+COLUMNS: tuple[str, ...] = (*PAPER_COLUMNS, "AP_all")
 HEADERS = {
     "mAP": "mAP",
     **{m: f"All: {m}" for m in THRESHOLD_METRICS},
     **{f"{m}_top3": f"Top-3: {m}" for m in THRESHOLD_METRICS},
     "AP_all": "AP_all",
 }
+#: the last column's header: the AP protocol of the row's mAP, per-class AP and AP_all
+PROTOCOL_HEADER = "AP protocol"
 CAPTION = (
     "Values in percent. All: labels predicted by the evaluation's threshold; "
-    "Top-3: the three highest-scoring labels of each image. Best value per column in bold; "
-    "- = not reported."
+    "Top-3: the three highest-scoring labels of each image; AP_all: AP over every "
+    "(image, label) pair; AP protocol: how AP was computed (mlgcn: ML-GCN's meter, the "
+    "paper's). Best value per column in bold; - = not reported."
 )
+
+
+def format_table(
+    rows: Sequence[tuple[str, Mapping[str, float | None]]],
+    protocols: Sequence[str | None] | None = None,
+    decimals: int = 2,
+    bold_best: bool = True,
+) -> str:
+    """The one results table: a GitHub Markdown table of ``(name, metrics)`` rows.
+
+    Columns are `COLUMNS` (headers say which group, All or Top-3, a metric belongs to, as
+    Table 1's two header rows do) and the AP protocol of each row (``protocols``, as
+    ``metrics.json`` names it). Every value has ``decimals`` decimals, a missing, ``None`` or
+    NaN value shows as ``-``, and with ``bold_best`` the highest value of each column is bold
+    when there are several rows (every metric here is higher-is-better).
+    """
+    protocols = list(protocols) if protocols is not None else [None] * len(rows)
+    values = [[_number(metrics.get(c)) for c in COLUMNS] for _, metrics in rows]
+    best = [
+        max((v[j] for v in values if not math.isnan(v[j])), default=math.nan)
+        for j in range(len(COLUMNS))
+    ]
+    headers = ["Model", *(HEADERS[c] for c in COLUMNS), PROTOCOL_HEADER]
+    lines = [
+        "| " + " | ".join(_escape(h) for h in headers) + " |",
+        "|" + "|".join([":---", *("---:" for _ in COLUMNS), ":---"]) + "|",
+    ]
+    for (name, _), row, protocol in zip(rows, values, protocols, strict=True):
+        cells = [_escape(str(name))]
+        for j, value in enumerate(row):
+            text = "-" if math.isnan(value) else f"{value:.{decimals}f}"
+            if bold_best and len(rows) > 1 and value == best[j]:
+                text = f"**{text}**"
+            cells.append(text)
+        cells.append(_escape(protocol) if protocol else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _number(value: object) -> float:
+    return math.nan if value is None else float(value)  # type: ignore[arg-type]
 
 
 def _has_magic(text: str) -> bool:
@@ -88,13 +140,17 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
 def collect_results(paths: Iterable[str | Path]) -> pd.DataFrame:
     """One row per ``metrics.json``, indexed by run name, in the paper's column order.
 
-    Columns are :data:`PAPER_COLUMNS`, plus ``AP_all`` when any file reports it; a metric a
-    file lacks is NaN. Repeated run names get `` (2)``, `` (3)`` … appended. The source file
-    of each row is in ``df.attrs["sources"]``.
+    Columns are :data:`COLUMNS` (Table 1's and ``AP_all``); a metric a file lacks is NaN.
+    Repeated run names get `` (2)``, `` (3)`` … appended. The source file of each row is in
+    ``df.attrs["sources"]``, its AP protocol in ``df.attrs["ap_protocols"]``.
     """
+    # Here, not at the top: `agcn results-table --help` answers without pandas.
+    import pandas as pd
+
     files = expand_paths(paths)
     rows: list[dict[str, float]] = []
     names: list[str] = []
+    protocols: list[str | None] = []
     counts: dict[str, int] = {}
     for f in files:
         result = load_metrics(f)
@@ -102,15 +158,15 @@ def collect_results(paths: Iterable[str | Path]) -> pd.DataFrame:
         k = counts[result.name]
         names.append(result.name if k == 1 else f"{result.name} ({k})")
         rows.append(result.metrics)
-    columns = list(PAPER_COLUMNS)
-    columns += [c for c in OPTIONAL_COLUMNS if any(c in r for r in rows)]
+        protocols.append(result.ap_protocol)
     df = pd.DataFrame(
-        [[r.get(c, math.nan) for c in columns] for r in rows],
+        [[r.get(c, math.nan) for c in COLUMNS] for r in rows],
         index=pd.Index(names, name="Model"),
-        columns=columns,
+        columns=list(COLUMNS),
         dtype="float64",
     )
     df.attrs["sources"] = [str(f) for f in files]
+    df.attrs["ap_protocols"] = protocols
     return df
 
 
@@ -119,30 +175,10 @@ def _escape(text: str) -> str:
 
 
 def to_markdown(df: pd.DataFrame, decimals: int = 2, bold_best: bool = True) -> str:
-    """A GitHub Markdown table of :func:`collect_results`'s frame (no ``tabulate`` needed).
-
-    Headers say which group (All, Top-3) a metric belongs to, as Table 1's two header rows
-    do; every value has ``decimals`` decimals, NaN shows as ``-``, and with ``bold_best`` the
-    highest value of each column is bold (every metric here is higher-is-better).
-    """
-    headers = ["Model", *(HEADERS.get(c, str(c)) for c in df.columns)]
-    lines = [
-        "| " + " | ".join(_escape(h) for h in headers) + " |",
-        "|" + "|".join([":---", *("---:" for _ in df.columns)]) + "|",
-    ]
-    best = df.max(axis=0, skipna=True) if bold_best else None
-    for name, row in df.iterrows():
-        cells = [_escape(str(name))]
-        for col, value in row.items():
-            if pd.isna(value):
-                cells.append("-")
-                continue
-            text = f"{value:.{decimals}f}"
-            if best is not None and len(df) > 1 and value == best[col]:
-                text = f"**{text}**"
-            cells.append(text)
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    """:func:`collect_results`'s frame as the results table (`format_table`)."""
+    rows = [(str(name), row.to_dict()) for name, row in df.iterrows()]
+    protocols = df.attrs.get("ap_protocols")
+    return format_table(rows, protocols, decimals=decimals, bold_best=bold_best)
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -154,8 +190,8 @@ def get_args_parser() -> argparse.ArgumentParser:
         nargs="+",
         help="metrics.json files, their folders (searched recursively) or glob patterns",
     )
-    parser.add_argument("--out-md", type=Path, default=None, help="Markdown file to write")
-    parser.add_argument("--out-csv", type=Path, default=None, help="CSV file (full precision)")
+    parser.add_argument("--out-md", type=user_path, default=None, help="Markdown file to write")
+    parser.add_argument("--out-csv", type=user_path, default=None, help="CSV file (full precision)")
     parser.add_argument("--decimals", type=int, default=2, help="decimals in the Markdown")
     return parser
 

@@ -44,17 +44,23 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import yaml
 
 from agcn_pyg.analysis._common import atomic_write_text, run_cli
 from agcn_pyg.analysis.results_table import CAPTION, collect_results, to_markdown
-from agcn_pyg.config import RunConfig, build_run_config, load_yaml, to_dict
+from agcn_pyg.commands.options import add_progress_option, user_path
 from agcn_pyg.errors import ConfigError
-from agcn_pyg.models import list_gnns
 from agcn_pyg.variants import Variant, config_stem, get_variant, table1_variants
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from agcn_pyg.config import RunConfig
+
+# The config (torch, timm, PyG with it), the models and pandas load in the functions that use
+# them, so that `agcn run-table1 --help` answers at once.
 
 DEFAULT_MODE = "end2end"
 
@@ -108,6 +114,8 @@ def parse_rows(text: str | None) -> list[str] | None:
 def parse_gnns(text: str | None) -> list[str] | None:
     """``"gcn,gat"`` → ``["gcn", "gat"]`` (checked against `agcn_pyg.list_gnns`); ``None``
     keeps each row's own layer."""
+    from agcn_pyg.models import list_gnns
+
     if text is None:
         return None
     names = [t.strip() for t in text.split(",") if t.strip()]
@@ -155,6 +163,8 @@ def gnn_table(results: Sequence[RowResult], df: pd.DataFrame, gnns: Sequence[str
 def base_config(config: str | Path | Mapping[str, Any] | None) -> dict[str, Any]:
     """The config as a mapping: a YAML file (or the name of a shipped one), a dict, or
     ``None`` for the defaults. Overrides go to `row_config`, over the row's variant."""
+    from agcn_pyg.config import load_yaml
+
     if config is None:
         return {}
     if isinstance(config, Mapping):
@@ -165,6 +175,8 @@ def base_config(config: str | Path | Mapping[str, Any] | None) -> dict[str, Any]
 def config_stem_of(base: Mapping[str, Any], overrides: Sequence[str] = ()) -> str:
     """The stem of the rows' run names: the config's name without its own variant's suffix
     (`agcn_pyg.variants.config_stem`)."""
+    from agcn_pyg.config import build_run_config
+
     plain = build_run_config(base, overrides)
     return config_stem(plain.name, plain.variant)
 
@@ -179,6 +191,8 @@ def row_config(
     """``base`` as run ``row``: ``variant=<row>`` resolved with the ``overrides`` as
     ``agcn train -c <base> <overrides> variant=<row>`` resolves it, the run named
     ``<stem>_<suffix or row>`` (`config_stem_of`), under ``out_dir`` if given."""
+    from agcn_pyg.config import build_run_config
+
     row = row if isinstance(row, TableRow) else TableRow(row, row)
     cfg = build_run_config(base, [*overrides, *row.overrides()])
     name = f"{config_stem_of(base, overrides)}_{suffix or row.name}"
@@ -188,6 +202,8 @@ def row_config(
 
 def _settings(cfg: RunConfig) -> dict[str, Any]:
     """What a run trains: its model, data and train sections (not the variant's name)."""
+    from agcn_pyg.config import to_dict
+
     return {key: value for key, value in to_dict(cfg).items() if key != "variant"}
 
 
@@ -235,6 +251,8 @@ def overridden_settings(overrides: Sequence[str], rows: Sequence[TableRow]) -> l
 def configs_yaml(configs: Sequence[tuple[TableRow, RunConfig]]) -> str:
     """The rows' resolved configs as YAML documents, ``---`` between them, each starting with
     ``# row: <row>``."""
+    from agcn_pyg.config import to_dict
+
     docs = [
         f"# row: {row.name}\n" + yaml.safe_dump(to_dict(cfg), sort_keys=False)
         for row, cfg in configs
@@ -284,6 +302,8 @@ def check_mode(mode: str) -> None:
 
 def results_frame(results: Sequence[RowResult]) -> pd.DataFrame:
     """Table-1 columns (`collect_results`) of the rows that finished, indexed by run name."""
+    import pandas as pd
+
     done = [r for r in results if r.metrics_file is not None]
     if not done:
         return pd.DataFrame()
@@ -298,6 +318,8 @@ def write_table(
     gnns: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, Path, Path]:
     """Write ``<name>_table1_<mode>.md`` (table, caption, times) and ``.csv``; return them."""
+    import pandas as pd
+
     df = results_frame(results)
     stem = out_dir / f"{name}_table1_{mode}"
     lines = [f"# Table 1 rows: {name}, {mode} mode", ""]
@@ -355,6 +377,8 @@ def run_table1(
     ``df.attrs["rows"]`` holds a `RowResult` per row (diverged ones included) and
     ``df.attrs["files"]`` the Markdown and CSV paths.
     """
+    from agcn_pyg.config import build_run_config
+
     check_mode(mode)
     configs = row_configs(config, overrides, rows, out_dir, gnns)
     for line in overridden_settings(overrides, [row for row, _ in configs]):
@@ -363,8 +387,7 @@ def run_table1(
     target = Path(out_dir) if out_dir is not None else Path(plain.output_dir)
     results = []
     for row, cfg in configs:
-        if progress:
-            print(f"[{row.name}] training {cfg.name} ({mode}) in {cfg.run_dir}", flush=True)
+        print(f"[{row.name}] training {cfg.name} ({mode}) in {cfg.run_dir}", flush=True)
         result = train_row(
             cfg, mode, row.name, cache_dir=cache_dir, overwrite=overwrite, progress=progress
         )
@@ -424,13 +447,11 @@ def add_training_options(parser: argparse.ArgumentParser, outputs: str) -> None:
         "(default); features, train heads on cached features of the frozen backbone",
     )
     parser.add_argument(
-        "--out-dir", type=Path, default=None, help=f"{outputs} go here (default: output_dir)"
+        "--out-dir", type=user_path, help=f"{outputs} go here (default: output_dir)"
     )
-    parser.add_argument(
-        "--cache-dir", type=Path, default=None, help="features cache (features mode)"
-    )
+    parser.add_argument("--cache-dir", type=user_path, help="features cache (features mode)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing runs")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_option(parser)
 
 
 def print_configs(args: argparse.Namespace) -> int:

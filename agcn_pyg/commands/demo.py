@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from agcn_pyg.demo.plan import DEFAULT_ALPHAS, DEFAULT_SEEDS, MODES, make_plan
-from agcn_pyg.demo.runner import run_demo
+from agcn_pyg.commands.options import add_progress_option, user_path
+from agcn_pyg.demo.options import DEFAULT_ALPHAS, DEFAULT_SEEDS, MODES
 from agcn_pyg.variants import table1_variants
 
 
@@ -18,7 +18,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "Table-1 rows (baseline, ML-GCN, A-GCN and its ablations) and write <out>/report.md.",
         add_help=add_help,
     )
-    parser.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    parser.add_argument(
+        "--out", default="runs/demo", type=user_path, help="output folder (default: runs/demo)"
+    )
     parser.add_argument(
         "--quick", action="store_true", help="reduced data (200/100 scenes) and epochs, for CI"
     )
@@ -60,11 +62,15 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         action="store_false",
         help="skip the Table-2 setting (noisy training labels, then a clean fine-tune)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_option(parser)
     return parser
 
 
 def main(args: argparse.Namespace) -> int:
+    # Here, not at the top: the demo imports torch, timm and PyG, and `--help` must not.
+    from agcn_pyg.demo.plan import make_plan
+    from agcn_pyg.demo.runner import run_demo
+
     plan = make_plan(args)
     result = run_demo(plan)
     print()

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import argparse
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agcn_pyg.data.embeddings import EMBEDDING_SOURCES, embed_labels, save_embeddings
-from agcn_pyg.data.labels import read_label_file
+from agcn_pyg.commands.options import check_flags, check_new_file, user_path
+from agcn_pyg.schema import int_at_least
+
+#: what ``--source`` names (`agcn_pyg.data.EMBEDDING_SOURCES`, checked in `main`: the parser
+#: does not import the data modules, so that ``--help`` answers at once)
+SOURCE_HELP = (
+    "an embedding source (agcn_pyg.data.EMBEDDING_SOURCES): minilm (384-d, any text), "
+    "glove50 (50-d), file (--file), onehot (ablation)"
+)
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -20,22 +27,26 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "to an .npz file.",
     )
     parser.add_argument(
-        "--labels", required=True, type=Path, help="labels.txt: one label name per line"
+        "--labels", required=True, type=user_path, help="labels.txt: one label name per line"
     )
-    parser.add_argument(
-        "--source",
-        default="minilm",
-        choices=EMBEDDING_SOURCES.names(),
-        help="minilm (384-d, any text), glove50 (50-d), file (--file), onehot (ablation)",
-    )
-    parser.add_argument("--out", required=True, type=Path, help="output .npz file")
+    parser.add_argument("--source", default="minilm", help=SOURCE_HELP)
+    parser.add_argument("--out", required=True, type=user_path, help="output .npz file")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     parser.add_argument(
         "--file",
-        type=Path,
+        type=user_path,
         help="for --source file: GloVe .txt, C×d .npy, ML-GCN *_glove_word2vec.pkl or .npz",
     )
-    parser.add_argument("--batch-size", type=int, default=64, help="minilm batch size")
+    parser.add_argument("--batch-size", type=int, default=64, help="minilm batch size (≥ 1)")
     return parser
+
+
+def check_sources(flag: str, sources: Sequence[str]) -> None:
+    """Each of ``sources`` must name an embedding source (with a "did you mean")."""
+    from agcn_pyg.data.embeddings import EMBEDDING_SOURCES
+
+    for source in sources:
+        EMBEDDING_SOURCES.get(source, field=flag)
 
 
 # Which parsed arguments each embedding source takes as keyword options.
@@ -54,6 +65,8 @@ def embed(
     label_names: list[str], source: str, options: dict[str, object]
 ) -> tuple[Any, dict[str, Any]]:
     """``(vectors, info)``; out-of-vocabulary words are reported by `save_and_report`."""
+    from agcn_pyg.data.embeddings import embed_labels
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return embed_labels(label_names, source, return_info=True, **options)
@@ -70,6 +83,8 @@ def embed_and_save(
 def save_and_report(
     out: Path, vectors: Any, info: dict[str, Any], label_names: list[str], source: str
 ) -> None:
+    from agcn_pyg.data.embeddings import save_embeddings
+
     save_embeddings(out, vectors, label_names, source)
     print(f"{source}: {vectors.shape[0]} labels × {vectors.shape[1]} dims -> {out}")
     for label, words in (info.get("compounds") or {}).items():
@@ -79,6 +94,12 @@ def save_and_report(
 
 
 def main(args: argparse.Namespace) -> int:
+    # Here, not at the top: the data modules import torch, and `--help` must not.
+    from agcn_pyg.data.labels import read_label_file
+
+    check_sources("--source", [args.source])
+    check_flags(args, {"batch_size": (int_at_least(1),)})
+    check_new_file("--out", args.out, args.overwrite)
     label_names = read_label_file(args.labels)
     embed_and_save(label_names, args.source, args.out, source_options(args.source, args))
     return 0

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from agcn_pyg.commands.options import check_new_file, user_path
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -13,22 +14,22 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "`agcn predict` and the analysis scripts read.",
         add_help=add_help,
     )
-    parser.add_argument("checkpoint", type=Path, help="the official .pth.tar")
+    parser.add_argument("checkpoint", type=user_path, help="the official .pth.tar")
     parser.add_argument("--kind", required=True, choices=["agcn", "mlgcn"])
     parser.add_argument(
         "--embeddings",
         required=True,
-        type=Path,
+        type=user_path,
         help="the label embeddings the model was trained with, e.g. ML-GCN's "
         "coco_glove_word2vec.pkl (or an .npz / .npy in the same label order)",
     )
     parser.add_argument(
         "--labels",
         required=True,
-        type=Path,
+        type=user_path,
         help="labels.txt in the embeddings' order (COCO: datasets/coco2014/labels.txt)",
     )
-    parser.add_argument("--out", required=True, type=Path, help="the agcn_pyg .pt to write")
+    parser.add_argument("--out", required=True, type=user_path, help="the agcn_pyg .pt to write")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     return parser
 
@@ -38,11 +39,9 @@ def main(args: argparse.Namespace) -> int:
     from agcn_pyg.data.embeddings import load_embeddings
     from agcn_pyg.data.labels import read_label_file
     from agcn_pyg.engine.checkpoint import save_imported
-    from agcn_pyg.errors import ConfigError
     from agcn_pyg.models.official import import_official
 
-    if args.out.exists() and not args.overwrite:
-        raise ConfigError(f"--out {args.out} exists: pass --overwrite to replace it")
+    check_new_file("--out", args.out, args.overwrite)
     names = read_label_file(args.labels)
     vectors = load_embeddings(args.embeddings, names).vectors
     model, meta = import_official(args.checkpoint, args.kind, vectors, names)

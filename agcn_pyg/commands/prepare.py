@@ -15,57 +15,80 @@ Skipped and counted items are listed at the end.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agcn_pyg.commands.embed_labels import embed, save_and_report, source_options
-from agcn_pyg.data.coco import COCO_ORDERS, CROWD_POLICIES, coco
-from agcn_pyg.data.cooccurrence import cooccurrence_counts, save_cooccurrence
-from agcn_pyg.data.custom import from_csv
-from agcn_pyg.data.dataset import MultiLabelDataset
-from agcn_pyg.data.embeddings import EMBEDDING_SOURCES
-from agcn_pyg.data.fashion550k import VERIFIED_ROWS, fashion550k
-from agcn_pyg.data.images import BAD_IMAGE_POLICIES
-from agcn_pyg.data.labels import check_label_order, read_label_file, write_label_file
-from agcn_pyg.data.statistics import format_statistics, split_statistics
-from agcn_pyg.data.voc import VOC_SPLITS, voc2007
+from agcn_pyg.commands.embed_labels import check_sources, embed, save_and_report, source_options
+from agcn_pyg.commands.options import (
+    add_progress_option,
+    check_choice,
+    check_flags,
+    user_path,
+)
 from agcn_pyg.errors import ConfigError
-from agcn_pyg.io import write_json, write_text
 from agcn_pyg.registry import Registry
+from agcn_pyg.schema import int_at_least, optional
 
-Splits = dict[str, MultiLabelDataset]
+if TYPE_CHECKING:
+    from agcn_pyg.data.dataset import MultiLabelDataset
+
+# The data modules (and torch with them) are imported where the splits are built, not here,
+# so that `agcn prepare --help` answers at once; the flags whose values those modules define
+# are checked against them in `main` (`PrepareTarget.choices`).
+
+Splits = dict[str, "MultiLabelDataset"]
 
 
 @dataclass(frozen=True)
 class PrepareTarget:
-    """How `prepare` handles one dataset: its options, its splits, its statistics files."""
+    """How `prepare` handles one dataset: its options, its splits, its statistics files.
+
+    ``choices`` gives, for each of its options whose values a data module defines, the
+    allowed values (read when `main` checks them)."""
 
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     build: Callable[[argparse.Namespace, dict[str, Any]], Splits]
     cooccurrence: dict[str, str]  # output file name -> split key
+    choices: Callable[[], Mapping[str, Sequence[str]]] = dict
 
 
 PREPARE_TARGETS: Registry[PrepareTarget] = Registry("prepare dataset")
+#: what `main` writes into ``--out`` (``image_check.json``, a cache, is not among them)
+OUTPUT_PATTERNS = ("labels.txt", "statistics.json", "cooccurrence*.npz", "embeddings_*.npz")
 
 
 def _coco_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ann-file", required=True, type=Path, help="instances_train2014.json")
-    parser.add_argument("--image-dir", required=True, type=Path, help="train2014/ image folder")
-    parser.add_argument("--val-ann-file", type=Path, help="instances_val2014.json")
-    parser.add_argument("--val-image-dir", type=Path, help="val2014/ image folder")
-    parser.add_argument("--order", choices=COCO_ORDERS, default="name", help="label order")
+    parser.add_argument(
+        "--ann-file", required=True, type=user_path, help="instances_train2014.json"
+    )
+    parser.add_argument(
+        "--image-dir", required=True, type=user_path, help="train2014/ image folder"
+    )
+    parser.add_argument("--val-ann-file", type=user_path, help="instances_val2014.json")
+    parser.add_argument("--val-image-dir", type=user_path, help="val2014/ image folder")
+    parser.add_argument(
+        "--order", default="name", help="label order: name (sorted names) or id (category id)"
+    )
     parser.add_argument(
         "--crowd",
-        choices=CROWD_POLICIES,
         default="positive",
-        help="iscrowd annotations: count as present, or ignore crowd-only labels (-1)",
+        help="iscrowd annotations: positive (count as present) or ignore (crowd-only labels "
+        "become -1)",
     )
 
 
+def _coco_choices() -> dict[str, Sequence[str]]:
+    from agcn_pyg.data.coco import COCO_ORDERS, CROWD_POLICIES
+
+    return {"order": COCO_ORDERS, "crowd": CROWD_POLICIES}
+
+
 def _coco_build(args: argparse.Namespace, common: dict[str, Any]) -> Splits:
+    from agcn_pyg.data.coco import coco
+
     options = {"order": args.order, "crowd": args.crowd, **common}
     splits = {"train": coco(args.ann_file, args.image_dir, name="coco2014/train", **options)}
     if (args.val_ann_file is None) != (args.val_image_dir is None):
@@ -76,12 +99,23 @@ def _coco_build(args: argparse.Namespace, common: dict[str, Any]) -> Splits:
 
 
 def _voc_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", required=True, type=Path, help="VOCdevkit/VOC2007 (or above)")
-    parser.add_argument("--train-split", choices=VOC_SPLITS, default="trainval")
-    parser.add_argument("--test-split", choices=VOC_SPLITS, default="test")
+    parser.add_argument(
+        "--root", required=True, type=user_path, help="VOCdevkit/VOC2007 (or above)"
+    )
+    splits = "train, val, trainval or test"
+    parser.add_argument("--train-split", default="trainval", help=f"{splits} (default trainval)")
+    parser.add_argument("--test-split", default="test", help=f"{splits} (default test)")
+
+
+def _voc_choices() -> dict[str, Sequence[str]]:
+    from agcn_pyg.data.voc import VOC_SPLITS
+
+    return {"train_split": VOC_SPLITS, "test_split": VOC_SPLITS}
 
 
 def _voc_build(args: argparse.Namespace, common: dict[str, Any]) -> Splits:
+    from agcn_pyg.data.voc import voc2007
+
     return {
         "train": voc2007(args.root, args.train_split, **common),
         "test": voc2007(args.root, args.test_split, **common),
@@ -89,17 +123,29 @@ def _voc_build(args: argparse.Namespace, common: dict[str, Any]) -> Splits:
 
 
 def _fashion_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", required=True, type=Path, help="the Fashion550K release folder")
-    parser.add_argument("--image-dir", type=Path, help="base of photos.txt paths (default: root)")
+    parser.add_argument(
+        "--root", required=True, type=user_path, help="the Fashion550K release folder"
+    )
+    parser.add_argument(
+        "--image-dir", type=user_path, help="base of photos.txt paths (default: root)"
+    )
     parser.add_argument(
         "--verified-rows",
-        choices=VERIFIED_ROWS,
         default="auto",
-        help="rows of verified.npy: one per photo, or the train, val, test photos in order",
+        help="rows of verified.npy: photo (one per photo), splits (the train, val, test photos "
+        "in order) or auto (default)",
     )
 
 
+def _fashion_choices() -> dict[str, Sequence[str]]:
+    from agcn_pyg.data.fashion550k import VERIFIED_ROWS
+
+    return {"verified_rows": VERIFIED_ROWS}
+
+
 def _fashion_build(args: argparse.Namespace, common: dict[str, Any]) -> Splits:
+    from agcn_pyg.data.fashion550k import fashion550k
+
     options = {"image_dir": args.image_dir, "verified_rows": args.verified_rows, **common}
     return {
         "train-noisy": fashion550k(args.root, "train", "noisy", **options),
@@ -110,17 +156,24 @@ def _fashion_build(args: argparse.Namespace, common: dict[str, Any]) -> Splits:
 
 
 def _csv_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--train-csv", required=True, type=Path, help="training CSV")
-    parser.add_argument("--test-csv", type=Path, help="test CSV (optional)")
+    parser.add_argument("--train-csv", required=True, type=user_path, help="training CSV")
+    parser.add_argument("--test-csv", type=user_path, help="test CSV (optional)")
     parser.add_argument(
-        "--image-dir", type=Path, help="base of relative image paths (default: the CSV's folder)"
+        "--image-dir",
+        type=user_path,
+        help="base of relative image paths (default: the CSV's folder)",
     )
     parser.add_argument(
-        "--labels", type=Path, help="labels.txt fixing the label order (default: sorted names)"
+        "--labels",
+        type=user_path,
+        help="labels.txt fixing the label order (default: sorted names)",
     )
 
 
 def _csv_build(args: argparse.Namespace, common: dict[str, Any]) -> Splits:
+    from agcn_pyg.data.custom import from_csv
+    from agcn_pyg.data.labels import read_label_file
+
     labels = read_label_file(args.labels) if args.labels is not None else None
     train = from_csv(args.train_csv, args.image_dir, labels, name="csv/train", **common)
     splits = {"train": train}
@@ -134,11 +187,15 @@ def _csv_build(args: argparse.Namespace, common: dict[str, Any]) -> Splits:
 
 PREPARE_TARGETS.add(
     "coco",
-    PrepareTarget("MS-COCO 2014", _coco_args, _coco_build, {"cooccurrence.npz": "train"}),
+    PrepareTarget(
+        "MS-COCO 2014", _coco_args, _coco_build, {"cooccurrence.npz": "train"}, _coco_choices
+    ),
 )
 PREPARE_TARGETS.add(
     "voc2007",
-    PrepareTarget("PASCAL VOC 2007", _voc_args, _voc_build, {"cooccurrence.npz": "train"}),
+    PrepareTarget(
+        "PASCAL VOC 2007", _voc_args, _voc_build, {"cooccurrence.npz": "train"}, _voc_choices
+    ),
 )
 PREPARE_TARGETS.add(
     "fashion550k",
@@ -147,6 +204,7 @@ PREPARE_TARGETS.add(
         _fashion_args,
         _fashion_build,
         {"cooccurrence.npz": "train-noisy", "cooccurrence_clean.npz": "train-clean"},
+        _fashion_choices,
     ),
 )
 PREPARE_TARGETS.add(
@@ -158,16 +216,21 @@ PREPARE_TARGETS.add(
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--out", required=True, type=user_path, help="output folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the files of an earlier prepare in --out",
+    )
     parser.add_argument(
         "--sources",
         nargs="+",
         default=["minilm", "glove50"],
-        choices=EMBEDDING_SOURCES.names(),
-        help="embedding sources to write (default: minilm glove50)",
+        help="embedding sources to write (default: minilm glove50): minilm, glove50, file "
+        "(--file), onehot",
     )
-    parser.add_argument("--file", type=Path, help="embedding file for the 'file' source")
-    parser.add_argument("--batch-size", type=int, default=64, help="minilm batch size")
+    parser.add_argument("--file", type=user_path, help="embedding file for the 'file' source")
+    parser.add_argument("--batch-size", type=int, default=64, help="minilm batch size (≥ 1)")
     parser.add_argument(
         "--check-images",
         action="store_true",
@@ -175,12 +238,37 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--on-bad-image",
-        choices=BAD_IMAGE_POLICIES,
         default="error",
-        help="missing, empty or unreadable images: stop with an error, or skip and count them",
+        help="missing, empty or unreadable images: error (stop; default) or skip (leave them "
+        "out, and count them)",
     )
-    parser.add_argument("--workers", type=int, default=None, help="threads for --check-images")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="threads for --check-images (≥ 1)"
+    )
+    add_progress_option(parser, "hide progress bars")
+
+
+def check_options(target: PrepareTarget, args: argparse.Namespace) -> None:
+    """The flags of ``target`` and the common ones, as one line naming the first bad one;
+    ``--out`` must be a folder without an earlier prepare's files (unless ``--overwrite``)."""
+    from agcn_pyg.data.images import BAD_IMAGE_POLICIES
+
+    for dest, allowed in {**target.choices(), "on_bad_image": BAD_IMAGE_POLICIES}.items():
+        check_choice("--" + dest.replace("_", "-"), getattr(args, dest), allowed)
+    check_sources("--sources", args.sources)
+    check_flags(
+        args,
+        {"batch_size": (int_at_least(1),), "workers": (optional(int_at_least(1)),)},
+    )
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: a file, not a folder")
+    earlier = sorted(p.name for pattern in OUTPUT_PATTERNS for p in out.glob(pattern))
+    if earlier and not args.overwrite:
+        raise ConfigError(
+            f"--out {out} holds {earlier[0]} from an earlier prepare: pass --overwrite to "
+            "replace its files, or name another folder"
+        )
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -199,7 +287,13 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    from agcn_pyg.data.cooccurrence import cooccurrence_counts, save_cooccurrence
+    from agcn_pyg.data.labels import check_label_order, write_label_file
+    from agcn_pyg.data.statistics import format_statistics, split_statistics
+    from agcn_pyg.io import write_json, write_text
+
     target = PREPARE_TARGETS.get(args.dataset)
+    check_options(target, args)
     progress = not args.no_progress
     common = {"on_bad_image": args.on_bad_image, "progress": progress}
     splits = target.build(args, common)

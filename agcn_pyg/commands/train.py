@@ -15,9 +15,7 @@ import os
 import shlex
 import sys
 
-import yaml
-
-from agcn_pyg.config import load_run_config, to_dict
+from agcn_pyg.commands.options import add_progress_option, user_path
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -26,7 +24,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         add_help=add_help,
     )
     parser.add_argument(
-        "-c", "--config", help="YAML run config, or the name of a shipped one (see configs/)"
+        "-c",
+        "--config",
+        type=user_path,
+        help="YAML run config, or the name of a shipped one (see configs/)",
     )
     parser.add_argument(
         "overrides",
@@ -40,6 +41,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument(
         "--resume-from",
         metavar="CKPT",
+        type=user_path,
         help="continue from another last.pt (a copy, say): the run folder becomes a copy of "
         "that run first (best.pt and eval/ too, when they stand beside CKPT)",
     )
@@ -58,9 +60,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument(
         "--cache-dir",
         metavar="DIR",
+        type=user_path,
         help="--mode features: where the features are cached (default <output_dir>/features_cache)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_option(parser, "no progress bars, one line an epoch")
     parser.add_argument(
         "--print-config",
         action="store_true",
@@ -74,6 +77,10 @@ EXIT_INTERRUPTED = 130
 
 
 def main(args: argparse.Namespace) -> int:
+    # Here, not at the top: the config imports torch, timm and PyG, and `--help` must not.
+    import yaml
+
+    from agcn_pyg.config import load_run_config, shipped_configs, to_dict
     from agcn_pyg.errors import ConfigError
 
     if args.resume and args.resume_from:
@@ -82,7 +89,13 @@ def main(args: argparse.Namespace) -> int:
     if args.print_config:
         print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
         return 0
-    # Lazy: `--help` and `--print-config` stay free of the training imports.
+    if args.config is None and not (cfg.data.train and cfg.data.val):
+        raise ConfigError(
+            "no config given: pass -c CONFIG (a YAML file, or the name of a shipped one: "
+            f"{', '.join(shipped_configs()[:3])}, ...), or give both splits on the command "
+            "line (data.train.csv_file=... data.val.csv_file=...)"
+        )
+    # Lazy: `--print-config` stays free of the training imports too.
     from agcn_pyg.engine.trainer import train
 
     resume = args.resume_from or (True if args.resume else None)
@@ -133,14 +146,15 @@ def interrupted(stop: KeyboardInterrupt, args: argparse.Namespace) -> str:
 def command_line(args: argparse.Namespace, resume: bool) -> str:
     """``agcn train`` with ``args`` as given, or (``resume``) continuing from the run folder's
     ``last.pt`` instead of starting afresh or from another checkpoint."""
-    argv = ["agcn", "train", *(["-c", args.config] if args.config else []), *args.overrides]
+    config = ["-c", str(args.config)] if args.config else []
+    argv = ["agcn", "train", *config, *args.overrides]
     if resume:
         argv.append("--resume")
     else:
         argv += ["--resume"] if args.resume else []
-        argv += ["--resume-from", args.resume_from] if args.resume_from else []
+        argv += ["--resume-from", str(args.resume_from)] if args.resume_from else []
         argv += ["--overwrite"] if args.overwrite else []
     argv += ["--mode", args.mode] if args.mode != "end2end" else []
-    argv += ["--cache-dir", args.cache_dir] if args.cache_dir else []
+    argv += ["--cache-dir", str(args.cache_dir)] if args.cache_dir else []
     argv += ["--no-progress"] if args.no_progress else []
     return shlex.join(argv)

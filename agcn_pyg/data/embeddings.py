@@ -274,18 +274,56 @@ def _read_glove_text(file: Path, wanted: set[str]) -> dict[str, tuple[int, np.nd
     return found
 
 
+#: the largest magnitude an embedding entry may have: E enters the label graph's products
+#: (``E^T E`` / C, the GNN's ``Â E W``) in float32 and, under AMP, float16, whose largest
+#: value is 65504; the sources give unit-length rows (minilm) or entries of a few units (GloVe)
+MAX_EMBEDDING_MAGNITUDE = 1e4
+
+
+def check_vectors(array: Any, where: str, label_names: Sequence[str] | None = None) -> np.ndarray:
+    """``array`` as float32 label embeddings (``C × d_e``), or `DataError` naming ``where``
+    and the first offending row (and label): a non-numeric (or boolean) dtype, another shape,
+    a NaN or infinite entry, an entry beyond `MAX_EMBEDDING_MAGNITUDE`."""
+    array = np.asarray(array)
+    if array.dtype.kind not in "iuf":
+        raise DataError(
+            f"{where}: vectors have non-numeric dtype {array.dtype}; embeddings are numbers "
+            "(one-hot rows: data.embeddings: onehot)"
+        )
+    if array.ndim != 2 or (label_names is not None and array.shape[0] != len(label_names)):
+        rows = "" if label_names is None else f" for {len(label_names)} labels"
+        raise DataError(f"{where}: expected a C×d matrix{rows}, got shape {array.shape}")
+    array = array.astype(np.float64)
+    finite = np.isfinite(array).all(axis=1)
+    if not finite.all():
+        raise DataError(
+            f"{where}: {_row(int(np.flatnonzero(~finite)[0]), label_names)} holds NaN "
+            "or infinite values"
+        )
+    largest = np.abs(array).max(axis=1) if array.size else np.zeros(len(array))
+    if (largest > MAX_EMBEDDING_MAGNITUDE).any():
+        row = int(np.argmax(largest))
+        raise DataError(
+            f"{where}: {_row(row, label_names)} has an entry of magnitude {largest[row]:.3g}, "
+            f"beyond {MAX_EMBEDDING_MAGNITUDE:g}: rescale the embeddings (e.g. unit-length rows)"
+        )
+    return array.astype(np.float32)
+
+
+def _row(row: int, label_names: Sequence[str] | None) -> str:
+    if label_names is None or row >= len(label_names):
+        return f"row {row}"
+    return f"row {row} ({label_names[row]!r})"
+
+
 def _matrix_for(labels: Sequence[str], matrix: Any, file: Path) -> EmbeddingResult:
     array = np.asarray(matrix)
-    if array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
-        raise DataError(f"{file}: expected a numeric C×d matrix, got shape {array.shape}")
-    if array.shape[0] != len(labels):
+    if array.ndim == 2 and array.shape[0] != len(labels):
         raise DataError(
             f"{file}: {array.shape[0]} rows, the label list has {len(labels)}; rows must be "
             "in the dataset's label order"
         )
-    if not np.all(np.isfinite(array)):
-        raise DataError(f"{file}: contains NaN or infinite values")
-    return EmbeddingResult(array.astype(np.float32), {"file": str(file)})
+    return EmbeddingResult(check_vectors(array, str(file), labels), {"file": str(file)})
 
 
 #: files holding a bare C×d matrix, rows in label order and no label names
@@ -360,9 +398,8 @@ def embed_labels(
     # The label names fill the first parameter; the options must bind to the rest.
     EMBEDDING_SOURCES.check_options(source, options, positional=1)
     result = EMBEDDING_SOURCES.get(source)(names, **options)
-    vectors = np.ascontiguousarray(result.vectors, dtype=np.float32)
-    if vectors.shape[0] != len(names) or vectors.ndim != 2:
-        raise DataError(f"source {source!r} returned shape {vectors.shape} for {len(names)} labels")
+    where = str(options["path"]) if options.get("path") else f"source {source!r}"
+    vectors = np.ascontiguousarray(check_vectors(result.vectors, where, names))
     return (vectors, result.info) if return_info else vectors
 
 
@@ -371,9 +408,7 @@ def save_embeddings(
 ) -> None:
     """Write `vectors` (C×d_e), `label_names` and `source` to an `.npz`, atomically."""
     names = validate_label_names(label_names, where=str(path))
-    array = np.asarray(vectors, dtype=np.float32)
-    if array.ndim != 2 or array.shape[0] != len(names):
-        raise DataError(f"{path}: vectors of shape {array.shape} for {len(names)} labels")
+    array = check_vectors(vectors, f"{path}: not written", names)
     save_npz(
         path,
         vectors=array,
@@ -401,14 +436,9 @@ def load_embeddings(
         vectors = _matrix_for(names, _read_matrix(file), file).vectors
         return LabelEmbeddings(vectors, names, f"file:{file.name}")
     arrays = load_npz(file, required=("vectors", "label_names"))
-    vectors = arrays["vectors"]
-    if vectors.dtype.kind not in "biuf":
-        raise DataError(f"{file}: vectors have non-numeric dtype {vectors.dtype}")
-    vectors = vectors.astype(np.float32)
     names = [str(name) for name in arrays["label_names"]]
+    vectors = check_vectors(arrays["vectors"], str(file), names)
     source = str(arrays["source"]) if "source" in arrays else "unknown"
-    if vectors.ndim != 2 or vectors.shape[0] != len(names):
-        raise DataError(f"{file}: vectors of shape {vectors.shape} for {len(names)} label names")
     if label_names is not None:
         check_label_order(list(label_names), names, where=str(file))
     return LabelEmbeddings(vectors, names, source)

@@ -31,17 +31,11 @@ from agcn_pyg.config import (
     merge,
 )
 from agcn_pyg.demo.data import DemoConfig
+from agcn_pyg.demo.options import MODES
 from agcn_pyg.errors import ConfigError
 from agcn_pyg.variants import MAIN_ROWS, table1_variants
 
 BACKBONE = "efficientnet_lite0"
-#: ``--mode`` → (modes trained, in order); ``auto`` is the five-minute plan
-MODES: dict[str, tuple[str, ...]] = {
-    "auto": ("features",),
-    "features": ("features",),
-    "end2end": ("end2end",),
-    "both": ("end2end", "features"),
-}
 MODE_TITLES = {"end2end": "end to end", "features": "cached features, frozen backbone"}
 MODE_SHORT = {"end2end": "end to end", "features": "features"}
 
@@ -128,10 +122,6 @@ class NoiseSetting:
             f"data.label_noise.add={self.add}",
             f"data.label_noise.seed={seed}",
         ]
-
-
-DEFAULT_ALPHAS = (0.0, 0.5, 1.0, 2.0)
-DEFAULT_SEEDS = 3
 
 
 @dataclass

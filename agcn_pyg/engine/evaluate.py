@@ -30,16 +30,10 @@ from tqdm import tqdm
 from agcn_pyg.data.transforms import DeviceNormalize
 from agcn_pyg.engine.distributed import gather_objects, is_main_process
 from agcn_pyg.engine.runfolder import replace_folder
-from agcn_pyg.errors import ConfigError
+from agcn_pyg.errors import ConfigError, DataError
 from agcn_pyg.io import save_npz, write_json, write_text
-from agcn_pyg.metrics import (
-    DEFAULT_AP_PROTOCOL,
-    compute_metrics,
-    format_table_header,
-    format_table_row,
-    logit_threshold,
-    sigmoid,
-)
+from agcn_pyg.metrics import DEFAULT_AP_PROTOCOL, compute_metrics, logit_threshold, sigmoid
+from agcn_pyg.schema import brief, is_number
 
 #: what an evaluation writes: the whole of an evaluation folder
 EVAL_FILES = ("metrics.json", "per_class.csv", "scores.npz")
@@ -240,8 +234,6 @@ def commit_evaluation(out_dir: str | Path, *args: Any, **kwargs: Any) -> dict[st
 def read_scores(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """``(scores, targets)`` from a ``scores.npz``: the logits, or for files written before
     logits were stored, their probabilities (AP, which only ranks, reads either)."""
-    from agcn_pyg.errors import DataError
-
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -253,22 +245,26 @@ def read_scores(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path}: not a scores.npz with logits and targets ({err})") from None
 
 
-def table_row(report: dict[str, Any]) -> str:
-    """A Table-1-style Markdown row (header included) for a `write_evaluation` report."""
-    metrics = {k: math.nan if v is None else v for k, v in report["metrics"].items()}
-    return format_table_header() + "\n" + format_table_row(metrics, report["name"])
+#: what a thresholds file says about its two lists, for the person who edits it
+THRESHOLDS_NOTE = (
+    "Edit 'thresholds' (probabilities, one per label). 'logit_thresholds' are their exact "
+    "logits, used only while they still match; an edited probability takes effect."
+)
 
 
 def save_thresholds(path: str | Path, logit_thresholds: np.ndarray, label_names: list[str]) -> None:
-    """Per-class thresholds as JSON: ``{"label_names", "thresholds", "logit_thresholds"}``.
+    """Per-class thresholds as JSON: ``{"note", "label_names", "thresholds",
+    "logit_thresholds"}``.
 
-    ``thresholds`` are probabilities, for reading and for `agcn predict`; the exact logits
-    beside them keep an evaluation exact where a probability near 1 has lost the digits.
+    ``thresholds`` are probabilities, the unit the user reads and edits; the exact logits
+    beside them keep an evaluation exact where a probability near 1 has lost the digits
+    (`load_thresholds` uses them only while their sigmoid is still the stored probability).
     """
     logits = np.asarray(logit_thresholds, dtype=np.float64)
     write_json(
         path,
         {
+            "note": THRESHOLDS_NOTE,
             "label_names": list(label_names),
             "thresholds": [float(t) for t in sigmoid(logits)],
             "logit_thresholds": [float(t) for t in logits],
@@ -277,41 +273,68 @@ def save_thresholds(path: str | Path, logit_thresholds: np.ndarray, label_names:
 
 
 def load_thresholds(path: str | Path, label_names: list[str], logits: bool = False) -> np.ndarray:
-    """Read `save_thresholds` output; the label order must match the model's.
+    """Read a thresholds file (`save_thresholds`); the label order must match the model's.
 
-    Probabilities by default; with ``logits`` the stored logits (files without them: the
-    probabilities converted once).
+    The file's unit is the probability (``thresholds``): probabilities by default; with
+    ``logits`` their logits, ``log(p / (1 - p))`` (1 → +inf: never predicted, 0 → -inf:
+    always). Where the file's ``logit_thresholds`` still have the stored probability as their
+    sigmoid (an unedited file), those exact values are returned instead: a probability
+    near 1 has lost the digits that tell tuned thresholds apart.
+
+    Raises:
+        DataError: one line naming the file (and the label, for a value that is not a
+            probability).
     """
-    import json
-
-    from agcn_pyg.errors import DataError
-
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        names, values = data["label_names"], data["thresholds"]
-    except FileNotFoundError:
-        raise DataError(f"{path}: thresholds file not found") from None
-    except (ValueError, KeyError, TypeError) as err:
-        raise DataError(f"{path}: expected {{'label_names': [...], 'thresholds': [...]}}") from err
-    if list(names) != list(label_names):
+    data = _read_thresholds_json(path)
+    names = data.get("label_names")
+    if not isinstance(names, list) or list(names) != list(label_names):
         raise DataError(f"{path}: thresholds are for another label list or order")
-    thresholds = np.asarray(values, dtype=np.float64)
-    if thresholds.shape != (len(label_names),) or not np.isfinite(thresholds).all():
-        raise DataError(f"{path}: expected {len(label_names)} finite thresholds")
-    if ((thresholds < 0) | (thresholds > 1)).any():
-        raise DataError(f"{path}: thresholds are probabilities, in [0, 1]")
+    thresholds = _numbers(path, data.get("thresholds"), label_names, "thresholds")
+    bad = np.flatnonzero((thresholds < 0) | (thresholds > 1))
+    if bad.size:
+        c = int(bad[0])
+        raise DataError(
+            f"{path}: thresholds[{c}] (label {label_names[c]!r}) is {thresholds[c]:g}; "
+            "thresholds are probabilities, in [0, 1]"
+        )
     if not logits:
         return thresholds
+    inside = (thresholds > 0) & (thresholds < 1)
+    derived = np.where(thresholds >= 1, np.inf, -np.inf)
+    derived[inside] = logit_threshold(thresholds[inside], where=str(path))
     stored = data.get("logit_thresholds")
     if stored is None:
-        # Files from before logits were stored were tuned on float32 probabilities, where a
-        # threshold of exactly 1.0 (or 0.0) occurs: never (always) predicted.
-        inside = (thresholds > 0) & (thresholds < 1)
-        converted = np.where(thresholds >= 1, np.inf, -np.inf)
-        converted[inside] = logit_threshold(thresholds[inside], where=str(path))
-        return converted
-    exact = np.asarray(stored, dtype=np.float64)
-    if exact.shape != thresholds.shape or not np.isfinite(exact).all():
-        raise DataError(f"{path}: expected {len(label_names)} finite logit_thresholds")
-    return exact
+        return derived
+    exact = _numbers(path, stored, label_names, "logit_thresholds")
+    # The stored logit stands for its probability only while the file still says so.
+    unedited = sigmoid(exact) == thresholds
+    return np.where(unedited, exact, derived)
+
+
+def _read_thresholds_json(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: thresholds file not found") from None
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise DataError(f"{path}: not a JSON thresholds file ({type(err).__name__})") from None
+    if not isinstance(data, dict) or "label_names" not in data or "thresholds" not in data:
+        raise DataError(f"{path}: expected {{'label_names': [...], 'thresholds': [...]}}")
+    return data
+
+
+def _numbers(path: Path, values: Any, label_names: list[str], key: str) -> np.ndarray:
+    """``values`` as one finite float per label, or `DataError` naming the first label whose
+    value is not a number."""
+    if not isinstance(values, list) or len(values) != len(label_names):
+        raise DataError(f"{path}: expected {len(label_names)} {key}, one per label, in a list")
+    for index, (name, value) in enumerate(zip(label_names, values, strict=True)):
+        if not is_number(value) or not math.isfinite(value):
+            raise DataError(
+                f"{path}: {key}[{index}] (label {name!r}) is {brief(value)}, expected a "
+                "finite number"
+            )
+    return np.asarray(values, dtype=np.float64)

@@ -75,6 +75,13 @@ def load_splits(cfg: DataConfig, image_check: Path | None = None) -> RunData:
             f"data.val: label order differs from data.train ({val.num_classes} vs "
             f"{train.num_classes} labels); pass the same label list to both"
         )
+    if not bool((val.targets == 1).any()):
+        # mAP averages over the labels with positives: with none it is undefined, and every
+        # epoch's evaluation would fail after its training.
+        raise DataError(
+            f"data.val ({val.name}, {len(val)} images): no image has a positive label, so "
+            "there is nothing to evaluate; check the validation data's labels"
+        )
     noise = None
     if cfg.label_noise is not None:
         n = cfg.label_noise

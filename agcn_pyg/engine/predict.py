@@ -21,28 +21,50 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 
 def gather_images(inputs: Iterable[str | Path], list_file: str | Path | None = None) -> list[Path]:
-    """Image paths from files, folders (recursively, by suffix) and a list file (one per line).
+    """Image paths from files, folders (recursively, by suffix) and a UTF-8 list file (one
+    path a line, relative to the list's folder; ``#`` starts a comment).
 
-    Paths that do not exist are kept: they are reported as skipped, not silently dropped.
+    Every named path must exist: a missing one is a `DataError` naming it (the first, and
+    how many more), raised before any work, so that a typo never yields a partial output.
+    Files that exist but do not decode are `predict_files`' to skip and report.
     """
+    named: list[tuple[Path, str]] = [(Path(item).expanduser(), "") for item in inputs]
+    if list_file is not None:
+        named += _list_entries(Path(list_file).expanduser())
+    missing = [(path, where) for path, where in named if not path.exists()]
+    if missing:
+        path, where = missing[0]
+        more = f" (and {len(missing) - 1} more missing)" if len(missing) > 1 else ""
+        raise DataError(f"{where}{path}: no such image file or folder{more}")
     paths: list[Path] = []
-    for item in inputs:
-        path = Path(item)
+    for path, _ in named:
         if path.is_dir():
             paths.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES))
         else:
             paths.append(path)
-    if list_file is not None:
-        list_path = Path(list_file)
-        if not list_path.is_file():
-            raise DataError(f"{list_path}: list file not found")
-        base = list_path.parent
-        for line in list_path.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                path = Path(line)
-                paths.append(path if path.is_absolute() else base / path)
     return paths
+
+
+def _list_entries(list_path: Path) -> list[tuple[Path, str]]:
+    """``(path, "<list>:<line>: ")`` for every entry of a list file."""
+    if not list_path.is_file():
+        raise DataError(f"{list_path}: list file not found")
+    try:
+        text = list_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        line = list_path.read_bytes()[: err.start].count(b"\n") + 1
+        raise DataError(f"{list_path}:{line}: not UTF-8 text") from None
+    except OSError as err:
+        raise DataError(f"{list_path}: cannot read the list file ({err.strerror})") from None
+    entries = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            path = Path(line).expanduser()
+            entries.append(
+                (path if path.is_absolute() else list_path.parent / path, f"{list_path}:{number}: ")
+            )
+    return entries
 
 
 class _ImageFiles(Dataset):

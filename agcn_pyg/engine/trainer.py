@@ -225,7 +225,7 @@ class Trainer:
         splits = load_splits(cfg.data, image_check=Path(cfg.output_dir) / "image_check.json")
         self.label_names = splits.label_names
         self.noise = splits.noise
-        if cfg.model.num_classes != len(self.label_names) and self.main:
+        if cfg.model.num_classes not in (None, len(self.label_names)) and self.main:
             tqdm.write(
                 f"model.num_classes: {cfg.model.num_classes} in the config, the data has "
                 f"{len(self.label_names)} labels: using {len(self.label_names)}"

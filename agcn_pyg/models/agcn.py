@@ -67,8 +67,11 @@ class AGCNConfig(Section):
 
     backbone: str = setting("resnet101", *BACKBONE_RULES)
     """Any timm model name."""
-    num_classes: int = setting(80, int_at_least(1))
-    """C, the number of labels."""
+    num_classes: int | None = setting(
+        None, optional(int_at_least(1), "null (the data's number of labels) or an int ≥ 1")
+    )
+    """C, the number of labels; ``None`` until it is known: training sets it from the data
+    (a run's ``config.yaml`` and checkpoints hold the number), and a model needs it."""
     graph: str = setting("conv", one_of(list_graphs))
     """Label-graph module (`list_graphs`); ``"none"`` is the baseline."""
     gnn: str = setting("gcn", one_of(GNN_LAYERS.names))
@@ -118,7 +121,7 @@ class AGCNConfig(Section):
         "none",
         one_of(EMBEDDING_NORMS.names),
         Rule(
-            lambda v, m: v == "none" or m.num_classes >= 2,
+            lambda v, m: v == "none" or m.num_classes is None or m.num_classes >= 2,
             lambda m: "'none' for a single label",
             relational=True,
         ),
@@ -320,6 +323,11 @@ class AGCN(nn.Module):
         label_graph: LabelGraph | None = None,
     ) -> None:
         super().__init__()
+        if config.num_classes is None:
+            raise ConfigError(
+                "model.num_classes: a model needs the number of labels C (training takes it "
+                "from the data; create_model(..., num_classes=C) elsewhere)"
+            )
         self.cfg = copy.deepcopy(config)  # never shares backbone_kwargs with the caller
         cfg = self.cfg
         self.backbone = Backbone(cfg.backbone, cfg.pretrained, cfg.pool, **cfg.backbone_kwargs)

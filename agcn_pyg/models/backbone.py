@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from agcn_pyg.errors import ConfigError, PretrainedWeightsError
+from agcn_pyg.models.hub import hub_unreachable, offline_hub
 from agcn_pyg.schema import MAPPING, NONEMPTY, Custom, brief
 
 #: values of ``pool``: timm ``global_pool`` types that every CNN family and timm's ViTs accept
@@ -192,14 +193,18 @@ def create_timm_backbone(name: str, pretrained: bool | str, **kwargs: Any) -> nn
     """
     base = {"num_classes": 0, **kwargs}
     if pretrained is True:
+        # Asked first, so that an offline machine is told in seconds (`agcn_pyg.models.hub`).
+        offline = hub_unreachable()
         try:
-            return _create(name, base, pretrained=True)
+            with offline_hub(offline is not None):
+                return _create(name, base, pretrained=True)
         except ConfigError:
             raise
         except Exception as err:
+            why = f"{offline}; {type(err).__name__}" if offline else type(err).__name__
             raise PretrainedWeightsError(
                 f"could not fetch pretrained weights for {name!r} from the timm hub "
-                f"({type(err).__name__}); offline machines can pass pretrained='<weights file>'"
+                f"({why}); offline machines can pass pretrained='<weights file>'"
             ) from err
     return _create(name, base, pretrained=False)
 

@@ -45,15 +45,24 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, GraphConv, TransformerConv
-from torch_geometric.nn.conv import MessagePassing
-from torch_geometric.nn.dense.linear import Linear as PygLinear
+
+# PyG scripts some helpers with `torch.jit.script` while it is imported, which recent torch
+# deprecates with a FutureWarning on every run: PyG's to act on, not this package's users.
+# Silenced here, around the one import that triggers it, not process-wide.
+with warnings.catch_warnings():
+    warnings.filterwarnings(
+        "ignore", message="`torch.jit.script` is deprecated", category=FutureWarning
+    )
+    from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, GraphConv, TransformerConv
+    from torch_geometric.nn.conv import MessagePassing
+    from torch_geometric.nn.dense.linear import Linear as PygLinear
 
 from agcn_pyg.registry import Registry
 

@@ -49,6 +49,7 @@ def write_metrics(tmp_path: Path) -> Callable[..., Path]:
             "name": name,
             "label_names": list(labels) if labels is not None else label_names(len(ap)),
             "metrics": metrics,
+            "ap_protocol": "mlgcn",
             "per_class_AP": ap,
             "checkpoint": f"{folder}/checkpoint.pt",
             "config": {"graph": "conv"},

@@ -37,7 +37,7 @@ def test_columns_follow_table_1_and_rows_follow_files(tmp_path: Path, write_metr
     write_metrics("runs/mlgcn/eval", "ML-GCN", [50.0], metrics=_metrics(79))
     base = write_metrics("base", "baseline", [50.0], metrics=_metrics(78))
     df = collect_results([base, tmp_path / "runs" / "*" / "eval"])
-    assert list(df.columns) == TABLE_1 == list(PAPER_COLUMNS)
+    assert list(df.columns) == [*TABLE_1, "AP_all"] and list(PAPER_COLUMNS) == TABLE_1
     assert list(df.index) == ["baseline", "A-GCN", "ML-GCN"]  # argument order, globs sorted
     assert df.index.name == "Model"
     assert df.loc["A-GCN", "CF1_top3"] == pytest.approx(_metrics(80)["CF1_top3"])
@@ -68,10 +68,12 @@ def test_markdown_is_a_table_with_the_paper_columns(write_metrics) -> None:
     assert len(lines) == 2 + len(df)
     header = _cells(lines[0])
     assert header[:3] == ["Model", "mAP", "All: CP"]
-    assert header[7:9] == ["All: OF1", "Top-3: CP"] and header[-1] == "Top-3: OF1"
+    assert header[7:9] == ["All: OF1", "Top-3: CP"] and header[13] == "Top-3: OF1"
+    assert header[14:] == ["AP_all", "AP protocol"]
     widths = {len(_cells(line)) for line in lines}
-    assert widths == {1 + len(TABLE_1)}
-    assert set(_cells(lines[1])[1:]) == {"---:"}
+    assert widths == {1 + len(TABLE_1) + 2}
+    assert set(_cells(lines[1])[1:-1]) == {"---:"}
+    assert _cells(lines[2])[-2:] == ["-", "mlgcn"]  # no AP_all in the file; its protocol
     first = _cells(lines[2])
     assert first[0] == "A-GCN | conv"
     assert first[1] == "**80.00**"  # best mAP in bold, two decimals
@@ -88,7 +90,7 @@ def test_duplicate_names_and_csv_round_trip(tmp_path: Path, write_metrics) -> No
     assert cli([str(fa), str(fb), "--out-md", str(md), "--out-csv", str(csv)]) == 0
     back = pd.read_csv(csv, index_col="Model")
     assert list(back.index) == ["A-GCN", "A-GCN (2)"]
-    assert list(back.columns) == TABLE_1
+    assert list(back.columns) == [*TABLE_1, "AP_all"]
     np.testing.assert_array_equal(back.to_numpy(), collect_results([fa, fb]).to_numpy())
     text = md.read_text(encoding="utf-8")
     assert text.startswith("| Model | mAP | All: CP |") and "percent" in text

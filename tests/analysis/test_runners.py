@@ -119,8 +119,12 @@ def test_run_table1_cli_features_mode(shapes_config: Path, tmp_path: Path, capsy
     argv = [str(shapes_config), "--rows", "baseline,mlgcn", "--mode"]
     argv += ["features", "--out-dir", str(out), "--no-progress", "train.epochs=2"]  # anywhere
     assert table1.cli(argv) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "| shapes_mlgcn |" in printed and "shapes_table1_features.md" in printed
+    # --no-progress drops the bars, not the banners that say which row the epochs belong to
+    assert "[baseline] training shapes_baseline" in printed and "[mlgcn] training" in printed
+    assert "\r" not in captured.err
     env = json.loads((out / "shapes_mlgcn" / "env.json").read_text())
     assert env["mode"] == "features"
     resolved = yaml.safe_load((out / "shapes_mlgcn" / "config.yaml").read_text())

@@ -116,7 +116,7 @@ def test_save_load_round_trip_and_order_checks(tmp_path: Path):
     with pytest.raises(DataError, match=r"3 labels, expected 4; missing label .dog. at position 3"):
         load_embeddings(path, [*names, "dog"])
     assert embed_labels(names, "file", path=path).tolist() == vectors.tolist()
-    with pytest.raises(DataError, match="vectors of shape"):
+    with pytest.raises(DataError, match="expected a C×d matrix for 3 labels"):
         save_embeddings(tmp_path / "bad.npz", vectors[:2], names, "test")
     (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(DataError, match=r"broken\.npz: not a readable \.npz"):
@@ -169,3 +169,51 @@ def test_minilm_is_mean_pooling_and_normalisation_of_the_token_embeddings():
     full = embed_labels(long, "minilm")
     assert not np.allclose(embed_labels(long, "minilm", max_length=3), full, atol=1e-3)
     np.testing.assert_array_equal(embed_labels(long, "minilm"), full)
+
+
+NAMES = ["red", "green", "blue", "square"]
+
+
+def _npz(path: Path, vectors: np.ndarray) -> Path:
+    np.savez(path, vectors=vectors, label_names=np.array(NAMES))
+    return path
+
+
+def test_bad_embeddings_are_refused_where_they_are_read_naming_file_and_row(
+    tmp_path: Path,
+) -> None:
+    # Issue 23, case 19: NaN rows named no file; 1e38 surfaced as a diverged loss ("try a
+    # lower train.lr"); booleans were reported by their shape.
+    nan = np.eye(4, dtype=np.float32)
+    nan[2, 1] = np.nan
+    path = _npz(tmp_path / "nan.npz", nan)
+    with pytest.raises(DataError, match=r"nan\.npz: row 2 \('blue'\) holds NaN or infinite"):
+        load_embeddings(path, NAMES)
+    huge = _npz(tmp_path / "huge.npz", np.full((4, 3), 1e38, np.float32))
+    with pytest.raises(DataError, match=r"huge\.npz: row 0 .*magnitude 1e\+38, beyond 10000"):
+        load_embeddings(huge, NAMES)
+    flags = _npz(tmp_path / "flags.npz", np.eye(4, dtype=bool))
+    with pytest.raises(DataError, match=r"flags\.npz: vectors have non-numeric dtype bool"):
+        load_embeddings(flags, NAMES)
+    np.save(tmp_path / "flags.npy", np.eye(4, dtype=bool))
+    with pytest.raises(DataError, match=r"flags\.npy: vectors have non-numeric dtype bool"):
+        load_embeddings(tmp_path / "flags.npy", NAMES)
+    scaled = _npz(tmp_path / "scaled.npz", np.full((4, 3), 1e4, np.float32))  # the bound
+    assert load_embeddings(scaled, NAMES).vectors.max() == 1e4
+
+
+def test_non_finite_vectors_are_never_written(tmp_path: Path, capsys) -> None:
+    from agcn_pyg.__main__ import main
+
+    glove = tmp_path / "glove.txt"
+    glove.write_text("red 1 2\ngreen nan 1\nblue 3 4\nsquare 1 1\n")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("\n".join(NAMES) + "\n")
+    out = tmp_path / "e.npz"
+    argv = ["embed-labels", "--labels", str(labels), "--source", "file", "--file", str(glove)]
+    assert main([*argv, "--out", str(out)]) == 2
+    assert f"{glove}: row 1 ('green') holds NaN" in capsys.readouterr().err
+    assert not out.exists()
+    with pytest.raises(DataError, match=r"e\.npz: not written: row 0 \('red'\) holds NaN"):
+        save_embeddings(out, np.full((4, 2), np.inf), NAMES, "test")
+    assert not out.exists()

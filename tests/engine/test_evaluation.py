@@ -14,7 +14,7 @@ from agcn_pyg.engine.evaluate import (
     save_thresholds,
     write_evaluation,
 )
-from agcn_pyg.errors import ConfigError
+from agcn_pyg.errors import ConfigError, DataError
 from agcn_pyg.metrics import compute_metrics, logit_threshold, sigmoid, tune_thresholds
 
 NAMES = ["a", "b", "c"]
@@ -99,3 +99,44 @@ def test_threshold_files_from_probabilities_of_one_still_load(tmp_path: Path) ->
     rows = (tmp_path / "e" / "per_class.csv").read_text().splitlines()[1:]
     assert [row.split(",")[4] for row in rows] == ["1.0", "0.0", "0.5"]
     assert report["logit_threshold"] == [None, None, 0.0]
+
+
+def test_the_probabilities_in_a_thresholds_file_are_what_counts(tmp_path: Path) -> None:
+    # Issue 23, case 9: editing the probabilities was ignored (the stored logits won).
+    logits, targets = _case()
+    tuned = tune_thresholds(logits * 10, targets, default=0.0)
+    path = tmp_path / "thr.json"
+    save_thresholds(path, tuned, NAMES)
+    data = json.loads(path.read_text())
+    data["thresholds"][1] = 0.9  # edited; the others as tuned
+    path.write_text(json.dumps(data))
+    loaded = load_thresholds(path, NAMES, logits=True)
+    assert loaded[1] == pytest.approx(np.log(9))
+    assert loaded[0] == tuned[0] and loaded[2] == tuned[2]  # unedited: the exact logits
+    data["thresholds"][1] = 1.0
+    path.write_text(json.dumps(data))
+    assert load_thresholds(path, NAMES, logits=True)[1] == np.inf  # never predicted
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("thresholds", "high", r"thresholds\[1\] \(label 'b'\) is 'high', expected a finite"),
+        ("thresholds", {"p": 1}, r"thresholds\[1\] \(label 'b'\) is \{'p': 1\}"),
+        ("thresholds", 1.5, r"thresholds\[1\] \(label 'b'\) is 1.5; thresholds are probab"),
+        ("logit_thresholds", [0], r"logit_thresholds\[1\] \(label 'b'\) is \[0\]"),
+    ],
+)
+def test_a_threshold_that_is_not_a_probability_is_one_line(
+    tmp_path: Path, field: str, value: object, message: str
+) -> None:
+    # Issue 23, case 17: a string or an object where a number belongs was a traceback.
+    data = {"label_names": NAMES, "thresholds": [0.5, 0.5, 0.5], "logit_thresholds": [0, 0, 0]}
+    data[field][1] = value
+    path = tmp_path / "thr.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(DataError, match=rf"thr\.json: {message}"):
+        load_thresholds(path, NAMES, logits=True)
+    path.write_text("[1, 2")
+    with pytest.raises(DataError, match=r"thr\.json: not a JSON thresholds file"):
+        load_thresholds(path, NAMES)
