@@ -22,6 +22,7 @@ import numpy as np
 
 from agcn_pyg.errors import AgcnError, ConfigError, DataError
 from agcn_pyg.io import atomic_path, write_text
+from agcn_pyg.metrics import DEFAULT_AP_PROTOCOL
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -43,6 +44,10 @@ class EvalResult:
     label_names: list[str]
     metrics: dict[str, float | None]
     per_class_ap: np.ndarray
+    #: how its ``mAP`` was computed (`agcn_pyg.metrics.AP_PROTOCOLS`)
+    ap_protocol: str = DEFAULT_AP_PROTOCOL
+    #: its epoch was chosen as the best on the split it reports (`agcn_pyg.selection`)
+    selected_on_reported_split: bool = False
 
 
 def resolve_metrics_path(path: str | os.PathLike[str]) -> Path:
@@ -103,7 +108,15 @@ def load_metrics(path: str | os.PathLike[str], *, need_per_class: bool = False) 
     name = data.get("name")
     if not isinstance(name, str) or not name:
         name = p.parent.name or p.stem
-    return EvalResult(path=p, name=name, label_names=labels, metrics=clean, per_class_ap=ap)
+    return EvalResult(
+        path=p,
+        name=name,
+        label_names=labels,
+        metrics=clean,
+        per_class_ap=ap,
+        ap_protocol=str(data.get("ap_protocol") or DEFAULT_AP_PROTOCOL),
+        selected_on_reported_split=data.get("selected_on_reported_split") is True,
+    )
 
 
 def slug(text: str) -> str:
@@ -125,10 +138,12 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: float) -> Path:
 
 
 def last_epoch_only(cfg: RunConfig) -> RunConfig:
-    """``cfg`` evaluated at its last epoch only (``train.eval_every = train.epochs``): a study
-    that reports the last epoch must not let a variant with its own schedule (the official
-    code's 35 epochs) pick its best epoch on the split it is scored on."""
-    return replace(cfg, train=replace(cfg.train, eval_every=cfg.train.epochs))
+    """``cfg`` evaluated at its last epoch only (``train.eval_every = train.epochs``) and
+    reporting it (``train.select = last``): a study that reports the last epoch must not let a
+    variant with its own schedule or selection (the official code's 35 epochs, its best epoch)
+    pick its epoch on the split it is scored on."""
+    train = replace(cfg.train, eval_every=cfg.train.epochs, select="last")
+    return replace(cfg, train=train)
 
 
 def parse_alphas(text: str) -> list[float]:

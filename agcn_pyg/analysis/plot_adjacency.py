@@ -194,11 +194,14 @@ def adjacency_panels(
         mlgcn_params: ``t``, ``p``, ``reweight`` used for ``mlgcn``, for its title.
     """
     panels: list[Panel] = []
-    static = graph_name is not None and graph_name.lower() == "static"
+    name = (graph_name or "").lower()
+    static = name == "static"
+    # ML-GCN's controls (shuffled, uniform) are normalised by its gen_adj too
+    gen_adj = name in LABEL_GRAPHS and LABEL_GRAPHS.get(name).gen_adj
     if A is not None:
         panels.append(_correlation_panel(A, graph_name))
     if A_hat is not None:
-        panels.append(_normalised_panel(A_hat, static, guard))
+        panels.append(_normalised_panel(A_hat, gen_adj, guard))
     if cooccurrence is not None:
         panels.append(
             Panel(

@@ -17,7 +17,7 @@ import argparse
 import glob
 import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +25,7 @@ import pandas as pd
 from agcn_pyg.analysis._common import METRICS_FILE, atomic_write_text, load_metrics, run_cli
 from agcn_pyg.errors import DataError
 from agcn_pyg.metrics import METRIC_COLUMNS
+from agcn_pyg.selection import MARK, MARK_NOTE
 
 THRESHOLD_METRICS = ("CP", "CR", "CF1", "OP", "OR", "OF1")
 # Table 1's column order: mAP, six metrics on all labels, the same six on the top-3 labels.
@@ -90,18 +91,25 @@ def collect_results(paths: Iterable[str | Path]) -> pd.DataFrame:
 
     Columns are :data:`PAPER_COLUMNS`, plus ``AP_all`` when any file reports it; a metric a
     file lacks is NaN. Repeated run names get `` (2)``, `` (3)`` … appended. The source file
-    of each row is in ``df.attrs["sources"]``.
+    of each row is in ``df.attrs["sources"]``, each row's AP protocol in
+    ``df.attrs["ap_protocols"]`` and the rows whose epoch was chosen on the split they report
+    (`agcn_pyg.selection`) in ``df.attrs["marked"]``; `caption` and `to_markdown` say both.
     """
     files = expand_paths(paths)
     rows: list[dict[str, float]] = []
     names: list[str] = []
     counts: dict[str, int] = {}
+    protocols: dict[str, str] = {}
+    marked: list[str] = []
     for f in files:
         result = load_metrics(f)
         counts[result.name] = counts.get(result.name, 0) + 1
         k = counts[result.name]
         names.append(result.name if k == 1 else f"{result.name} ({k})")
         rows.append(result.metrics)
+        protocols[names[-1]] = result.ap_protocol
+        if result.selected_on_reported_split:
+            marked.append(names[-1])
     columns = list(PAPER_COLUMNS)
     columns += [c for c in OPTIONAL_COLUMNS if any(c in r for r in rows)]
     df = pd.DataFrame(
@@ -111,7 +119,38 @@ def collect_results(paths: Iterable[str | Path]) -> pd.DataFrame:
         dtype="float64",
     )
     df.attrs["sources"] = [str(f) for f in files]
+    df.attrs["ap_protocols"] = protocols
+    df.attrs["marked"] = marked
     return df
+
+
+#: how a caption names each AP protocol (`agcn_pyg.metrics.AP_PROTOCOLS`)
+PROTOCOL_NAMES = {
+    "mlgcn": "ML-GCN's non-interpolated AP (`mlgcn`)",
+    "sklearn": "scikit-learn's AP, tied scores one threshold (`sklearn`)",
+    "voc": "VOC's interpolated AP (`voc`, as SSGRL and Query2Label)",
+}
+
+
+def caption(df: pd.DataFrame) -> str:
+    """`CAPTION`, then `notes` on ``df``'s rows."""
+    return CAPTION + notes(df.attrs.get("ap_protocols") or {}, bool(df.attrs.get("marked")))
+
+
+def notes(protocols: Mapping[str, str], marked: bool) -> str:
+    """The AP protocol of the ``mAP`` column (``protocols``: row → protocol; named per row
+    where they differ) and, where a row carries it (``marked``), what
+    `agcn_pyg.selection.MARK` means."""
+    kinds = sorted(set(protocols.values()))
+    text = ""
+    if len(kinds) == 1:
+        text = f" mAP: {PROTOCOL_NAMES.get(kinds[0], kinds[0])}."
+    elif kinds:
+        text = " mAP protocols differ: " + ", ".join(f"{r}: {p}" for r, p in protocols.items())
+        text += "."
+    if marked:
+        text += f" {MARK} {MARK_NOTE}."
+    return text
 
 
 def _escape(text: str) -> str:
@@ -123,7 +162,8 @@ def to_markdown(df: pd.DataFrame, decimals: int = 2, bold_best: bool = True) -> 
 
     Headers say which group (All, Top-3) a metric belongs to, as Table 1's two header rows
     do; every value has ``decimals`` decimals, NaN shows as ``-``, and with ``bold_best`` the
-    highest value of each column is bold (every metric here is higher-is-better).
+    highest value of each column is bold (every metric here is higher-is-better). A row whose
+    epoch was chosen on the split it reports carries `agcn_pyg.selection.MARK`.
     """
     headers = ["Model", *(HEADERS.get(c, str(c)) for c in df.columns)]
     lines = [
@@ -131,8 +171,9 @@ def to_markdown(df: pd.DataFrame, decimals: int = 2, bold_best: bool = True) -> 
         "|" + "|".join([":---", *("---:" for _ in df.columns)]) + "|",
     ]
     best = df.max(axis=0, skipna=True) if bold_best else None
+    marked = set(df.attrs.get("marked") or ())
     for name, row in df.iterrows():
-        cells = [_escape(str(name))]
+        cells = [_escape(str(name)) + (f" {MARK}" if name in marked else "")]
         for col, value in row.items():
             if pd.isna(value):
                 cells.append("-")
@@ -143,6 +184,16 @@ def to_markdown(df: pd.DataFrame, decimals: int = 2, bold_best: bool = True) -> 
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def with_selection(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with each row's AP protocol and `agcn_pyg.selection` mark as columns (for CSV)."""
+    protocols = df.attrs.get("ap_protocols") or {}
+    marked = set(df.attrs.get("marked") or ())
+    return df.assign(
+        ap_protocol=[protocols.get(name, "") for name in df.index],
+        selected_on_reported_split=[name in marked for name in df.index],
+    )
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -167,10 +218,10 @@ def main(args: argparse.Namespace) -> int:
     table = to_markdown(df, decimals=args.decimals)
     print(table, end="")
     if args.out_md is not None:
-        atomic_write_text(args.out_md, f"{table}\n{CAPTION}\n")
+        atomic_write_text(args.out_md, f"{table}\n{caption(df)}\n")
         print(f"wrote {args.out_md}")
     if args.out_csv is not None:
-        atomic_write_text(args.out_csv, df.to_csv(index_label="Model"))
+        atomic_write_text(args.out_csv, with_selection(df).to_csv(index_label="Model"))
         print(f"wrote {args.out_csv}")
     return 0
 

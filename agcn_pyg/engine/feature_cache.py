@@ -181,7 +181,6 @@ def extract_features(
         ``features`` float32 ``N × D`` and ``targets`` int64 ``N × C`` (1 / 0 / -1).
     """
     backbone = backbone_of(model)
-    n = len(dataset)
     targets = np.asarray(dataset.targets, dtype=np.int64)
     normalize = normalize or DeviceNormalize()
     path = (
@@ -189,12 +188,11 @@ def extract_features(
         if cache_dir is not None
         else None
     )
-    if path is not None and path.is_file():
-        cached = _read_cache(path, n)
-        if cached is not None:
-            if progress:
-                tqdm.write(f"{desc}: {n} cached features from {path}")
-            return cached, targets
+    cached = _read_cache(path, len(dataset)) if path is not None and path.is_file() else None
+    if cached is not None:
+        if progress:
+            tqdm.write(f"{desc}: {len(dataset)} cached features from {path}")
+        return cached, targets
     device = torch.device(device)
     if batch_size is None:
         batch_size = 16 if device.type == "cpu" else 128
@@ -214,16 +212,20 @@ def extract_features(
         raise DataError(f"{getattr(dataset, 'name', 'dataset')}: no images to extract features")
     features = np.concatenate(chunks).astype(np.float32, copy=False)
     if path is not None:
-        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.savez(
-                handle,
-                format=np.array(FEATURES_FORMAT),
-                features=features,
-                label_names=np.array(list(dataset.label_names)),
-                backbone=np.array(backbone.name),
-                transform=np.array(repr(dataset.transform)),
-            )
+        _write_cache(path, features, dataset, backbone)
     return features, targets
+
+
+def _write_cache(path: Path, features: np.ndarray, dataset: Any, backbone: Backbone) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(
+            handle,
+            format=np.array(FEATURES_FORMAT),
+            features=features,
+            label_names=np.array(list(dataset.label_names)),
+            backbone=np.array(backbone.name),
+            transform=np.array(repr(dataset.transform)),
+        )
 
 
 # --------------------------------------------------------------------------- runs
@@ -243,8 +245,12 @@ def run_features(
     progress: bool,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{"train", "val"} → (features, targets)`` of ``backbone`` on ``splits`` through the
-    run's test transform (in ``train.channels_last``'s layout), cached under ``cache``."""
+    run's test transform (in ``train.channels_last``'s layout), cached under ``cache``, and
+    ``"test"`` where the reported split is another split (`RunData.test`)."""
     transform, normalize = test_pipeline(to_dict(cfg), backbone)
+    named = [("train", splits.train), ("val", splits.val)]
+    if splits.test is not None:
+        named.append(("test", splits.test))
     return {
         split: extract_features(
             backbone,
@@ -257,14 +263,15 @@ def run_features(
             desc=f"{split} features",
             channels_last=cfg.train.channels_last,
         )
-        for split, dataset in (("train", splits.train), ("val", splits.val))
+        for split, dataset in named
     }
 
 
 def extract_run_features(
     cfg: RunConfig, cache_dir: str | Path | None = None, progress: bool = True
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{"train", "val"} → (features, targets)`` of ``cfg``'s backbone, cached.
+    """``{"train", "val"}`` (and ``"test"``) ``→ (features, targets)`` of ``cfg``'s backbone,
+    cached.
 
     The features that the trainer's mode ``features`` extracts for ``cfg`` (the same
     backbone, built after the same seed, and the same test transform), so calling this first
