@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from agcn_pyg.analysis import results_table as tables
+from agcn_pyg.analysis.bootstrap import RESAMPLES
 from agcn_pyg.config import TrainConfig
 from agcn_pyg.demo.data import DemoDataset
 from agcn_pyg.demo.plan import BACKBONE, MODE_SHORT, MODE_TITLES, SETTINGS, DemoPlan
@@ -78,7 +79,10 @@ def schedule(train: TrainConfig) -> str:
 def results_table(runs: Sequence[RowRun]) -> tuple[Any, str]:
     """The Table-1-style frame (rows named as in the paper) and its Markdown."""
     df = tables.collect_results([r.run_dir / "eval" / "metrics.json" for r in runs])
-    df.index = [title(r.row) for r in runs]
+    names = dict(zip(df.index, (title(r.row) for r in runs), strict=True))
+    df.index = list(names.values())  # the marks and AP protocols go by the new names
+    df.attrs["ap_protocols"] = {names[k]: v for k, v in df.attrs["ap_protocols"].items()}
+    df.attrs["marked"] = [names[k] for k in df.attrs["marked"]]
     df.index.name = "Model"
     return df, tables.to_markdown(df)
 
@@ -192,7 +196,8 @@ def variant_settings(plan: DemoPlan, runs: dict[str, list[RowRun]]) -> list[str]
                 f"`{section}.{key}={value}`"
                 for section, values in (("train", variant.train), ("data", variant.data))
                 for key, value in values.items()
-                if getattr(getattr(recipe.resolved, section), key) != value
+                # every demo row reports its last epoch, whatever its variant selects
+                if getattr(getattr(recipe.resolved, section), key) != value and key != "select"
             ]
             if settings:
                 lines.append(f"- {variant.title} over `{recipe.config}`: {', '.join(settings)}")
@@ -246,6 +251,77 @@ def versus_control(plan: DemoPlan, where: str, agcn: RowRun, control: RowRun) ->
     return Reading([_control_sentence(delta, low, high)], [line])
 
 
+#: what each comparison of ML-GCN (or of the Â = I control) says, by the sign of its
+#: interval: (first row, second row, what it isolates, above zero, level, below zero)
+SOURCES = (
+    (
+        "mlgcn",
+        "shuffled",
+        "its correlations (its own graph on shuffled labels: the same degrees and sparsity)",
+        "the right correlations add to it",
+        "the right correlations add nothing measurable over the wrong ones",
+        "the shuffled graph does better",
+    ),
+    (
+        "mlgcn",
+        "uniform",
+        "its structure (ML-GCN's re-weighting with every other label alike)",
+        "its structure adds to uniform mixing",
+        "uniform mixing does as well as its structure",
+        "uniform mixing does better",
+    ),
+    (
+        "mlgcn",
+        "identity",
+        "mixing labels at all (Â = I: classifiers generated from the embeddings, no mixing)",
+        "mixing adds to the generated classifiers",
+        "mixing adds nothing measurable to the generated classifiers",
+        "the unmixed classifiers do better",
+    ),
+    (
+        "identity",
+        "baseline",
+        "generating classifiers out of the embeddings (Â = I against the linear baseline)",
+        "generating the classifiers gains over the baseline",
+        "generating the classifiers is level with the baseline",
+        "the baseline does better",
+    ),
+)
+
+
+def sources_reading(plan: DemoPlan, where: str, by_row: dict[str, RowRun]) -> Reading:
+    """Where ML-GCN's gain over the baseline comes from in one table (``where``): ML-GCN
+    against its graph on shuffled labels, against uniform mixing and against Â = I, and Â = I
+    against the baseline (`SOURCES`), each with its paired-bootstrap interval; the rows it
+    lacks are left out."""
+    if "mlgcn" not in by_row or "baseline" not in by_row:
+        return Reading()
+    said = Reading()
+    gain = paired_bootstrap(by_row["mlgcn"], by_row["baseline"], seed=plan.seed)
+    said.bootstrap.append(_interval(f"{where}: mAP({title('mlgcn')}) − mAP(Baseline)", *gain))
+    parts, found = [], []
+    for first, second, what, above, level, below in SOURCES:
+        if first not in by_row or second not in by_row:
+            continue
+        iv = paired_bootstrap(by_row[first], by_row[second], seed=plan.seed)
+        verdict = above if iv.low > 0 else below if iv.high < 0 else level
+        difference = f"{short_title(first)} − {short_title(second)} {iv.text()}"
+        parts.append(f"{what[0].upper()}{what[1:]}: {difference}, {verdict}.")
+        label = f"{where}: mAP({title(first)}) − mAP({title(second)})"
+        said.bootstrap.append(_interval(label, *iv))
+        if iv.low > 0:
+            found.append(what.split(" (")[0])
+    if not parts:
+        return said
+    sources = "; ".join(found) if found else "none of these, within the intervals"
+    said.sentences.append(
+        f"**Where ML-GCN's gain comes from ({where}).** ML-GCN − baseline {gain.text()}. "
+        + " ".join(parts)
+        + f" Sources an interval puts above zero: {sources}."
+    )
+    return said
+
+
 def behind_sentence(by_row: dict[str, RowRun], found: Findings) -> str | None:
     """The rows more than 5 points behind the baseline, with their classifiers' cosine."""
     floor = by_row["baseline"].final["mAP"] - 5.0
@@ -275,8 +351,9 @@ def mode_reading(
     """One paragraph on ``mode``'s Table 1: A-GCN against the others, the best row, the
     rows far behind (``hard``: the hard items' label indices)."""
     by_row = {r.row: r for r in finished(runs)}
+    sources = sources_reading(plan, f"clean labels, {MODE_SHORT[mode]}", by_row)
     if "agcn" not in by_row:
-        return Reading()
+        return sources
     agcn, said = by_row["agcn"], Reading()
     for other in ("baseline", "mlgcn"):
         if other in by_row:
@@ -297,7 +374,7 @@ def mode_reading(
     if "baseline" in by_row and (behind := behind_sentence(by_row, found)):
         said.sentences.append(behind)
     paragraph = f"**{MODE_TITLES[mode].capitalize()}.** " + " ".join(said.sentences)
-    return Reading([paragraph], said.bootstrap)
+    return Reading([paragraph, *sources.sentences], said.bootstrap + sources.bootstrap)
 
 
 def setting_reading(plan: DemoPlan, setting: str, runs: Sequence[RowRun]) -> Reading:
@@ -317,9 +394,11 @@ def setting_reading(plan: DemoPlan, setting: str, runs: Sequence[RowRun]) -> Rea
             said.bootstrap.append(_interval(label, delta, low, high))
     if "agcn" in by_row and "identity" in by_row:
         said.extend(versus_control(plan, f"Table 2, {name}", by_row["agcn"], by_row["identity"]))
+    sources = sources_reading(plan, f"Table 2, {name}", by_row)
     if not said.sentences:
-        return said
-    return Reading([f"**Table 2, {name}.** " + "; ".join(said.sentences) + "."], said.bootstrap)
+        return sources
+    paragraph = f"**Table 2, {name}.** " + "; ".join(said.sentences) + "."
+    return Reading([paragraph, *sources.sentences], said.bootstrap + sources.bootstrap)
 
 
 def table2_reading(plan: DemoPlan, found: Findings, clean: Sequence[RowRun]) -> Reading:
@@ -523,17 +602,20 @@ def recipes_section(plan: DemoPlan, runs: dict[str, list[RowRun]]) -> list[str]:
 
 def results_section(plan: DemoPlan, runs: dict[str, list[RowRun]], found: Findings) -> list[str]:
     lines = ["## Results", ""]
+    caption = tables.CAPTION
     for mode in plan.modes:
         lines += [f"### Table 1 on the demo: {MODE_TITLES[mode]}", ""]
         done = finished(runs[mode])
         if done:
-            lines += [results_table(done)[1].rstrip(), ""]
+            df, table = results_table(done)
+            lines += [table.rstrip(), ""]
+            caption = tables.caption(df)
         for run in runs[mode]:
             if run.error is not None:
                 lines += [f"{title(run.row)}: **diverged**, no metrics ({run.error}).", ""]
     return [
         *lines,
-        tables.CAPTION,
+        caption,
         "",
         "How alike the learned per-label classifiers are (a mean cosine near 1 means every "
         "label got nearly the same classifier: the over-smoothing that L_A is meant to "
@@ -578,8 +660,9 @@ def table2_section(
 def bootstrap_section(said: Reading) -> list[str]:
     if not said.bootstrap:
         return []
-    lines = ["Paired bootstrap over the test images (500 resamples):", ""]
-    return [*lines, *(f"- {text}" for text in said.bootstrap), ""]
+    lines = [f"Paired bootstrap over the test images ({RESAMPLES} resamples):", ""]
+    # a comparison two sentences rely on is listed once
+    return [*lines, *(f"- {text}" for text in dict.fromkeys(said.bootstrap)), ""]
 
 
 def seeds_section(plan: DemoPlan, found: Findings) -> list[str]:
