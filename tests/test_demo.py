@@ -158,7 +158,7 @@ def test_report_reads_the_controls_in_both_tables(quick_demo: Path) -> None:
     interval = r"[+-]\d+\.\d\d \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\]"
     for pair in ("ML-GCN − shuffled", "ML-GCN − uniform", "ML-GCN − Â = I", "Â = I − Baseline"):
         assert len(re.findall(f"{re.escape(pair)} {interval}", reading)) == 3, pair
-    assert reading.count("Sources an interval puts above zero:") == 3
+    assert reading.count("Intervals above zero:") == 3
     bootstrap = report.split("Paired bootstrap over the test images")[1].split("###")[0]
     label = "mAP(ML-GCN (re-weighted)) − mAP(ML-GCN, labels shuffled (control: wrong correlations))"
     assert bootstrap.count(label) == 3

@@ -251,38 +251,41 @@ def versus_control(plan: DemoPlan, where: str, agcn: RowRun, control: RowRun) ->
     return Reading([_control_sentence(delta, low, high)], [line])
 
 
-#: what each comparison of ML-GCN (or of the Â = I control) says, by the sign of its
-#: interval: (first row, second row, what it isolates, above zero, level, below zero)
+#: what each comparison says, by the sign of its interval: (first row, second row, what it
+#: isolates, above zero, within noise, below zero). ML-GCN against its own graph on shuffled
+#: labels isolates its correlations, against uniform mixing its structure, against Â = I
+#: mixing as such; Â = I against the baseline what generating the classifiers out of the
+#: embeddings gives without any mixing.
 SOURCES = (
     (
         "mlgcn",
         "shuffled",
-        "its correlations (its own graph on shuffled labels: the same degrees and sparsity)",
-        "the right correlations add to it",
-        "the right correlations add nothing measurable over the wrong ones",
-        "the shuffled graph does better",
+        "Correlations (its own graph on shuffled labels: the same degrees and sparsity)",
+        "the right labels add to its graph",
+        "the right labels add nothing measurable over wrong ones",
+        "the shuffled labels do better",
     ),
     (
         "mlgcn",
         "uniform",
-        "its structure (ML-GCN's re-weighting with every other label alike)",
-        "its structure adds to uniform mixing",
-        "uniform mixing does as well as its structure",
+        "Structure (its re-weighting with every other label alike: mixing as such)",
+        "its structure adds to mixing as such",
+        "mixing as such does as well",
         "uniform mixing does better",
     ),
     (
         "mlgcn",
         "identity",
-        "mixing labels at all (Â = I: classifiers generated from the embeddings, no mixing)",
-        "mixing adds to the generated classifiers",
-        "mixing adds nothing measurable to the generated classifiers",
+        "Mixing (Â = I: the classifiers generated out of the embeddings, not mixed)",
+        "its mixing adds to the generated classifiers",
+        "the generated classifiers do as well without mixing",
         "the unmixed classifiers do better",
     ),
     (
         "identity",
         "baseline",
-        "generating classifiers out of the embeddings (Â = I against the linear baseline)",
-        "generating the classifiers gains over the baseline",
+        "Generated classifiers (Â = I against the linear baseline)",
+        "generating the classifiers out of the embeddings gains over the baseline",
         "generating the classifiers is level with the baseline",
         "the baseline does better",
     ),
@@ -292,32 +295,40 @@ SOURCES = (
 def sources_reading(plan: DemoPlan, where: str, by_row: dict[str, RowRun]) -> Reading:
     """Where ML-GCN's gain over the baseline comes from in one table (``where``): ML-GCN
     against its graph on shuffled labels, against uniform mixing and against Â = I, and Â = I
-    against the baseline (`SOURCES`), each with its paired-bootstrap interval; the rows it
-    lacks are left out."""
+    against the baseline (`SOURCES`), each with its paired-bootstrap interval and what its
+    sign says; the rows it lacks are left out. The gain splits exactly into ML-GCN − Â = I
+    (what its mixing adds) and Â = I − baseline (what the generated classifiers give)."""
     if "mlgcn" not in by_row or "baseline" not in by_row:
         return Reading()
     said = Reading()
     gain = paired_bootstrap(by_row["mlgcn"], by_row["baseline"], seed=plan.seed)
     said.bootstrap.append(_interval(f"{where}: mAP({title('mlgcn')}) − mAP(Baseline)", *gain))
-    parts, found = [], []
+    parts, signs = [], {"above": [], "below": []}
+    deltas: dict[tuple[str, str], float] = {}
     for first, second, what, above, level, below in SOURCES:
         if first not in by_row or second not in by_row:
             continue
         iv = paired_bootstrap(by_row[first], by_row[second], seed=plan.seed)
+        deltas[first, second] = iv.delta
         verdict = above if iv.low > 0 else below if iv.high < 0 else level
-        difference = f"{short_title(first)} − {short_title(second)} {iv.text()}"
-        parts.append(f"{what[0].upper()}{what[1:]}: {difference}, {verdict}.")
-        label = f"{where}: mAP({title(first)}) − mAP({title(second)})"
-        said.bootstrap.append(_interval(label, *iv))
-        if iv.low > 0:
-            found.append(what.split(" (")[0])
+        pair = f"{short_title(first)} − {short_title(second)}"
+        parts.append(f"{what}: {pair} {iv.text()}, {verdict}.")
+        said.bootstrap.append(
+            _interval(f"{where}: mAP({title(first)}) − mAP({title(second)})", *iv)
+        )
+        if iv.low > 0 or iv.high < 0:
+            signs["above" if iv.low > 0 else "below"].append(pair)
     if not parts:
         return said
-    sources = "; ".join(found) if found else "none of these, within the intervals"
+    head = f"**Where ML-GCN's gain comes from ({where}).** ML-GCN − baseline {gain.text()}"
+    if ("mlgcn", "identity") in deltas and ("identity", "baseline") in deltas:
+        head += (
+            f" = (ML-GCN − Â = I) {deltas['mlgcn', 'identity']:+.2f} + (Â = I − baseline) "
+            f"{deltas['identity', 'baseline']:+.2f}"
+        )
+    above, below = (", ".join(signs[k]) or "none" for k in ("above", "below"))
     said.sentences.append(
-        f"**Where ML-GCN's gain comes from ({where}).** ML-GCN − baseline {gain.text()}. "
-        + " ".join(parts)
-        + f" Sources an interval puts above zero: {sources}."
+        f"{head}. {' '.join(parts)} Intervals above zero: {above}; below zero: {below}."
     )
     return said
 
@@ -645,9 +656,10 @@ def table2_section(
         f"{noise.clean_count(info.n_train)} training scenes with their clean labels "
         f"(`{plan.finetune.config}`: {ft.epochs} epochs, lr {ft.lr:g}, batch "
         f"{ft.batch_size}, {schedule(ft)}). ML-GCN counts its graph on the noisy labels, as "
-        "it would on Fashion550K, and keeps that graph through the fine-tune. The noise "
-        "rate, the clean fraction and the fine-tune recipe were fixed before any of these "
-        "runs. *Clean* repeats the Table-1 row for reference.",
+        "it would on Fashion550K, and keeps that graph through the fine-tune (so do its "
+        "controls: the same counts with the labels shuffled, and its re-weighting with every "
+        "other label alike). The noise rate, the clean fraction and the fine-tune recipe were "
+        "fixed before any of these runs. *Clean* repeats the Table-1 row for reference.",
         "",
         table2_table(runs.get("features", []), found.table2),
         "",
