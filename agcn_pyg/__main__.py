@@ -8,11 +8,13 @@ timm, PyG, matplotlib or pandas (each ``main`` imports what it needs), so that `
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import importlib
 import platform
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from importlib import metadata
 
 from agcn_pyg._version import __version__
@@ -83,10 +85,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TypeError:
         args = parser.parse_args(rest)
     try:
-        return int(module.main(args) or 0)
+        with one_line_warnings():
+            return int(module.main(args) or 0)
     except AgcnError as err:
         print(f"agcn {name}: error: {one_line(err)}", file=sys.stderr)
         return 2
+
+
+@contextlib.contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Warnings as ``warning: <message>`` lines while a command runs: Python's default format
+    adds the file, line number and source line of the warning, which a user's log does not
+    need."""
+    default = warnings.formatwarning
+    warnings.formatwarning = lambda message, *_, **__: f"warning: {message}\n"
+    try:
+        yield
+    finally:
+        warnings.formatwarning = default
 
 
 def one_line(err: BaseException) -> str:

@@ -57,6 +57,7 @@ from agcn_pyg.schema import (
     setting,
     validate,
 )
+from agcn_pyg.selection import SELECT_MODES
 from agcn_pyg.variants import VARIANTS, get_variant
 
 #: the largest ``data.image_size``: timm's backbones are trained at 1024 px or less, and one
@@ -122,7 +123,7 @@ def to_dict(config: Any) -> dict[str, Any]:
 #: mappings that a child config replaces whole instead of merging into its base's: a data
 #: set builder's arguments belong to that data set (VOC's ``root`` next to COCO's
 #: ``ann_file`` would be an error)
-REPLACED_WHOLE = (("data", "train"), ("data", "val"))
+REPLACED_WHOLE = (("data", "train"), ("data", "val"), ("data", "test"))
 
 
 #: the configs shipped with the package (the repository's ``configs/``, package data)
@@ -285,6 +286,22 @@ class LabelNoiseConfig(Section):
     """The noise's own seed, so that every row and training seed sees the same labels."""
 
 
+@dataclass
+class HoldoutConfig(Section):
+    """A validation split carved out of the training images (`agcn_pyg.data.holdout`), for a
+    data set whose only other split is its test set: these images choose the epoch and are
+    never trained on, and ``data.val`` becomes the reported split (`agcn_pyg.selection`)."""
+
+    section: ClassVar[str] = "data.holdout."
+
+    fraction: float = setting(
+        0.1, Rule(lambda v: PROBABILITY.ok(v) and 0 < v < 1, "a number in (0, 1)")
+    )
+    """The share of the training images held out."""
+    seed: int = setting(0, SEED)
+    """Which images: the seed of the permutation that picks them."""
+
+
 def _builder_options(key: str, options: Any, data: Any) -> None:
     """``data.train`` / ``data.val`` against the signature of the dataset builder."""
     DATASETS.check_options(data.dataset, options, field=key, reserved=ENGINE_SET)
@@ -301,6 +318,23 @@ def _embeddings(value: object) -> bool:
 _SPLIT_RULES = (MAPPING, Custom(_builder_options))
 
 
+def _test_split(key: str, value: Any, data: Any) -> None:
+    if value and value == data.val:
+        raise ConfigError(
+            f"{key}: the same split as data.val, which chooses the epoch when data.test is "
+            "given; leave data.test empty to report data.val, or name another split"
+        )
+
+
+def _holdout_beside_test(key: str, value: Any, data: Any) -> None:
+    if value is not None and data.test:
+        raise ConfigError(
+            f"{key}: with a holdout, data.val is the reported split, so data.test would go "
+            "unused; give data.holdout (choose on held-out training images, report data.val) "
+            "or data.test (choose on data.val, report data.test), not both"
+        )
+
+
 @dataclass
 class DataConfig(Section):
     """Where the images and labels come from and how they are augmented."""
@@ -313,7 +347,14 @@ class DataConfig(Section):
     train: dict[str, Any] = setting(None, *_SPLIT_RULES, factory=dict)
     """Keyword arguments of the builder for the training split."""
     val: dict[str, Any] = setting(None, *_SPLIT_RULES, factory=dict)
-    """Keyword arguments of the builder for the evaluation split."""
+    """Keyword arguments of the builder for the validation split: it chooses the epoch, or,
+    with a holdout, it is the reported split (`agcn_pyg.selection`)."""
+    test: dict[str, Any] = setting(None, *_SPLIT_RULES, Custom(_test_split), factory=dict)
+    """Keyword arguments of the builder for the reported split when ``data.val`` only chooses
+    the epoch (Fashion550K's test photos); ``{}``: ``data.val`` is reported."""
+    holdout: HoldoutConfig | None = setting(None, Custom(_holdout_beside_test))
+    """Carve the selection split out of the training images (`HoldoutConfig`); ``None``:
+    ``data.val`` chooses the epoch."""
     transforms: str = setting("paper", one_of(TRANSFORM_RECIPES.names))
     """Recipe in `agcn_pyg.data.TRANSFORM_RECIPES` (``paper``, ``mlgcn``, ``agcn_official``)."""
     image_size: int = setting(448, int_between(1, MAX_IMAGE_SIZE))
@@ -434,6 +475,10 @@ class TrainConfig(Section):
     seed: int = setting(0, SEED)
     deterministic: bool = setting(False, BOOL)
     eval_every: int = setting(1, int_at_least(1))
+    select: str = setting("auto", one_of(SELECT_MODES))
+    """Which evaluated epoch ``best.pt`` and ``eval/`` hold (`agcn_pyg.selection`): ``best``
+    (the highest mAP on the selection split), ``last``, or ``auto``: ``last`` when the
+    selection split is the reported split, else ``best``."""
     max_steps_per_epoch: int | None = setting(None, optional(int_at_least(1)))
     device: str = setting(
         "auto",

@@ -71,7 +71,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from agcn_pyg.errors import DataError, DegreeError
+from agcn_pyg.errors import ConfigError, DataError, DegreeError
 from agcn_pyg.registry import Registry
 
 #: the slope of the ``leaky`` guard below zero
@@ -187,6 +187,44 @@ def mlgcn_normalize(corr: Tensor) -> Tensor:
     """ML-GCN's ``gen_adj``: ``(A D)ᵀ D`` with ``D = rowsum(A)^(-1/2)``; note the transpose."""
     deg = torch.diag(torch.pow(corr.sum(1).float(), -0.5))
     return torch.matmul(torch.matmul(corr, deg).t(), deg)
+
+
+def label_derangement(num_labels: int, seed: int) -> np.ndarray:
+    r"""A permutation :math:`\pi` of the ``C`` labels without a fixed point
+    (:math:`\pi(i) \ne i` for every i), from ``numpy.random.default_rng(seed)``: permutations
+    are drawn until one has none (about e draws on average), so the seed alone fixes it.
+
+    Raises:
+        ConfigError: fewer than 2 labels (no label has another label to take from).
+    """
+    if num_labels < 2:
+        raise ConfigError(f"a label permutation needs at least 2 labels, got {num_labels}")
+    rng = np.random.default_rng(seed)
+    while True:
+        perm = rng.permutation(num_labels)
+        if not (perm == np.arange(num_labels)).any():
+            return perm
+
+
+def permuted_counts(
+    adj: np.ndarray, nums: np.ndarray, perm: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Co-occurrence counts with the labels permuted, rows and columns together:
+    :math:`\text{adj}'_{ij} = \text{adj}_{\pi(i)\pi(j)}`, :math:`\text{nums}'_i =
+    \text{nums}_{\pi(i)}`. Label i gets label :math:`\pi(i)`'s counts, so ``gen_A`` of them is
+    the permuted graph, :math:`A'_{ij} = A_{\pi(i)\pi(j)}`: the same degrees and sparsity,
+    every neighbourhood given to another label."""
+    adj, nums = check_counts(adj, nums)
+    perm = np.asarray(perm)
+    return adj[np.ix_(perm, perm)], nums[perm]
+
+
+def uniform_counts(num_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Counts under which every other label is equally likely: :math:`P(j \mid i) = 1` for
+    every :math:`j \ne i` (``adj = 1 − I``, ``nums = 1``), so every off-diagonal entry passes
+    any threshold ``t ≤ 1`` and ``gen_A`` re-weights them all alike: :math:`A_{ij} = p / (C −
+    1 + 10^{-6})` off the diagonal, 1 on it (ML-GCN's self-weight, no structure)."""
+    return np.ones((num_labels, num_labels)) - np.eye(num_labels), np.ones(num_labels)
 
 
 def mlgcn_adjacency(

@@ -116,6 +116,25 @@ def test_pyg_s_deprecation_notice_is_silenced_where_pyg_is_imported(tmp_path: Pa
     assert proc.returncode == 0 and proc.stdout == "quiet\n", proc.stderr[-500:]
 
 
+def test_a_command_s_warnings_are_one_line_each(tmp_path: Path) -> None:
+    # Python's default format adds the warning's file, line and source line: a run's log
+    # showed a line of the trainer's code under the identity-graph warning.
+    code = (
+        "import warnings\n"
+        "from agcn_pyg.__main__ import one_line_warnings\n"
+        "with one_line_warnings():\n"
+        "    warnings.warn('the graph is the identity', RuntimeWarning)\n"
+        "warnings.warn('outside', UserWarning)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "warning: the graph is the identity", proc.stderr
+    assert "UserWarning: outside" in lines[1]  # the default again after the command
+
+
 # --- forgiving names ---------------------------------------------------------------------------
 
 

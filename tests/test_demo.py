@@ -152,6 +152,32 @@ def test_table2_trains_on_noisy_labels_then_fine_tunes_on_the_clean_subset(
         assert tuned_env["label_noise"] is None
 
 
+def test_report_reads_the_controls_in_both_tables(quick_demo: Path) -> None:
+    report = (quick_demo / "report.md").read_text()
+    probe = _section(report, "### Table 1 on the demo: cached features")
+    table2 = _section(report, "### Table 2 on the demo")
+    for row in ("shuffled", "uniform", "identity", "mlgcn"):
+        assert row in TABLE2_ROWS
+        assert f"| {title(row)} |" in probe and f"| {title(row)} |" in table2
+    reading = report.split("## Reading")[1].split("## Data")[0]
+    # clean labels (cached features), noisy, noisy + clean: each with its intervals
+    heads = re.findall(r"\*\*Where ML-GCN's gain comes from \(([^)]*)\)\.\*\*", reading)
+    assert heads == [
+        "clean labels, features",
+        "Table 2, noisy labels",
+        "Table 2, noisy + clean fine-tune",
+    ]
+    interval = r"[+-]\d+\.\d\d \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\]"
+    for pair in ("ML-GCN − shuffled", "ML-GCN − uniform", "ML-GCN − Â = I", "Â = I − Baseline"):
+        assert len(re.findall(f"{re.escape(pair)} {interval}", reading)) == 3, pair
+    assert reading.count("Intervals above zero:") == 3
+    bootstrap = report.split("Paired bootstrap over the test images")[1].split("###")[0]
+    label = "mAP(ML-GCN (re-weighted)) − mAP(ML-GCN, labels shuffled (control: wrong correlations))"
+    assert bootstrap.count(label) == 3
+    lines = [line for line in bootstrap.splitlines() if line.startswith("- ")]
+    assert len(lines) == len(set(lines))  # each comparison listed once
+
+
 def test_rerun_replaces_its_outputs_with_the_same_numbers(quick_demo: Path, tmp_path: Path) -> None:
     out = tmp_path / "again"
     shutil.copytree(quick_demo, out)
@@ -239,16 +265,18 @@ def test_a_row_is_its_variant_on_the_recipe(tmp_path: Path) -> None:
     official = row_run_config(plan, "agcn_official", "features", weights)
     # the official code's own recipe, over the demo's features recipe (item 5)
     for key, value in get_variant("agcn_official").train.items():
-        assert getattr(official.train, key) == value, key
+        if key != "select":  # the official code's best epoch; the demo reports the last
+            assert getattr(official.train, key) == value, key
     assert (official.model.lg_dim, official.data.transforms) == (150, "agcn_official")
     assert official.train.eval_every == official.train.epochs == 35  # the last epoch only
+    assert official.train.select == agcn.train.select == "last"  # no best epoch on the test set
     assert (agcn.train.epochs, agcn.train.lr, agcn.train.batch_size) == (20, 0.04, 128)
     assert official.data.image_size == agcn.data.image_size == 224  # the demo's resolution
     # the same as `agcn train -c demo_features variant=agcn_official`, on this demo's files
     expected = load_run_config("demo_features", ["variant=agcn_official"])
     for section in ("model", "train"):
         mine, theirs = to_dict(getattr(official, section)), to_dict(getattr(expected, section))
-        for key in ("pretrained", "eval_every"):  # this demo's weights; the last epoch only
+        for key in ("pretrained", "eval_every", "select"):  # its weights; the last epoch only
             mine.pop(key, None), theirs.pop(key, None)
         assert mine == theirs, section
     # end to end, ML-GCN clips as its code does (the recipe itself does not clip)

@@ -12,7 +12,9 @@ import plot_ap_delta`` gives the function. They use the public API only: checkpo
 * `results_table`: ``metrics.json`` files into a Table-1-style Markdown and CSV table;
 * `run_table1`: train Table 1's rows on a config and tabulate them;
 * `alpha_sweep`: mAP against α, the weight of L_A (the paper's Fig. 3);
-* `end2end_gap`: the end-to-end study on digit scenes.
+* `end2end_gap`: the end-to-end study on digit scenes;
+* `bootstrap` (not a command): the paired bootstrap of a difference in mAP that the tables
+  and the demo's report share.
 
 ``matplotlib`` and ``scipy`` (the ``analysis`` extra) load only with the plotting modules.
 """

@@ -45,6 +45,8 @@ class EvalResult:
     per_class_ap: np.ndarray
     #: how its AP was computed (`agcn_pyg.metrics.AP_PROTOCOLS`); ``None`` in older files
     ap_protocol: str | None = None
+    #: its epoch was chosen as the best on the split it reports (`agcn_pyg.selection`)
+    selected_on_reported_split: bool = False
 
 
 def resolve_metrics_path(path: str | os.PathLike[str]) -> Path:
@@ -113,6 +115,7 @@ def load_metrics(path: str | os.PathLike[str], *, need_per_class: bool = False) 
         metrics=clean,
         per_class_ap=ap,
         ap_protocol=protocol if isinstance(protocol, str) else None,
+        selected_on_reported_split=data.get("selected_on_reported_split") is True,
     )
 
 
@@ -180,10 +183,12 @@ def wrap_title(text: str, width_in: float, fontsize: float) -> str:
 
 
 def last_epoch_only(cfg: RunConfig) -> RunConfig:
-    """``cfg`` evaluated at its last epoch only (``train.eval_every = train.epochs``): a study
-    that reports the last epoch must not let a variant with its own schedule (the official
-    code's 35 epochs) pick its best epoch on the split it is scored on."""
-    return replace(cfg, train=replace(cfg.train, eval_every=cfg.train.epochs))
+    """``cfg`` evaluated at its last epoch only (``train.eval_every = train.epochs``) and
+    reporting it (``train.select = last``): a study that reports the last epoch must not let a
+    variant with its own schedule or selection (the official code's 35 epochs, its best epoch)
+    pick its epoch on the split it is scored on."""
+    train = replace(cfg.train, eval_every=cfg.train.epochs, select="last")
+    return replace(cfg, train=train)
 
 
 def parse_alphas(text: str) -> list[float]:

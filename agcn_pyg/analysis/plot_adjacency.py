@@ -197,9 +197,9 @@ def _correlation_panel(A: Any, graph_name: str | None, static: bool) -> Panel:
     )
 
 
-def _normalised_panel(A_hat: Any, static: bool, guard: str | None) -> Panel:
+def _normalised_panel(A_hat: Any, gen_adj: bool, guard: str | None) -> Panel:
     """``Â``, titled by how it was normalised (Eq. 4 with its guard, or ML-GCN's gen_adj)."""
-    if static:
+    if gen_adj:
         title = r"ML-GCN's $\hat{A}=(AD)^\top D$ (gen_adj), used by the GCN" + f"\n{TRANSPOSE_NOTE}"
     else:
         inner, where = ("g(A)", f"Eq. 4, g = {guard}") if guard else ("A", "Eq. 4")
@@ -290,12 +290,17 @@ def adjacency_panels(
         guard: the config's ``guard`` ``g`` in ``Â = D̃^-1/2 (g(A) + I) D̃^-1/2``, for the title.
         mlgcn_params: ``t``, ``p``, ``reweight`` used for ``mlgcn``, for its title.
     """
+    from agcn_pyg.models import LABEL_GRAPHS
+
     panels: list[Panel] = []
-    static = graph_name is not None and graph_name.lower() == "static"
+    name = (graph_name or "").lower()
+    static = name == "static"
+    # ML-GCN's controls (shuffled, uniform) are normalised by its gen_adj too
+    gen_adj = name in LABEL_GRAPHS and LABEL_GRAPHS.get(name).gen_adj
     if A is not None:
         panels.append(_correlation_panel(A, graph_name, static))
     if A_hat is not None:
-        panels.append(_normalised_panel(A_hat, static, guard))
+        panels.append(_normalised_panel(A_hat, gen_adj, guard))
     if cooccurrence is not None:
         p = conditional_probability(cooccurrence["adj"], cooccurrence["nums"])
         title = "co-occurrence P(j | i) = N(i and j) / N(i) of the training labels"

@@ -37,8 +37,10 @@ from agcn_pyg.analysis._common import (
     slug,
     wrap_title,
 )
+from agcn_pyg.analysis.bootstrap import RESAMPLES, resampled_aps
 from agcn_pyg.commands.options import check_flags, user_path
 from agcn_pyg.errors import DataError
+from agcn_pyg.metrics import DEFAULT_AP_PROTOCOL, average_precision
 from agcn_pyg.schema import POSITIVE
 
 if TYPE_CHECKING:
@@ -51,8 +53,6 @@ DEFAULT_DPI = 120
 #: gain blue, loss red: the usual reading (and one that colour-blind readers can tell apart)
 GAIN, LOSS, OTHER = "#1f77b4", "#d62728", "#b0b0b0"
 MARK_COLOUR = "black"
-#: test-set resamples of the per-class intervals (the demo's paired bootstrap uses as many)
-DEFAULT_RESAMPLES = 500
 LEVEL = 0.95
 SCORES_FILE = "scores.npz"
 
@@ -77,26 +77,16 @@ def paired_class_bootstrap(
     scores_a: np.ndarray,
     scores_b: np.ndarray,
     targets: np.ndarray,
-    resamples: int = DEFAULT_RESAMPLES,
+    resamples: int = RESAMPLES,
     seed: int = 0,
     protocol: str | None = None,
 ) -> np.ndarray:
-    """``(R, C)``: ``100 · (AP(A) − AP(B))`` per class on ``R`` resamples of the ``N`` test
-    images (drawn with replacement, the same for both runs); NaN where a resample has no
-    positive of a class. ``scores_*`` and ``targets`` are ``N × C``."""
-    from agcn_pyg.metrics import DEFAULT_AP_PROTOCOL, average_precision
-
+    """``(R, C)``: ``AP(A) − AP(B)`` in points per class on the ``R`` draws of the test images
+    that every interval of the package shares (`agcn_pyg.analysis.bootstrap.resampled_aps`);
+    NaN where a draw has no positive of a class. ``scores_*`` and ``targets`` are ``N × C``."""
     protocol = protocol or DEFAULT_AP_PROTOCOL
-    rng = np.random.default_rng(seed)
-    n, c = targets.shape
-    out = np.empty((resamples, c))
-    for r in range(resamples):
-        idx = rng.integers(0, n, n)
-        t = targets[idx]
-        ap_a = average_precision(scores_a[idx], t, protocol)
-        ap_b = average_precision(scores_b[idx], t, protocol)
-        out[r] = 100.0 * (ap_a - ap_b)
-    return out
+    aps = resampled_aps([scores_a, scores_b], targets, resamples, seed, protocol)
+    return aps[0] - aps[1]
 
 
 def intervals_of(deltas: np.ndarray, kept: np.ndarray, level: float = LEVEL) -> DeltaIntervals:
@@ -118,7 +108,7 @@ def _ap_protocol(result: EvalResult) -> str | None:
 
 
 def eval_intervals(
-    a: EvalResult, b: EvalResult, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
+    a: EvalResult, b: EvalResult, resamples: int = RESAMPLES, seed: int = 0
 ) -> tuple[DeltaIntervals | None, str | None]:
     """The intervals of two evaluations from the ``scores.npz`` beside their ``metrics.json``,
     or ``(None, why)`` when a scores file is missing or ``resamples`` is 0.
@@ -127,7 +117,6 @@ def eval_intervals(
     scores file does not give its metrics' per-class AP (it belongs to another evaluation).
     """
     from agcn_pyg.engine import read_scores
-    from agcn_pyg.metrics import DEFAULT_AP_PROTOCOL, average_precision
 
     if resamples <= 0:
         return None, "no intervals (--resamples 0)"
@@ -439,7 +428,7 @@ def plot_pair(
     mark_label: str = "marked classes",
     name_a: str | None = None,
     name_b: str | None = None,
-    resamples: int = DEFAULT_RESAMPLES,
+    resamples: int = RESAMPLES,
     seed: int = 0,
     dpi: float = DEFAULT_DPI,
 ) -> Figure:
@@ -470,7 +459,7 @@ def plot_ap_delta_files(
     top: int = 10,
     *,
     marks: Sequence[str] = (),
-    resamples: int = DEFAULT_RESAMPLES,
+    resamples: int = RESAMPLES,
     seed: int = 0,
     dpi: float = DEFAULT_DPI,
 ) -> Path:
@@ -503,7 +492,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--resamples",
         type=int,
-        default=DEFAULT_RESAMPLES,
+        default=RESAMPLES,
         help="bootstrap resamples of the test images for the intervals; each recomputes both "
         "runs' AP, so lower it for a large test set; 0: no intervals (default: %(default)s)",
     )

@@ -7,7 +7,8 @@ then the same six for the top-3 labels of each image, then ``AP_all`` (the class
 over every image-label pair, Fashion550K's figure) and the AP protocol that mAP, the
 per-class AP and AP_all were computed under (`agcn_pyg.metrics.AP_PROTOCOLS`; ``mlgcn``, the
 paper's, unless ``agcn evaluate --ap-protocol`` chose another). Values are percentages; a
-metric a file lacks is ``-``.
+metric a file lacks is ``-``. A row whose epoch was chosen as the best on the split it
+reports carries `agcn_pyg.selection.MARK`, and the caption (`notes`) says what that means.
 
 Usage (``agcn results-table``, ``python -m agcn_pyg.analysis.results_table`` and
 ``python analysis/results_table.py`` are the same command)::
@@ -21,7 +22,7 @@ import argparse
 import glob
 import math
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from agcn_pyg.analysis._common import METRICS_FILE, atomic_write_text, load_metr
 from agcn_pyg.commands.options import user_path
 from agcn_pyg.errors import DataError
 from agcn_pyg.metrics import METRIC_COLUMNS
+from agcn_pyg.selection import MARK, MARK_NOTE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,6 +61,7 @@ def format_table(
     protocols: Sequence[str | None] | None = None,
     decimals: int = 2,
     bold_best: bool = True,
+    marked: Collection[str] = (),
 ) -> str:
     """The one results table: a GitHub Markdown table of ``(name, metrics)`` rows.
 
@@ -66,7 +69,8 @@ def format_table(
     Table 1's two header rows do) and the AP protocol of each row (``protocols``, as
     ``metrics.json`` names it). Every value has ``decimals`` decimals, a missing, ``None`` or
     NaN value shows as ``-``, and with ``bold_best`` the highest value of each column is bold
-    when there are several rows (every metric here is higher-is-better).
+    when there are several rows (every metric here is higher-is-better). The rows named in
+    ``marked`` (their epoch chosen on the split they report) carry `MARK`.
     """
     protocols = list(protocols) if protocols is not None else [None] * len(rows)
     values = [[_number(metrics.get(c)) for c in COLUMNS] for _, metrics in rows]
@@ -80,7 +84,7 @@ def format_table(
         "|" + "|".join([":---", *("---:" for _ in COLUMNS), ":---"]) + "|",
     ]
     for (name, _), row, protocol in zip(rows, values, protocols, strict=True):
-        cells = [_escape(str(name))]
+        cells = [_escape(str(name)) + (f" {MARK}" if name in marked else "")]
         for j, value in enumerate(row):
             text = "-" if math.isnan(value) else f"{value:.{decimals}f}"
             if bold_best and len(rows) > 1 and value == best[j]:
@@ -142,7 +146,9 @@ def collect_results(paths: Iterable[str | Path]) -> pd.DataFrame:
 
     Columns are :data:`COLUMNS` (Table 1's and ``AP_all``); a metric a file lacks is NaN.
     Repeated run names get `` (2)``, `` (3)`` … appended. The source file of each row is in
-    ``df.attrs["sources"]``, its AP protocol in ``df.attrs["ap_protocols"]``.
+    ``df.attrs["sources"]``, its AP protocol in ``df.attrs["ap_protocols"]``, and the rows
+    whose epoch was chosen on the split they report (`agcn_pyg.selection`) are listed in
+    ``df.attrs["marked"]``; `caption` and `to_markdown` say both.
     """
     # Here, not at the top: `agcn results-table --help` answers without pandas.
     import pandas as pd
@@ -151,6 +157,7 @@ def collect_results(paths: Iterable[str | Path]) -> pd.DataFrame:
     rows: list[dict[str, float]] = []
     names: list[str] = []
     protocols: list[str | None] = []
+    marked: list[str] = []
     counts: dict[str, int] = {}
     for f in files:
         result = load_metrics(f)
@@ -159,6 +166,8 @@ def collect_results(paths: Iterable[str | Path]) -> pd.DataFrame:
         names.append(result.name if k == 1 else f"{result.name} ({k})")
         rows.append(result.metrics)
         protocols.append(result.ap_protocol)
+        if result.selected_on_reported_split:
+            marked.append(names[-1])
     df = pd.DataFrame(
         [[r.get(c, math.nan) for c in COLUMNS] for r in rows],
         index=pd.Index(names, name="Model"),
@@ -167,7 +176,38 @@ def collect_results(paths: Iterable[str | Path]) -> pd.DataFrame:
     )
     df.attrs["sources"] = [str(f) for f in files]
     df.attrs["ap_protocols"] = protocols
+    df.attrs["marked"] = marked
     return df
+
+
+#: how a caption names each AP protocol (`agcn_pyg.metrics.AP_PROTOCOLS`)
+PROTOCOL_NAMES = {
+    "mlgcn": "ML-GCN's non-interpolated AP (`mlgcn`)",
+    "sklearn": "scikit-learn's AP, tied scores one threshold (`sklearn`)",
+    "voc": "VOC's interpolated AP (`voc`, as SSGRL and Query2Label)",
+}
+
+
+def caption(df: pd.DataFrame) -> str:
+    """`CAPTION`, then `notes` on ``df``'s rows."""
+    protocols = dict(zip(df.index, df.attrs.get("ap_protocols") or [], strict=False))
+    return CAPTION + notes(protocols, bool(df.attrs.get("marked")))
+
+
+def notes(protocols: Mapping[str, str | None], marked: bool) -> str:
+    """The AP protocol of the ``mAP`` column (``protocols``: row → protocol; named per row
+    where they differ) and, where a row carries it (``marked``), what `MARK` means."""
+    known = {row: p for row, p in protocols.items() if p}
+    kinds = sorted(set(known.values()))
+    text = ""
+    if len(kinds) == 1:
+        text = f" mAP: {PROTOCOL_NAMES.get(kinds[0], kinds[0])}."
+    elif kinds:
+        text = " mAP protocols differ: " + ", ".join(f"{r}: {p}" for r, p in known.items())
+        text += "."
+    if marked:
+        text += f" {MARK} {MARK_NOTE}."
+    return text
 
 
 def _escape(text: str) -> str:
@@ -178,7 +218,18 @@ def to_markdown(df: pd.DataFrame, decimals: int = 2, bold_best: bool = True) -> 
     """:func:`collect_results`'s frame as the results table (`format_table`)."""
     rows = [(str(name), row.to_dict()) for name, row in df.iterrows()]
     protocols = df.attrs.get("ap_protocols")
-    return format_table(rows, protocols, decimals=decimals, bold_best=bold_best)
+    marked = df.attrs.get("marked") or ()
+    return format_table(rows, protocols, decimals=decimals, bold_best=bold_best, marked=marked)
+
+
+def with_selection(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with each row's AP protocol and `agcn_pyg.selection` mark as columns (for CSV)."""
+    protocols = df.attrs.get("ap_protocols") or [None] * len(df)
+    marked = set(df.attrs.get("marked") or ())
+    return df.assign(
+        ap_protocol=[p or "" for p in protocols],
+        selected_on_reported_split=[name in marked for name in df.index],
+    )
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -203,10 +254,10 @@ def main(args: argparse.Namespace) -> int:
     table = to_markdown(df, decimals=args.decimals)
     print(table, end="")
     if args.out_md is not None:
-        atomic_write_text(args.out_md, f"{table}\n{CAPTION}\n")
+        atomic_write_text(args.out_md, f"{table}\n{caption(df)}\n")
         print(f"wrote {args.out_md}")
     if args.out_csv is not None:
-        atomic_write_text(args.out_csv, df.to_csv(index_label="Model"))
+        atomic_write_text(args.out_csv, with_selection(df).to_csv(index_label="Model"))
         print(f"wrote {args.out_csv}")
     return 0
 

@@ -20,9 +20,19 @@ and but rows that fix their own layer, such as ``agcn_gat``) is trained once per
 row ``<row>_<gnn>`` with ``model.gnn=<gnn>`` applied last; the Markdown then also holds an
 mAP table of rows × layers.
 
+``--seeds 0,1,2`` trains every row once per seed (``train.seed=<k>``). The run of the
+config's own seed keeps the plain name ``<stem>_<row>``, every other seed k is
+``<stem>_<row>_seed<k>`` (the demo's rule). The Markdown then holds, besides one line per run,
+a table of each row's mean ± standard deviation over its seeds per metric, and the paired
+bootstrap interval of its mAP against the baseline and against the Â = I control (the
+``identity`` variant) over the test images, seeds pooled by averaging the per-seed differences
+(`agcn_pyg.analysis.bootstrap`, the function the demo's report uses); with one seed (the
+default) the same table shows the intervals alone. A row compared with a reference the run
+did not train says so instead of an interval. ``--resamples`` sets the draws (0: none).
+
 ``--print-configs`` trains nothing: it prints every row's resolved config as YAML, one
-document per row (``---`` between them, each starting with ``# row: <row>``), so a Table 1 can
-be checked before it runs.
+document per run (``---`` between them, each starting with ``# row: <row>``, and ``, seed
+<k>`` with ``--seeds``), so a Table 1 can be checked before it runs.
 
 Usage (``agcn run-table1``, ``python -m agcn_pyg.analysis.run_table1`` and
 ``python analysis/run_table1.py`` are the same command)::
@@ -32,12 +42,15 @@ Usage (``agcn run-table1``, ``python -m agcn_pyg.analysis.run_table1`` and
     agcn run-table1 configs/coco_agcn.yaml --mode features --out-dir runs/coco_probe
     agcn run-table1 configs/demo_features.yaml --mode features --rows baseline,agcn,identity \
         --gnns gcn,gat,gatv2,graphconv,transformer
+    agcn run-table1 configs/demo_features.yaml --mode features --seeds 0,1,2 \
+        --rows baseline,mlgcn,shuffled,uniform,identity
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import math
 import sys
 import time
@@ -46,10 +59,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import yaml
 
 from agcn_pyg.analysis._common import atomic_write_text, run_cli
-from agcn_pyg.analysis.results_table import CAPTION, collect_results, to_markdown
+from agcn_pyg.analysis.bootstrap import RESAMPLES
+from agcn_pyg.analysis.results_table import caption, collect_results, to_markdown
 from agcn_pyg.commands.options import add_progress_option, user_path
 from agcn_pyg.errors import ConfigError
 from agcn_pyg.variants import Variant, config_stem, get_variant, table1_variants
@@ -57,6 +72,7 @@ from agcn_pyg.variants import Variant, config_stem, get_variant, table1_variants
 if TYPE_CHECKING:
     import pandas as pd
 
+    from agcn_pyg.analysis.row_summary import SeedRun
     from agcn_pyg.config import RunConfig
 
 # The config (torch, timm, PyG with it), the models and pandas load in the functions that use
@@ -79,6 +95,8 @@ class RowResult:
     #: with ``--gnns``: the Table-1 row and the layer this run trained
     base_row: str | None = None
     gnn: str | None = None
+    #: with ``--seeds``: the seed this run trained with
+    seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -94,11 +112,18 @@ class TableRow:
     gnn: str | None = None
     #: whether ``gnn`` is set by this run (``model.gnn=<gnn>``) rather than by the variant
     sets_gnn: bool = False
+    #: with ``--seeds``: this run's ``train.seed``
+    seed: int | None = None
 
     def overrides(self) -> list[str]:
         """What turns a config into this run, after the command line's overrides."""
         layer = [f"model.gnn={self.gnn}"] if self.sets_gnn else []
-        return [f"variant={self.variant}", *layer]
+        seed = [f"train.seed={self.seed}"] if self.seed is not None else []
+        return [f"variant={self.variant}", *layer, *seed]
+
+    def label(self) -> str:
+        """How ``--print-configs`` names the run: the row, and its seed with ``--seeds``."""
+        return self.name if self.seed is None else f"{self.name}, seed {self.seed}"
 
 
 def parse_rows(text: str | None) -> list[str] | None:
@@ -130,6 +155,24 @@ def parse_gnns(text: str | None) -> list[str] | None:
     return names
 
 
+def parse_seeds(text: str | None) -> list[int] | None:
+    """``"0,1,2"`` → ``[0, 1, 2]`` (distinct ints ≥ 0); ``None`` keeps the config's seed."""
+    if text is None:
+        return None
+    seeds = []
+    for piece in (t.strip() for t in text.split(",")):
+        if not piece:
+            continue
+        if not piece.isdigit():
+            raise ConfigError(f"--seeds: {piece!r} is not an int ≥ 0")
+        seeds.append(int(piece))
+    if not seeds:
+        raise ConfigError("--seeds: give at least one seed, e.g. 0,1,2")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError("--seeds: a seed is named twice")
+    return seeds
+
+
 def per_gnn_rows(variants: Sequence[Variant], gnns: Sequence[str] | None) -> list[TableRow]:
     """The runs to train: each GNN row once per layer (run row ``<row>_<gnn>``); a row that
     sets ``model.gnn`` itself once, with its own layer; the baseline once, with ``gnn``
@@ -146,15 +189,19 @@ def per_gnn_rows(variants: Sequence[Variant], gnns: Sequence[str] | None) -> lis
 
 def gnn_table(results: Sequence[RowResult], df: pd.DataFrame, gnns: Sequence[str]) -> str:
     """mAP as a rows × layers Markdown table (the baseline, which has no GNN, fills every
-    column)."""
+    column); with several seeds, their mean."""
     lines = ["| row | " + " | ".join(gnns) + " |", "|:---|" + "---:|" * len(gnns)]
-    cells: dict[str, dict[str, str]] = {}
+    values: dict[tuple[str, str], list[float]] = {}
     for r in results:
         value = df.loc[r.run_name, "mAP"] if r.run_name in df.index else math.nan
-        text = "diverged" if r.error is not None else f"{value:.2f}"
         base = r.base_row or r.row
         for gnn in [r.gnn] if r.gnn else gnns:
-            cells.setdefault(base, {})[gnn] = text
+            values.setdefault((base, gnn), []).append(value if r.error is None else math.nan)
+    cells: dict[str, dict[str, str]] = {}
+    for (base, gnn), maps in values.items():
+        done = [v for v in maps if not math.isnan(v)]
+        text = f"{np.mean(done):.2f}" if done else "diverged"
+        cells.setdefault(base, {})[gnn] = text
     for base, by_gnn in cells.items():
         lines.append(f"| {base} | " + " | ".join(by_gnn.get(g, "-") for g in gnns) + " |")
     return "\n".join(lines)
@@ -207,21 +254,39 @@ def _settings(cfg: RunConfig) -> dict[str, Any]:
     return {key: value for key, value in to_dict(cfg).items() if key != "variant"}
 
 
+def seeded_rows(rows: Sequence[TableRow], seeds: Sequence[int] | None) -> list[TableRow]:
+    """Each row once per seed (all of one row's seeds together), or as it is without
+    ``--seeds``."""
+    if seeds is None:
+        return list(rows)
+    return [replace(row, seed=seed) for row in rows for seed in seeds]
+
+
+def run_suffix(row: TableRow, own_seed: int) -> str:
+    """The run name's part after the stem: ``<row>``, or ``<row>_seed<k>`` for a seed k other
+    than the config's own."""
+    return row.name if row.seed is None or row.seed == own_seed else f"{row.name}_seed{row.seed}"
+
+
 def row_configs(
     config: str | Path | Mapping[str, Any] | None,
     overrides: Sequence[str] = (),
     rows: Sequence[str] | None = None,
     out_dir: str | Path | None = None,
     gnns: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> list[tuple[TableRow, RunConfig]]:
     """Every run `run_table1` trains for these arguments, with its resolved config, in order;
     reads no data and builds no model. A run that another row already makes (with ``--gnns
     gat``, row ``agcn`` on GAT is row ``agcn_gat``) is trained once, under its first row."""
+    from agcn_pyg.config import build_run_config
+
     base = base_config(config)
+    own_seed = build_run_config(base, overrides).train.seed
     variants = table1_variants(list(rows) if rows is not None else None)
     out: dict[str, tuple[TableRow, RunConfig]] = {}
-    for row in per_gnn_rows(variants, gnns):
-        cfg = row_config(base, row, overrides, out_dir)
+    for row in seeded_rows(per_gnn_rows(variants, gnns), seeds):
+        cfg = row_config(base, row, overrides, out_dir, run_suffix(row, own_seed))
         if cfg.name in out and _settings(out[cfg.name][1]) != _settings(cfg):
             raise ConfigError(
                 f"rows {out[cfg.name][0].name} and {row.name} both name their run {cfg.name}"
@@ -254,7 +319,7 @@ def configs_yaml(configs: Sequence[tuple[TableRow, RunConfig]]) -> str:
     from agcn_pyg.config import to_dict
 
     docs = [
-        f"# row: {row.name}\n" + yaml.safe_dump(to_dict(cfg), sort_keys=False)
+        f"# row: {row.label()}\n" + yaml.safe_dump(to_dict(cfg), sort_keys=False)
         for row, cfg in configs
     ]
     return "---\n".join(docs)
@@ -310,41 +375,80 @@ def results_frame(results: Sequence[RowResult]) -> pd.DataFrame:
     return collect_results([r.metrics_file for r in done])
 
 
+def seed_runs(results: Sequence[RowResult]) -> list[SeedRun]:
+    """The finished runs as `agcn_pyg.analysis.row_summary` groups them."""
+    from agcn_pyg.analysis.row_summary import SeedRun
+
+    return [
+        SeedRun(r.row, r.base_row or r.row, r.gnn, r.seed, r.run_name, r.run_dir / "eval")
+        for r in results
+        if r.metrics_file is not None
+    ]
+
+
 def write_table(
     results: Sequence[RowResult],
     out_dir: Path,
     name: str,
     mode: str,
     gnns: Sequence[str] | None = None,
-) -> tuple[pd.DataFrame, Path, Path]:
-    """Write ``<name>_table1_<mode>.md`` (table, caption, times) and ``.csv``; return them."""
+    resamples: int = RESAMPLES,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Path]]:
+    """Write ``<name>_table1_<mode>.md`` (one line per run with its caption, the rows over
+    their seeds with the bootstrap intervals, the layers, the times) and ``.csv`` (per run),
+    ``_summary.csv`` (per row); return the per-run and per-row frames and the files."""
     import pandas as pd
 
+    from agcn_pyg.analysis.row_summary import summarise, summary_markdown
+
     df = results_frame(results)
+    summary = summarise(seed_runs(results), df, resamples) if len(df) else pd.DataFrame()
     stem = out_dir / f"{name}_table1_{mode}"
     lines = [f"# Table 1 rows: {name}, {mode} mode", ""]
     if len(df):
-        lines += [to_markdown(df), CAPTION, ""]
+        lines += [to_markdown(df), caption(df), ""]
+        images = _test_images(results)
+        lines += ["Rows over their seeds:", "", summary_markdown(summary, list(df.columns), images)]
     if gnns:
         lines += ["mAP by GNN layer:", "", gnn_table(results, df, gnns), ""]
-    lines.append("| row | run | mode | seconds | status |")
-    lines.append("|:---|:---|:---|---:|:---|")
+    lines.append("| row | run | seed | mode | seconds | status |")
+    lines.append("|:---|:---|---:|:---|---:|:---|")
     for r in results:
         status = "ok" if r.error is None else f"diverged: {r.error.split(';')[0]}"
-        lines.append(f"| {r.row} | {r.run_name} | {r.mode} | {r.seconds:.1f} | {status} |")
-    md = atomic_write_text(stem.with_suffix(".md"), "\n".join(lines) + "\n")
-    # The CSV keeps diverged rows too (metrics empty), with each row's mode and time.
+        seed = "" if r.seed is None else str(r.seed)
+        lines.append(f"| {r.row} | {r.run_name} | {seed} | {r.mode} | {r.seconds:.1f} | {status} |")
+    files = {"markdown": atomic_write_text(stem.with_suffix(".md"), "\n".join(lines) + "\n")}
+    files["csv"] = atomic_write_text(stem.with_suffix(".csv"), runs_csv(results, df))
+    if len(summary):
+        path = stem.with_name(f"{stem.name}_summary.csv")
+        files["summary"] = atomic_write_text(path, summary.to_csv(index_label="row"))
+    return df, summary, files
+
+
+def runs_csv(results: Sequence[RowResult], df: pd.DataFrame) -> str:
+    """One line per run, diverged ones too (metrics empty), with its row, seed, mode, time."""
+    import pandas as pd
+
     records = []
     for r in results:
         metrics = df.loc[r.run_name].to_dict() if r.run_name in df.index else {}
         status = "ok" if r.error is None else "diverged"
         records.append(
             {"Model": r.run_name, "row": r.row, "mode": r.mode, "seconds": round(r.seconds, 2)}
-            | {"gnn": r.gnn or "", "status": status}
+            | {"gnn": r.gnn or "", "seed": "" if r.seed is None else r.seed, "status": status}
             | {c: metrics.get(c, math.nan) for c in df.columns}
+            | {"selected_on_reported_split": r.run_name in (df.attrs.get("marked") or ())}
         )
-    csv = atomic_write_text(stem.with_suffix(".csv"), pd.DataFrame(records).to_csv(index=False))
-    return df, md, csv
+    return pd.DataFrame(records).to_csv(index=False)
+
+
+def _test_images(results: Sequence[RowResult]) -> int | None:
+    """How many test images the first finished run was scored on."""
+    done = [r.metrics_file for r in results if r.metrics_file is not None]
+    if not done:
+        return None
+    value = json.loads(done[0].read_text(encoding="utf-8")).get("num_images")
+    return value if isinstance(value, int) else None
 
 
 def run_table1(
@@ -358,6 +462,8 @@ def run_table1(
     overwrite: bool = False,
     progress: bool = True,
     gnns: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    resamples: int = RESAMPLES,
 ) -> pd.DataFrame:
     """Train ``rows`` (default: all of Table 1) of ``config`` and return their results table.
 
@@ -372,32 +478,38 @@ def run_table1(
         overwrite: replace runs that already exist.
         progress: show progress bars.
         gnns: train every GNN row once per layer named (`per_gnn_rows`).
+        seeds: train every row once per seed (``train.seed``); ``None``: the config's.
+        resamples: draws of the paired bootstrap (`agcn_pyg.analysis.bootstrap`); 0: none.
 
-    The frame has the columns of `agcn_pyg.analysis.results_table.collect_results`;
-    ``df.attrs["rows"]`` holds a `RowResult` per row (diverged ones included) and
+    The frame has the columns of `agcn_pyg.analysis.results_table.collect_results`, one row
+    per run; ``df.attrs["rows"]`` holds a `RowResult` per run (diverged ones included),
+    ``df.attrs["summary"]`` the rows over their seeds (`agcn_pyg.analysis.row_summary`) and
     ``df.attrs["files"]`` the Markdown and CSV paths.
     """
     from agcn_pyg.config import build_run_config
 
     check_mode(mode)
-    configs = row_configs(config, overrides, rows, out_dir, gnns)
+    if resamples < 0:
+        raise ConfigError(f"--resamples: expected an int ≥ 0, got {resamples}")
+    configs = row_configs(config, overrides, rows, out_dir, gnns, seeds)
     for line in overridden_settings(overrides, [row for row, _ in configs]):
         print(line, file=sys.stderr)
     plain = build_run_config(base_config(config), overrides)
     target = Path(out_dir) if out_dir is not None else Path(plain.output_dir)
     results = []
     for row, cfg in configs:
-        print(f"[{row.name}] training {cfg.name} ({mode}) in {cfg.run_dir}", flush=True)
+        print(f"[{row.label()}] training {cfg.name} ({mode}) in {cfg.run_dir}", flush=True)
         result = train_row(
             cfg, mode, row.name, cache_dir=cache_dir, overwrite=overwrite, progress=progress
         )
-        result.base_row, result.gnn = row.variant, row.gnn
+        result.base_row, result.gnn, result.seed = row.variant, row.gnn, row.seed
         if result.error is not None:
-            print(f"[{row.name}] diverged: {result.error}", file=sys.stderr)
+            print(f"[{row.label()}] diverged: {result.error}", file=sys.stderr)
         results.append(result)
-    df, md, csv = write_table(results, target, plain.name, mode, gnns)
+    df, summary, files = write_table(results, target, plain.name, mode, gnns, resamples)
     df.attrs["rows"] = results
-    df.attrs["files"] = {"markdown": md, "csv": csv}
+    df.attrs["summary"] = summary
+    df.attrs["files"] = files
     return df
 
 
@@ -428,9 +540,22 @@ def get_args_parser() -> argparse.ArgumentParser:
         "(default: each row's own layer)",
     )
     parser.add_argument(
+        "--seeds",
+        default=None,
+        help="train every row once per seed, e.g. 0,1,2 (the table shows mean ± std and "
+        "pooled bootstrap intervals); default: the config's train.seed",
+    )
+    parser.add_argument(
+        "--resamples",
+        type=int,
+        default=RESAMPLES,
+        help=f"draws of the paired bootstrap against the baseline and Â = I (default "
+        f"{RESAMPLES}; 0: no intervals)",
+    )
+    parser.add_argument(
         "--print-configs",
         action="store_true",
-        help="print every row's resolved config as YAML (one document per row) and exit "
+        help="print every row's resolved config as YAML (one document per run) and exit "
         "without training",
     )
     add_training_options(parser, "runs and table")
@@ -456,8 +581,8 @@ def add_training_options(parser: argparse.ArgumentParser, outputs: str) -> None:
 
 def print_configs(args: argparse.Namespace) -> int:
     """``--print-configs``: every row's resolved config on stdout, nothing trained."""
-    rows, gnns = parse_rows(args.rows), parse_gnns(args.gnns)
-    configs = row_configs(args.config, args.overrides, rows, args.out_dir, gnns)
+    rows, gnns, seeds = parse_rows(args.rows), parse_gnns(args.gnns), parse_seeds(args.seeds)
+    configs = row_configs(args.config, args.overrides, rows, args.out_dir, gnns, seeds)
     for line in overridden_settings(args.overrides, [row for row, _ in configs]):
         print(line, file=sys.stderr)
     print(configs_yaml(configs), end="")
@@ -477,14 +602,19 @@ def main(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.no_progress,
         gnns=parse_gnns(args.gnns),
+        seeds=parse_seeds(args.seeds),
+        resamples=args.resamples,
     )
     if len(df):
+        from agcn_pyg.analysis.row_summary import summary_markdown
+
         print(to_markdown(df), end="")
+        images = _test_images(df.attrs["rows"])
+        print("\n" + summary_markdown(df.attrs["summary"], list(df.columns), images), end="")
     for r in df.attrs["rows"]:
         status = "" if r.error is None else "  DIVERGED"
         print(f"{r.run_name}: {r.mode}, {r.seconds:.1f} s{status}")
-    files = df.attrs["files"]
-    print(f"wrote {files['markdown']} and {files['csv']}")
+    print(f"wrote {', '.join(str(path) for path in df.attrs['files'].values())}")
     return 0 if all(r.error is None for r in df.attrs["rows"]) else 1
 
 

@@ -22,7 +22,8 @@ from agcn_pyg.metrics import AP_PROTOCOLS, DEFAULT_AP_PROTOCOL
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Evaluate a checkpoint on its validation split (or another one).",
+        description="Evaluate a checkpoint on its run's reported split (data.test where the run "
+        "has one, else data.val), or another one.",
         add_help=add_help,
     )
     parser.add_argument("checkpoint", type=user_path, help="a .pt written by `agcn train`")
@@ -82,6 +83,7 @@ def main(args: argparse.Namespace) -> int:
     from agcn_pyg.engine.runtime import resolve_amp, resolve_device
     from agcn_pyg.errors import ConfigError, DataError
     from agcn_pyg.metrics import logit_threshold, sigmoid, tune_thresholds
+    from agcn_pyg.selection import reported_split_args
 
     check_inference_options(args)
     threshold = logit_threshold(args.threshold, where="--threshold")
@@ -100,7 +102,8 @@ def main(args: argparse.Namespace) -> int:
             "data.dataset=coco|voc2007|fashion550k|csv and the split's files, e.g. "
             "data.val.ann_file=... data.val.image_dir=..."
         )
-    dataset = build_dataset(cfg.data.dataset, **cfg.data.val)
+    # the reported split: data.test where the run has one, else data.val (agcn_pyg.selection)
+    dataset = build_dataset(cfg.data.dataset, **reported_split_args(cfg.data))
     if dataset.label_names != label_names:
         raise DataError(
             f"evaluation data has another label list or order than {args.checkpoint} "

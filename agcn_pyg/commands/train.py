@@ -124,7 +124,11 @@ def main(args: argparse.Namespace) -> int:
             f"do. Best mAP {best:.2f}; raise train.epochs to train on"
         )
     elif final:
-        print(f"done: {result['run_dir']}  final mAP {final['mAP']:.2f}  best mAP {best:.2f}")
+        test = result.get("test")  # the reported split, where it is not the selection split
+        scored = f"; {test['split']} mAP {test['selected']['mAP']:.2f} (reported)" if test else ""
+        split = result["selection"]
+        line = f"done: {result['run_dir']}  {split} mAP {final['mAP']:.2f} (last epoch)"
+        print(f"{line}, best mAP {best:.2f} (best.pt){scored}")
     else:
         print(f"done: {result['run_dir']} (not evaluated)")
     return 0

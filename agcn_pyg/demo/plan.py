@@ -5,8 +5,9 @@ The recipes are shipped configs: ``configs/demo.yaml`` (end to end), ``demo_feat
 names one with the overrides this call adds (``--quick``, ``--epochs``). A row's config is its
 recipe with the row's variant resolved as ``agcn train -c <recipe> variant=<row>`` resolves
 it (`agcn_pyg.variants`: ML-GCN's clipping, the official code's schedule and crop), then the
-recipe's overrides, then this demo's paths and run name; every row evaluates its last epoch
-only (no model selection on the test scenes), whatever schedule its variant brings.
+recipe's overrides, then this demo's paths and run name; every row evaluates and reports its
+last epoch only (``train.select: last``: the demo has no validation split, so no model
+selection on the test scenes), whatever schedule or selection its variant brings.
 `make_plan` turns the command line into a `DemoPlan`; `row_run_config` and
 `table2_run_config` give the rows' `RunConfig`. The search behind the recipes is in the
 repository's ``docs/experiments.md``.
@@ -94,8 +95,9 @@ QUICK_END2END = END2END.with_epochs(1)
 QUICK_FEATURES = FEATURES.with_epochs(3).with_image_size(96)
 QUICK_FINETUNE = FINETUNE.with_epochs(2).with_image_size(96)
 QUICK_SIZES = (200, 100)
-#: the rows of the Table-2 setting: the paper's three and the Â = I control
-TABLE2_ROWS = ("baseline", "mlgcn", "agcn", "identity")
+#: the rows of the Table-2 setting: the paper's three and the controls (Â = I, ML-GCN's graph
+#: on shuffled labels, ML-GCN's re-weighting without structure)
+TABLE2_ROWS = ("baseline", "mlgcn", "agcn", "identity", "shuffled", "uniform")
 #: Table 2's settings, in order, and how the report names them
 SETTINGS = {"noisy": "noisy labels", "noisy_clean": "noisy + clean fine-tune"}
 

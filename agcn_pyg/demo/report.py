@@ -22,6 +22,7 @@ import torch
 
 from agcn_pyg.analysis import results_table as tables
 from agcn_pyg.analysis.alpha_sweep import seed_spread, seed_summary
+from agcn_pyg.analysis.bootstrap import RESAMPLES
 from agcn_pyg.config import TrainConfig
 from agcn_pyg.demo.data import DemoDataset
 from agcn_pyg.demo.plan import BACKBONE, MODE_SHORT, MODE_TITLES, SETTINGS, DemoPlan
@@ -79,7 +80,9 @@ def schedule(train: TrainConfig) -> str:
 def results_table(runs: Sequence[RowRun]) -> tuple[Any, str]:
     """The Table-1-style frame (rows named as in the paper) and its Markdown."""
     df = tables.collect_results([r.run_dir / "eval" / "metrics.json" for r in runs])
-    df.index = [title(r.row) for r in runs]
+    names = dict(zip(df.index, (title(r.row) for r in runs), strict=True))
+    df.index = list(names.values())  # the marks go by the new names (protocols by position)
+    df.attrs["marked"] = [names[k] for k in df.attrs["marked"]]
     df.index.name = "Model"
     return df, tables.to_markdown(df)
 
@@ -193,7 +196,8 @@ def variant_settings(plan: DemoPlan, runs: dict[str, list[RowRun]]) -> list[str]
                 f"`{section}.{key}={value}`"
                 for section, values in (("train", variant.train), ("data", variant.data))
                 for key, value in values.items()
-                if getattr(getattr(recipe.resolved, section), key) != value
+                # every demo row reports its last epoch, whatever its variant selects
+                if getattr(getattr(recipe.resolved, section), key) != value and key != "select"
             ]
             if settings:
                 lines.append(f"- {variant.title} over `{recipe.config}`: {', '.join(settings)}")
@@ -247,6 +251,88 @@ def versus_control(plan: DemoPlan, where: str, agcn: RowRun, control: RowRun) ->
     return Reading([_control_sentence(delta, low, high)], [line])
 
 
+#: what each comparison says, by the sign of its interval: (first row, second row, what it
+#: isolates, above zero, within noise, below zero). ML-GCN against its own graph on shuffled
+#: labels isolates its correlations, against uniform mixing its structure, against Â = I
+#: mixing as such; Â = I against the baseline what generating the classifiers out of the
+#: embeddings gives without any mixing.
+SOURCES = (
+    (
+        "mlgcn",
+        "shuffled",
+        "Correlations (its own graph on shuffled labels: the same degrees and sparsity)",
+        "the right labels add to its graph",
+        "the right labels add nothing measurable over wrong ones",
+        "the shuffled labels do better",
+    ),
+    (
+        "mlgcn",
+        "uniform",
+        "Structure (its re-weighting with every other label alike: mixing as such)",
+        "its structure adds to mixing as such",
+        "mixing as such does as well",
+        "uniform mixing does better",
+    ),
+    (
+        "mlgcn",
+        "identity",
+        "Mixing (Â = I: the classifiers generated out of the embeddings, not mixed)",
+        "its mixing adds to the generated classifiers",
+        "the generated classifiers do as well without mixing",
+        "the unmixed classifiers do better",
+    ),
+    (
+        "identity",
+        "baseline",
+        "Generated classifiers (Â = I against the linear baseline)",
+        "generating the classifiers out of the embeddings gains over the baseline",
+        "generating the classifiers is level with the baseline",
+        "the baseline does better",
+    ),
+)
+
+
+def sources_reading(plan: DemoPlan, where: str, by_row: dict[str, RowRun]) -> Reading:
+    """Where ML-GCN's gain over the baseline comes from in one table (``where``): ML-GCN
+    against its graph on shuffled labels, against uniform mixing and against Â = I, and Â = I
+    against the baseline (`SOURCES`), each with its paired-bootstrap interval and what its
+    sign says; the rows it lacks are left out. The gain splits exactly into ML-GCN − Â = I
+    (what its mixing adds) and Â = I − baseline (what the generated classifiers give)."""
+    if "mlgcn" not in by_row or "baseline" not in by_row:
+        return Reading()
+    said = Reading()
+    gain = paired_bootstrap(by_row["mlgcn"], by_row["baseline"], seed=plan.seed)
+    said.bootstrap.append(_interval(f"{where}: mAP({title('mlgcn')}) − mAP(Baseline)", *gain))
+    parts, signs = [], {"above": [], "below": []}
+    deltas: dict[tuple[str, str], float] = {}
+    for first, second, what, above, level, below in SOURCES:
+        if first not in by_row or second not in by_row:
+            continue
+        iv = paired_bootstrap(by_row[first], by_row[second], seed=plan.seed)
+        deltas[first, second] = iv.delta
+        verdict = above if iv.low > 0 else below if iv.high < 0 else level
+        pair = f"{short_title(first)} − {short_title(second)}"
+        parts.append(f"{what}: {pair} {iv.text()}, {verdict}.")
+        said.bootstrap.append(
+            _interval(f"{where}: mAP({title(first)}) − mAP({title(second)})", *iv)
+        )
+        if iv.low > 0 or iv.high < 0:
+            signs["above" if iv.low > 0 else "below"].append(pair)
+    if not parts:
+        return said
+    head = f"**Where ML-GCN's gain comes from ({where}).** ML-GCN − baseline {gain.text()}"
+    if ("mlgcn", "identity") in deltas and ("identity", "baseline") in deltas:
+        head += (
+            f" = (ML-GCN − Â = I) {deltas['mlgcn', 'identity']:+.2f} + (Â = I − baseline) "
+            f"{deltas['identity', 'baseline']:+.2f}"
+        )
+    above, below = (", ".join(signs[k]) or "none" for k in ("above", "below"))
+    said.sentences.append(
+        f"{head}. {' '.join(parts)} Intervals above zero: {above}; below zero: {below}."
+    )
+    return said
+
+
 def behind_sentence(by_row: dict[str, RowRun], found: Findings) -> str | None:
     """The rows more than 5 points behind the baseline, with their classifiers' cosine."""
     floor = by_row["baseline"].final["mAP"] - 5.0
@@ -276,8 +362,9 @@ def mode_reading(
     """One paragraph on ``mode``'s Table 1: A-GCN against the others, the best row, the
     rows far behind (``hard``: the hard items' label indices)."""
     by_row = {r.row: r for r in finished(runs)}
+    sources = sources_reading(plan, f"clean labels, {MODE_SHORT[mode]}", by_row)
     if "agcn" not in by_row:
-        return Reading()
+        return sources
     agcn, said = by_row["agcn"], Reading()
     for other in ("baseline", "mlgcn"):
         if other in by_row:
@@ -298,7 +385,7 @@ def mode_reading(
     if "baseline" in by_row and (behind := behind_sentence(by_row, found)):
         said.sentences.append(behind)
     paragraph = f"**{MODE_TITLES[mode].capitalize()}.** " + " ".join(said.sentences)
-    return Reading([paragraph], said.bootstrap)
+    return Reading([paragraph, *sources.sentences], said.bootstrap + sources.bootstrap)
 
 
 def setting_reading(plan: DemoPlan, setting: str, runs: Sequence[RowRun]) -> Reading:
@@ -318,9 +405,11 @@ def setting_reading(plan: DemoPlan, setting: str, runs: Sequence[RowRun]) -> Rea
             said.bootstrap.append(_interval(label, delta, low, high))
     if "agcn" in by_row and "identity" in by_row:
         said.extend(versus_control(plan, f"Table 2, {name}", by_row["agcn"], by_row["identity"]))
+    sources = sources_reading(plan, f"Table 2, {name}", by_row)
     if not said.sentences:
-        return said
-    return Reading([f"**Table 2, {name}.** " + "; ".join(said.sentences) + "."], said.bootstrap)
+        return sources
+    paragraph = f"**Table 2, {name}.** " + "; ".join(said.sentences) + "."
+    return Reading([paragraph, *sources.sentences], said.bootstrap + sources.bootstrap)
 
 
 def table2_reading(plan: DemoPlan, found: Findings, clean: Sequence[RowRun]) -> Reading:
@@ -531,17 +620,20 @@ def recipes_section(plan: DemoPlan, runs: dict[str, list[RowRun]]) -> list[str]:
 
 def results_section(plan: DemoPlan, runs: dict[str, list[RowRun]], found: Findings) -> list[str]:
     lines = ["## Results", ""]
+    caption = tables.CAPTION
     for mode in plan.modes:
         lines += [f"### Table 1 on the demo: {MODE_TITLES[mode]}", ""]
         done = finished(runs[mode])
         if done:
-            lines += [results_table(done)[1].rstrip(), ""]
+            df, table = results_table(done)
+            lines += [table.rstrip(), ""]
+            caption = tables.caption(df)
         for run in runs[mode]:
             if run.error is not None:
                 lines += [f"{title(run.row)}: **diverged**, no metrics ({run.error}).", ""]
     return [
         *lines,
-        tables.CAPTION,
+        caption,
         "",
         "How alike the learned per-label classifiers are (a mean cosine near 1 means every "
         "label got nearly the same classifier: the over-smoothing that L_A is meant to "
@@ -571,9 +663,10 @@ def table2_section(
         f"{noise.clean_count(info.n_train)} training scenes with their clean labels "
         f"(`{plan.finetune.config}`: {ft.epochs} epochs, lr {ft.lr:g}, batch "
         f"{ft.batch_size}, {schedule(ft)}). ML-GCN counts its graph on the noisy labels, as "
-        "it would on Fashion550K, and keeps that graph through the fine-tune. The noise "
-        "rate, the clean fraction and the fine-tune recipe were fixed before any of these "
-        "runs. *Clean* repeats the Table-1 row for reference.",
+        "it would on Fashion550K, and keeps that graph through the fine-tune (so do its "
+        "controls: the same counts with the labels shuffled, and its re-weighting with every "
+        "other label alike). The noise rate, the clean fraction and the fine-tune recipe were "
+        "fixed before any of these runs. *Clean* repeats the Table-1 row for reference.",
         "",
         table2_table(runs.get("features", []), found.table2),
         "",
@@ -586,8 +679,9 @@ def table2_section(
 def bootstrap_section(said: Reading) -> list[str]:
     if not said.bootstrap:
         return []
-    lines = ["Paired bootstrap over the test images (500 resamples):", ""]
-    return [*lines, *(f"- {text}" for text in said.bootstrap), ""]
+    lines = [f"Paired bootstrap over the test images ({RESAMPLES} resamples):", ""]
+    # a comparison two sentences rely on is listed once
+    return [*lines, *(f"- {text}" for text in dict.fromkeys(said.bootstrap)), ""]
 
 
 def seeds_section(plan: DemoPlan, found: Findings) -> list[str]:

@@ -14,8 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from agcn_pyg.analysis import bootstrap
+from agcn_pyg.analysis.bootstrap import RESAMPLES, Interval
 from agcn_pyg.demo.data import DemoConfig, context_posterior, sample_labels
 from agcn_pyg.demo.records import RowRun
+from agcn_pyg.errors import DataError
 
 
 def per_class_ap(run: RowRun) -> np.ndarray:
@@ -32,34 +35,17 @@ def eval_scores(run: RowRun) -> tuple[np.ndarray, np.ndarray]:
 
 
 def paired_bootstrap(
-    run_a: RowRun, run_b: RowRun, resamples: int = 500, seed: int = 0
-) -> tuple[float, float, float]:
-    """``(ΔmAP, low, high)``: mAP(A) − mAP(B) on the test set and its 95 % interval.
-
-    Test images are resampled with replacement (the same images for both runs), both mAPs
-    recomputed, and the 2.5 / 97.5 percentiles of the differences taken.
+    run_a: RowRun, run_b: RowRun, resamples: int = RESAMPLES, seed: int = 0
+) -> Interval:
+    """``(ΔmAP, low, high)``: mAP(A) − mAP(B) on the test set and its 95 % interval, by the
+    paired bootstrap over the test images that every table shares
+    (`agcn_pyg.analysis.bootstrap.paired_bootstrap`), from the two runs' ``eval/scores.npz``.
     """
-    from agcn_pyg.metrics import average_precision
-
     scores_a, targets = eval_scores(run_a)
-    scores_b, _ = eval_scores(run_b)
-    rng = np.random.default_rng(seed)
-    n = len(targets)
-    deltas = []
-    for _ in range(resamples):
-        idx = rng.integers(0, n, n)
-        t = targets[idx]
-        if not (t == 1).any(axis=0).all():
-            continue  # a class without positives has no AP
-        ap_a = average_precision(scores_a[idx], t)
-        ap_b = average_precision(scores_b[idx], t)
-        deltas.append(100.0 * float(np.mean(ap_a) - np.mean(ap_b)))
-    full = 100.0 * float(
-        np.nanmean(average_precision(scores_a, targets))
-        - np.nanmean(average_precision(scores_b, targets))
-    )
-    low, high = np.percentile(deltas, [2.5, 97.5]) if deltas else (math.nan, math.nan)
-    return full, float(low), float(high)
+    scores_b, targets_b = eval_scores(run_b)
+    if not np.array_equal(targets, targets_b):
+        raise DataError(f"{run_a.run_dir} and {run_b.run_dir}: scored on other test images")
+    return bootstrap.paired_bootstrap([scores_a], [scores_b], targets, resamples, seed)
 
 
 def context_reference(config: DemoConfig) -> np.ndarray:

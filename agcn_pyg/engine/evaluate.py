@@ -17,6 +17,7 @@ import csv
 import io
 import math
 import shutil
+from collections.abc import Mapping
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,17 @@ def _json_numbers(values: Any) -> float | list[float | None] | None:
     return out[0] if array.ndim == 0 else out
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or ±inf float, at any depth, replaced by ``None``."""
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def write_evaluation(
     out_dir: str | Path,
     name: str,
@@ -156,6 +168,7 @@ def write_evaluation(
     config: dict[str, Any] | None = None,
     logit_thresholds: float | np.ndarray | None = None,
     ap_protocol: str = DEFAULT_AP_PROTOCOL,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Compute the metrics from ``logits`` and write ``metrics.json``, ``per_class.csv`` and
     ``scores.npz`` (``logits``, ``targets``, ``label_names``).
@@ -164,7 +177,8 @@ def write_evaluation(
     given, replaces it with exact logit values (as `load_thresholds(..., logits=True)`).
     ``ap_protocol`` is the protocol of ``mAP``, per-class AP and ``AP_all``
     (`agcn_pyg.metrics.AP_PROTOCOLS`); ``metrics.json`` names it and holds every protocol's
-    mAP as ``mAP_<name>``.
+    mAP as ``mAP_<name>``. ``extra``: more top-level fields of ``metrics.json`` (the trainer's
+    model selection, `agcn_pyg.selection`), its NaN and ±inf written as null.
     """
     out_dir = Path(out_dir)
     logit_thr = logit_threshold(threshold) if logit_thresholds is None else logit_thresholds
@@ -187,6 +201,7 @@ def write_evaluation(
         "checkpoint": checkpoint,
         "config": config,
     }
+    report.update({k: json_safe(v) for k, v in (extra or {}).items() if k not in report})
     write_json(out_dir / "metrics.json", report)
     rows = per_class_rows(logits, targets, label_names, per_class_ap, logit_thr)
     buffer = io.StringIO()

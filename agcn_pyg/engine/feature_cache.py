@@ -258,8 +258,12 @@ def run_features(
     progress: bool,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{"train", "val"} → (features, targets)`` of ``backbone`` on ``splits`` through the
-    run's test transform (in ``train.channels_last``'s layout), cached under ``cache``."""
+    run's test transform (in ``train.channels_last``'s layout), cached under ``cache``, and
+    ``"test"`` where the reported split is another split (`RunData.test`)."""
     transform, normalize = test_pipeline(to_dict(cfg), backbone)
+    named = [("train", splits.train), ("val", splits.val)]
+    if splits.test is not None:
+        named.append(("test", splits.test))
     return {
         split: extract_features(
             backbone,
@@ -272,14 +276,15 @@ def run_features(
             desc=f"{split} features",
             channels_last=cfg.train.channels_last,
         )
-        for split, dataset in (("train", splits.train), ("val", splits.val))
+        for split, dataset in named
     }
 
 
 def extract_run_features(
     cfg: RunConfig, cache_dir: str | Path | None = None, progress: bool = True
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{"train", "val"} → (features, targets)`` of ``cfg``'s backbone, cached.
+    """``{"train", "val"}`` (and ``"test"``) ``→ (features, targets)`` of ``cfg``'s backbone,
+    cached.
 
     The features that the trainer's mode ``features`` extracts for ``cfg`` (the same
     backbone, built after the same seed, and the same test transform), so calling this first

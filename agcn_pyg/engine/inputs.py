@@ -33,6 +33,7 @@ from agcn_pyg.data import (
     load_embeddings,
 )
 from agcn_pyg.data.device_decode import DeviceDecode, FileBytes, collate_encoded, resolve_decode
+from agcn_pyg.data.holdout import Holdout, carve_holdout
 from agcn_pyg.data.noise import NoiseCounts, corrupt_targets
 from agcn_pyg.data.transforms import NORMALIZATIONS
 from agcn_pyg.engine.evaluate import IndexedDataset
@@ -41,6 +42,10 @@ from agcn_pyg.errors import ConfigError, DataError
 
 @dataclass
 class RunData:
+    """A run's splits (`load_splits`): ``train`` trains, ``val`` chooses the epoch (the
+    selection split: ``data.val``, or the holdout), and ``test``, when it is another split,
+    is reported (``data.test``, or ``data.val`` under a holdout; `agcn_pyg.selection`)."""
+
     train: MultiLabelDataset
     val: MultiLabelDataset
     label_names: list[str]
@@ -53,41 +58,66 @@ class RunData:
     collate: Callable[[list[Any]], Any] | None = None
     #: ``data.decode`` as resolved: ``cpu`` or ``gpu``
     decode: str = "cpu"
+    #: the reported split when it is not ``val``; ``None``: ``val`` is reported too
+    test: MultiLabelDataset | None = None
+    #: the images ``data.holdout`` took out of the training split; ``None`` without one
+    holdout: Holdout | None = None
+
+
+def _build_split(
+    cfg: DataConfig, options: dict[str, Any], image_check: Path | None
+) -> MultiLabelDataset:
+    """The dataset of one split's builder ``options``, its unreadable images left out when
+    they say ``on_bad_image=skip``."""
+    split = build_dataset(cfg.dataset, **options)
+    if split.on_bad_image == "skip":
+        split.check_images(cache_file=image_check)
+    return split
+
+
+def _require_positives(key: str, split: MultiLabelDataset) -> None:
+    # mAP averages over the labels with positives: with none it is undefined, and every
+    # epoch's evaluation would fail after its training.
+    if not bool((split.targets == 1).any()):
+        raise DataError(
+            f"{key} ({split.name}, {len(split)} images): no image has a positive label, so "
+            "there is nothing to evaluate; check its labels"
+        )
 
 
 def load_splits(cfg: DataConfig, image_check: Path | None = None) -> RunData:
-    """The training and evaluation splits, without transforms; same label order checked.
+    """The training, selection and reported splits, without transforms; same label order
+    checked.
 
     A split built with ``on_bad_image=skip`` is decoded once here (`check_images`, cached in
     ``image_check``), so that corrupt images are left out before training, not met mid-epoch.
     ``data.label_noise`` corrupts the training split's targets here, once, for both training
-    modes (`agcn_pyg.data.noise`).
+    modes (`agcn_pyg.data.noise`); ``data.holdout`` then takes its images out of the training
+    split (`agcn_pyg.data.holdout`), so no mode ever trains on them.
     """
     if not cfg.train or not cfg.val:
         raise ConfigError("data.train and data.val: give the dataset builder's arguments for both")
-    train = build_dataset(cfg.dataset, **cfg.train)
-    val = build_dataset(cfg.dataset, **cfg.val)
-    for split in (train, val):
-        if split.on_bad_image == "skip":
-            split.check_images(cache_file=image_check)
-    if train.label_names != val.label_names:
-        raise DataError(
-            f"data.val: label order differs from data.train ({val.num_classes} vs "
-            f"{train.num_classes} labels); pass the same label list to both"
-        )
-    if not bool((val.targets == 1).any()):
-        # mAP averages over the labels with positives: with none it is undefined, and every
-        # epoch's evaluation would fail after its training.
-        raise DataError(
-            f"data.val ({val.name}, {len(val)} images): no image has a positive label, so "
-            "there is nothing to evaluate; check the validation data's labels"
-        )
+    train = _build_split(cfg, cfg.train, image_check)
+    val = _build_split(cfg, cfg.val, image_check)
+    test = _build_split(cfg, cfg.test, image_check) if cfg.test else None
+    for key, split in (("val", val), ("test", test)):
+        if split is not None and split.label_names != train.label_names:
+            raise DataError(
+                f"data.{key}: label order differs from data.train ({split.num_classes} vs "
+                f"{train.num_classes} labels); pass the same label list to both"
+            )
+        if split is not None:
+            _require_positives(f"data.{key}", split)
     noise = None
     if cfg.label_noise is not None:
         n = cfg.label_noise
         noisy, noise = corrupt_targets(train.targets, n.drop, n.add, n.seed)
         train.targets = noisy.to(torch.int64)
-    return RunData(train, val, train.label_names, noise=noise)
+    if cfg.holdout is None:
+        return RunData(train, val, train.label_names, noise=noise, test=test)
+    rest, held, record = carve_holdout(train, cfg.holdout.fraction, cfg.holdout.seed)
+    _require_positives("data.holdout", held)
+    return RunData(rest, held, train.label_names, noise=noise, test=val, holdout=record)
 
 
 def with_transforms(
@@ -98,6 +128,7 @@ def with_transforms(
 ) -> RunData:
     """Attach the recipe's uint8 train and test transforms and the `DeviceNormalize` that
     finishes them; ``model`` (an `AGCN` or `Backbone`) for ``data.normalization=backbone``.
+    The selection and reported splits both get the test transform.
 
     With ``data.decode`` resolving to ``gpu`` on ``device`` (`resolve_decode`), the
     transforms become `FileBytes` (workers read bytes and draw each item's geometry) and
@@ -121,6 +152,8 @@ def with_transforms(
         splits.noise,
         collate,
         decode,
+        test=None if splits.test is None else splits.test.with_transform(test_tf),
+        holdout=splits.holdout,
     )
 
 

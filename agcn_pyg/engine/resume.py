@@ -7,7 +7,11 @@ and refuses a change of data, labels, model or optimiser settings with one line 
 keys. Only `SAFE_TO_CHANGE` may differ; each such change is recorded with the epoch it starts
 at (``changes`` in ``last.pt``'s training state and in ``env.json``), while ``config.yaml``
 holds the settings in force now. ``name`` and ``output_dir`` say where a run lives, not what
-it did, and are not compared.
+it did, and are not compared. Model selection is history too (`agcn_pyg.selection`):
+``data.holdout`` says which training images were never trained on, ``train.select`` which
+epoch ``best.pt`` holds and ``data.test`` what is reported, so a change of any of them is
+refused like a change of data; the trainer also checks that the holdout it carves now lists
+the images of the run's ``holdout.txt``.
 
 **A copied run.** ``--resume-from CKPT`` into another folder first makes that folder a
 copy of the run (`plan_adoption`, `Adoption.write`): ``last.pt``, and ``best.pt`` and

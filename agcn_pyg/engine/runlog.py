@@ -3,6 +3,10 @@
 Floats are written with 6 significant digits; NaN and ±inf (an epoch that was not evaluated,
 a run without a best mAP yet) are empty cells, and a column a row lacks is empty too.
 
+``mAP``, ``CF1`` and ``OF1`` are the selection split's (the holdout, or ``data.val``:
+`agcn_pyg.selection`); ``best_mAP`` is that split's mAP of the epoch ``best.pt`` holds so far
+(under ``train.select: last``, the last evaluated one).
+
 ``images_per_s`` and ``data_wait`` (the fraction of the epoch the step waited for its batch)
 leave out the compile warm-up (`agcn_pyg.engine.steptime`); ``seconds`` is the whole epoch.
 

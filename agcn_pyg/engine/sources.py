@@ -40,6 +40,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.utils.data import DataLoader
 
 from agcn_pyg.config import RunConfig
 from agcn_pyg.engine.evaluate import autocast_context, collect_logits
@@ -73,8 +74,10 @@ class BatchSource(Protocol):
     def forward(self, model: nn.Module, inputs: Tensor) -> tuple[Tensor, Tensor]:
         """``(logits B × C, L_A)`` of the model (or its DDP wrapper) on a step's inputs."""
 
-    def evaluate(self, model: AGCN, desc: str) -> tuple[np.ndarray, np.ndarray]:
-        """Validation logits ``N × C`` (float32) and targets ``N × C``."""
+    def evaluate(self, model: AGCN, desc: str, split: str = "val") -> tuple[np.ndarray, np.ndarray]:
+        """Logits ``N × C`` (float32) and targets ``N × C`` of the selection split (``val``,
+        every evaluated epoch) or of the reported split (``test``, at the end; only where it
+        is another split: `agcn_pyg.selection`)."""
 
     def optimizer_parts(self, model: AGCN, lr: float, lrp: float) -> list[Part]:
         """The modules that train and their learning rates."""
@@ -145,15 +148,21 @@ class ImageBatches:
             pin_memory=pin,
             collate_fn=data.collate,
         )
-        self.val_loader = make_loader(
-            data.val,
-            cfg.train.batch_size,
-            cfg.data.workers,
-            train=False,
-            distributed=ctx.world > 1,
-            pin_memory=pin,
-            collate_fn=data.collate,
-        )
+
+        def eval_loader(split: Any) -> DataLoader:
+            return make_loader(
+                split,
+                cfg.train.batch_size,
+                cfg.data.workers,
+                train=False,
+                distributed=ctx.world > 1,
+                pin_memory=pin,
+                collate_fn=data.collate,
+            )
+
+        self.val_loader = eval_loader(data.val)
+        # The reported split is scored once, at the end: its workers start only then.
+        self.test_loader = None if data.test is None else eval_loader(data.test)
         self.steps_per_epoch = len(self.train_loader)
         if cfg.train.max_steps_per_epoch:
             self.steps_per_epoch = min(self.steps_per_epoch, cfg.train.max_steps_per_epoch)
@@ -181,10 +190,10 @@ class ImageBatches:
         with autocast_context(self.device, self.amp_dtype):
             return model(inputs, return_graph_loss=True)
 
-    def evaluate(self, model: AGCN, desc: str) -> tuple[np.ndarray, np.ndarray]:
+    def evaluate(self, model: AGCN, desc: str, split: str = "val") -> tuple[np.ndarray, np.ndarray]:
         return collect_logits(
             model,
-            self.val_loader,
+            self.val_loader if split == "val" else _present(self.test_loader, split),
             self.device,
             self.amp_dtype,
             self.channels_last,
@@ -232,6 +241,12 @@ def head_logits(
     return torch.cat(out).numpy()
 
 
+def _present(value: Any, split: str) -> Any:
+    if value is None:
+        raise ConfigError(f"split {split!r}: this run has no such split (agcn_pyg.selection)")
+    return value
+
+
 class FeatureBatches:
     """Cached features: shuffled mini-batches of ``N × D`` rows; only the head trains.
 
@@ -239,7 +254,8 @@ class FeatureBatches:
     loader, the last partial batch is dropped unless it is the only one.
 
     Args:
-        train, val: ``(features N × D, targets N × C in {1, 0, -1})`` of each split.
+        train, val: ``(features N × D, targets N × C in {1, 0, -1})`` of the training and
+            the selection split.
         num_features, num_classes: the model's ``D`` and ``C`` (checked against the arrays).
         batch_size: rows per step.
         max_steps_per_epoch: cap on the steps of an epoch (``None``: every batch).
@@ -249,6 +265,7 @@ class FeatureBatches:
             ``C``-node GNN) are too small to gain from a thread team, whose fork and join then
             dominate each op.
         env: what ``env.json`` records about where the features came from.
+        test: the reported split's ``(features, targets)`` when it is another split.
     """
 
     mode = "features"
@@ -266,6 +283,7 @@ class FeatureBatches:
         device: str | torch.device = "cpu",
         threads: int | None = 1,
         env: dict[str, Any] | None = None,
+        test: tuple[Any, Any] | None = None,
     ) -> None:
         self.x_train = torch.as_tensor(np.asarray(train[0])).float()
         self.y_train = torch.as_tensor(np.asarray(train[1])).long()
@@ -285,6 +303,11 @@ class FeatureBatches:
             num_classes,
         ):
             raise DataError("val features and targets do not match the train features' shape")
+        self.test = None
+        if test is not None:
+            self.test = (torch.as_tensor(np.asarray(test[0])).float(), np.asarray(test[1]))
+            if self.test[0].shape[1:] != self.x_train.shape[1:]:
+                raise DataError("test features do not match the train features' shape")
         self.device = torch.device(device)
         self.batch_size = batch_size
         n = self.x_train.size(0)
@@ -308,8 +331,9 @@ class FeatureBatches:
     def forward(self, model: nn.Module, inputs: Tensor) -> tuple[Tensor, Tensor]:
         return model.forward_head(inputs, return_graph_loss=True)
 
-    def evaluate(self, model: AGCN, desc: str) -> tuple[np.ndarray, np.ndarray]:
-        return head_logits(model, self.x_val, device=self.device), self.y_val
+    def evaluate(self, model: AGCN, desc: str, split: str = "val") -> tuple[np.ndarray, np.ndarray]:
+        x, y = (self.x_val, self.y_val) if split == "val" else _present(self.test, split)
+        return head_logits(model, x, device=self.device), y
 
     def optimizer_parts(self, model: AGCN, lr: float, lrp: float) -> list[Part]:
         return [part for part in model.optimizer_parts(lr, lrp) if part[0] == "head"]
@@ -328,9 +352,10 @@ def _images(ctx: SourceContext) -> BatchSource:
 
 @TRAIN_MODES.register("features")
 def _features(ctx: SourceContext) -> BatchSource:
-    """Extract (or read from the cache) the frozen backbone's features of both splits; the
+    """Extract (or read from the cache) the frozen backbone's features of every split; the
     backbone is the model's own, after ``train.init_from``, so a fine-tuned one extracts its
-    own."""
+    own. Each split is extracted (and cached) by its own images, so a holdout's features are
+    never among the training rows."""
     if ctx.world > 1:
         raise ConfigError(
             "mode features: trains the head on cached features in one process; run it without "
@@ -349,4 +374,5 @@ def _features(ctx: SourceContext) -> BatchSource:
         cfg.train.max_steps_per_epoch,
         ctx.device,
         env={"features_cache": str(cache)},
+        test=extracted.get("test"),
     )

@@ -9,11 +9,14 @@ resume, and every ``train.*`` key means the same in both.
 
 Every run writes into ``<output_dir>/<name>/``: ``config.yaml`` (the resolved config),
 ``env.json`` (seed, versions, git commit, command, device), ``log.csv`` (one row per epoch),
-``last.pt`` (everything ``--resume`` needs), ``best.pt`` (best validation mAP) and ``eval/``
-(the metrics of ``best.pt``). Only rank 0 writes, holding the folder's lock; an epoch's files
-commit together, ``last.pt`` last (`agcn_pyg.engine.runfolder`). Checkpoints hold the whole
-model (in mode ``features`` the frozen backbone too), so ``load_model``, ``agcn evaluate`` and
-the analysis tools read a run of either mode alike.
+``last.pt`` (everything ``--resume`` needs), ``best.pt`` (the epoch ``train.select`` chooses
+on the selection split: `agcn_pyg.selection`), ``eval/`` (the evaluation of ``best.pt``; at
+the end on the reported split, where that is another split: `agcn_pyg.engine.reporting`) and,
+with ``data.holdout``, ``holdout.txt`` (the training images held out). Only rank 0 writes,
+holding the folder's lock; an epoch's files commit together, ``last.pt`` last
+(`agcn_pyg.engine.runfolder`). Checkpoints hold the whole model (in mode ``features`` the
+frozen backbone too), so ``load_model``, ``agcn evaluate`` and the analysis tools read a run of
+either mode alike.
 
 Speed: on CUDA the step's model is compiled (``train.compile``, `agcn_pyg.engine.compiled`);
 each epoch prints and logs its images/s and the fraction of it the step waited for data
@@ -30,6 +33,7 @@ augmentations, so on the CPU it ends with the metrics of an uninterrupted run.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import math
 import platform
@@ -49,6 +53,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from agcn_pyg.config import RunConfig, expand_user, to_dict, validate_run_config
+from agcn_pyg.data.holdout import HOLDOUT_FILE, read_holdout_paths
 from agcn_pyg.data.noise import NoiseCounts
 from agcn_pyg.engine.checkpoint import (
     build_checkpoint,
@@ -67,11 +72,18 @@ from agcn_pyg.engine.distributed import (
     barrier,
     broadcast_buffers,
     cleanup_distributed,
+    gather_objects,
     init_distributed,
     is_main_process,
 )
-from agcn_pyg.engine.evaluate import write_evaluation
-from agcn_pyg.engine.inputs import load_splits, resolve_cooccurrence, resolve_embeddings
+from agcn_pyg.engine.evaluate import commit_evaluation, write_evaluation
+from agcn_pyg.engine.inputs import (
+    RunData,
+    load_splits,
+    resolve_cooccurrence,
+    resolve_embeddings,
+)
+from agcn_pyg.engine.reporting import finished_report, reported_record, selection_record
 from agcn_pyg.engine.resume import Adoption, config_changes, plan_adoption
 from agcn_pyg.engine.runfolder import PENDING_BEST, PENDING_EVAL, RunFolder
 from agcn_pyg.engine.runlog import GraphWatch, log_csv
@@ -91,6 +103,7 @@ from agcn_pyg.metrics import compute_metrics
 from agcn_pyg.models import AGCN, create_model
 from agcn_pyg.models.label_graph import BASELINE
 from agcn_pyg.optim import build_optimizer, build_scheduler
+from agcn_pyg.selection import split_roles
 
 
 class TrainingDiverged(AgcnError):
@@ -212,7 +225,32 @@ class Trainer:
                 folder.release()
 
     def _setup(self, cfg: RunConfig, resume: bool | str | Path | None, overwrite: bool) -> None:
-        self.amp_dtype, use_scaler = resolve_amp(cfg.train.amp, self.device)
+        resume_path = self._prepare(cfg, resume, overwrite)
+        splits = self._load_data(cfg)
+        cfg = self.cfg
+        self.cooccurrence = resolve_cooccurrence(cfg.data.cooccurrence, splits.train)
+        model, checkpoint = self._build_model(cfg, resume_path)
+        self._build_training(cfg, model, splits)
+        self.start_epoch = 0
+        self.global_step = 0
+        #: the selection split's mAP of the epoch best.pt holds (`agcn_pyg.selection`), and
+        #: that epoch (0-based; ``None`` before the first evaluation)
+        self.best_map = -math.inf
+        self.best_epoch: int | None = None
+        #: the epoch (0-based) that the ``last.pt`` on disk holds; ``None`` before the first
+        self.committed_epoch: int | None = None
+        self.final: dict[str, float] = {}
+        self.history: list[dict[str, Any]] = []
+        self.resumed_from: str | None = None
+        self.graph_watch = GraphWatch()
+        if checkpoint is not None:
+            self._load_training_state(resume_path, checkpoint)
+
+    def _prepare(
+        self, cfg: RunConfig, resume: bool | str | Path | None, overwrite: bool
+    ) -> Path | None:
+        """Precision, determinism, the checkpoint to resume from, the seed."""
+        self.amp_dtype, self.use_scaler = resolve_amp(cfg.train.amp, self.device)
         if cfg.train.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = self.device.type == "cuda" and not cfg.train.deterministic
@@ -221,22 +259,45 @@ class Trainer:
         if resume_path is None and self.main and not (self.run_dir / "last.pt").exists():
             self.folder.discard_pending()  # no committed epoch vouches for them
         seed_everything(cfg.train.seed)
+        return resume_path
 
+    def _load_data(self, cfg: RunConfig) -> RunData:
+        """The splits and their roles (`agcn_pyg.selection`); sets ``self.cfg`` with the data's
+        number of labels."""
         splits = load_splits(cfg.data, image_check=Path(cfg.output_dir) / "image_check.json")
         self.label_names = splits.label_names
         self.noise = splits.noise
+        self.holdout = splits.holdout
+        self.roles = split_roles(cfg.data, cfg.train)
+        self.split_sizes = {
+            "train": len(splits.train),
+            self.roles.selection: len(splits.val),
+            **({self.roles.reported: len(splits.test)} if splits.test is not None else {}),
+        }
         if cfg.model.num_classes not in (None, len(self.label_names)) and self.main:
             tqdm.write(
                 f"model.num_classes: {cfg.model.num_classes} in the config, the data has "
                 f"{len(self.label_names)} labels: using {len(self.label_names)}"
             )
-        model_cfg = replace(cfg.model, num_classes=len(self.label_names))
-        self.cfg = cfg = replace(cfg, model=model_cfg)
+        if self.holdout is not None and cfg.data.cooccurrence is not None and self.main:
+            tqdm.write(
+                f"note: data.cooccurrence is read from {cfg.data.cooccurrence}; counts taken "
+                "over every training image include the holdout's labels (null counts the "
+                "training images without the holdout)"
+            )
+        self.cfg = replace(cfg, model=replace(cfg.model, num_classes=len(self.label_names)))
+        return splits
+
+    def _build_model(
+        self, cfg: RunConfig, resume_path: Path | None
+    ) -> tuple[AGCN, dict[str, Any] | None]:
+        """The model, with the weights of ``train.init_from`` or of the checkpoint resumed
+        (returned, read), on the device."""
+        model_cfg = cfg.model
         needs_embeddings = model_cfg.graph != BASELINE
         embeddings = resolve_embeddings(
             cfg.data.embeddings if needs_embeddings else None, self.label_names
         )
-        self.cooccurrence = resolve_cooccurrence(cfg.data.cooccurrence, splits.train)
         model = create_model(model_cfg, label_embeddings=embeddings, cooccurrence=self.cooccurrence)
         if cfg.train.init_from and resume_path is None:  # a resumed run's come from last.pt
             init_weights_from(model, cfg.train.init_from, model_cfg, self.label_names)
@@ -245,11 +306,14 @@ class Trainer:
             # The weights first: mode ``features`` extracts with the resumed run's backbone.
             checkpoint = self._read_resume(resume_path)
             model.load_state_dict(checkpoint["state_dict"])
-
         model.to(self.device)
         self.channels_last = cfg.train.channels_last
         if self.channels_last:
             model.backbone.to(memory_format=torch.channels_last)
+        return model, checkpoint
+
+    def _build_training(self, cfg: RunConfig, model: AGCN, splits: RunData) -> None:
+        """The mode's batch source, EMA, DDP, compiling, the optimiser, schedule and loss."""
         self.source: BatchSource = TRAIN_MODES.get(self.mode)(
             SourceContext(
                 cfg,
@@ -271,27 +335,13 @@ class Trainer:
             self.model = DistributedDataParallel(model, device_ids=ids)
         compiles = self.source.compiles and resolve_compile(cfg.train.compile, self.device)
         self.compiled = CompiledModel(self.model, compiles, say=self._say)
-
         self.steps_per_epoch = self.source.steps_per_epoch
         parts = self.source.optimizer_parts(model, cfg.train.lr, cfg.train.lrp)
         self.optimizer = build_optimizer(parts, cfg.train)
         self.scheduler = build_scheduler(self.optimizer, cfg.train, self.steps_per_epoch)
         # Disabled (bf16, fp32), the scaler passes the loss and the step through unchanged.
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.use_scaler)
         self.loss_fn = build_loss(cfg.train.loss, **cfg.train.loss_kwargs)
-
-        self.start_epoch = 0
-        self.global_step = 0
-        self.best_map = -math.inf
-        self.best_epoch: int | None = None
-        #: the epoch (0-based) that the ``last.pt`` on disk holds; ``None`` before the first
-        self.committed_epoch: int | None = None
-        self.final: dict[str, float] = {}
-        self.history: list[dict[str, Any]] = []
-        self.resumed_from: str | None = None
-        self.graph_watch = GraphWatch()
-        if checkpoint is not None:
-            self._load_training_state(resume_path, checkpoint)
 
     def _resume_path(self, resume: bool | str | Path | None, overwrite: bool) -> Path | None:
         """The checkpoint to resume from; a new history (a fresh start, or ``--resume-from``
@@ -363,7 +413,21 @@ class Trainer:
         self.changes = [*state.get("changes", []), *self.changes]
         self.resumed_from = str(path)
         if self.main and _same_file(path, self.run_dir / "last.pt"):
+            self._check_holdout()
             self._publish()  # finish an epoch that a kill interrupted after its commit
+
+    def _check_holdout(self) -> None:
+        """A resumed run keeps the images it held out (`agcn_pyg.data.holdout`): the
+        training split they are carved from must not have changed under it."""
+        listed = self.run_dir / HOLDOUT_FILE
+        if self.holdout is None or not listed.is_file():
+            return
+        if read_holdout_paths(listed) != list(self.holdout.paths):
+            raise ConfigError(
+                f"{listed}: data.holdout now holds other images than this run held out (did "
+                "the training split change?); resuming would select on images it trained on. "
+                "Start a new run (name=...)"
+            )
 
     @property
     def eval_model(self) -> AGCN:
@@ -381,7 +445,11 @@ class Trainer:
 
     def _write_run_files(self) -> None:
         write_text(self.run_dir / "config.yaml", yaml.safe_dump(to_dict(self.cfg), sort_keys=False))
+        if self.holdout is not None:
+            write_text(self.run_dir / HOLDOUT_FILE, self.holdout.text())
         env = environment(self.cfg, self.device, self.world, self.noise)
+        env["splits"] = {**self.roles.record(), "images": self.split_sizes}
+        env["holdout"] = None if self.holdout is None else self.holdout.counts()
         env["resumed_from"] = self.resumed_from
         env["changes"] = self.changes
         env["pretrained"] = self.unwrapped.backbone.pretrained_report
@@ -403,8 +471,13 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         """Train from ``start_epoch`` to ``train.epochs``.
 
-        Returns ``final`` (the last evaluation's metrics), ``best_mAP``, ``run_dir``, ``mode``
-        and ``finished_before`` (``True`` when a resumed run had nothing left to do).
+        Returns ``final`` (the last evaluation's metrics, on the selection split),
+        ``best_mAP`` (the selection split's mAP of the epoch ``best.pt`` holds), ``selection``
+        (that split's name: ``val`` or ``holdout``), ``test``
+        (``{"split", "selected", "last"}``: the reported split's metrics of that epoch and of
+        the last, where the reported split is another one; else ``None``), ``run_dir``,
+        ``mode`` and ``finished_before`` (``True`` when a resumed run had nothing left to
+        do).
         """
         try:
             return self._fit()
@@ -419,12 +492,19 @@ class Trainer:
 
     def _fit(self) -> dict[str, Any]:
         cfg = self.cfg
-        result = {"best_mAP": self.best_map, "run_dir": str(self.run_dir), "mode": self.mode}
+        result = {
+            "best_mAP": self.best_map,
+            "run_dir": str(self.run_dir),
+            "mode": self.mode,
+            "selection": self.roles.selection,
+        }
         finished = self.start_epoch >= cfg.train.epochs
         if self.main and (self.adoption is not None or not finished):
             self._prepare_folder()
         if finished:
-            return {**result, "final": self.final, "finished_before": True}
+            # a kill may have stopped the run between its last commit and the reported split
+            test = self._report()
+            return {**result, "final": self.final, "test": test, "finished_before": True}
         writer = _tensorboard(self.run_dir) if self.main else None
         final: dict[str, float] = self.final
         try:
@@ -436,7 +516,56 @@ class Trainer:
         finally:
             if writer is not None:
                 writer.close()
-        return {**result, "best_mAP": self.best_map, "final": final, "finished_before": False}
+        test = self._report()
+        result.update(best_mAP=self.best_map, final=final, test=test, finished_before=False)
+        return result
+
+    def _report(self) -> dict[str, Any] | None:
+        """Score the reported split, where it is another split than the selection split, with
+        ``best.pt``'s and the last epoch's weights, and commit ``eval/`` as their evaluation
+        (`agcn_pyg.engine.reporting`); ``{"split", "selected", "last"}`` metrics, ``None``
+        where the selection split is reported. Done already (a resumed finished run): read."""
+        if not self.roles.separate or self.best_epoch is None or self.committed_epoch is None:
+            return None
+        best, last = self.best_epoch, self.committed_epoch
+        done = finished_report(self.run_dir / "eval", self.roles, best, last) if self.main else None
+        done = gather_objects(done)[0]  # rank 0 read it; every rank scores, or none
+        if done is not None:
+            return done
+        selected, checkpoint = self._selected_model()
+        split = self.roles.reported
+        logits, targets = self.source.evaluate(selected, f"{split} (selected)", split="test")
+        last_logits = logits
+        if best != last:
+            broadcast_buffers(self.eval_model)
+            last_logits, _ = self.source.evaluate(self.eval_model, f"{split} (last)", "test")
+        test, test_last = (_scalars(x, targets) for x in (logits, last_logits))
+        if self.main:
+            selection = checkpoint.get("metrics") or {}
+            commit_evaluation(
+                self.run_dir / "eval",
+                self.cfg.name,
+                logits,
+                targets,
+                self.label_names,
+                checkpoint=str(self.run_dir / "best.pt"),
+                config=to_dict(self.cfg),
+                extra=reported_record(self.roles, best, selection, test, test_last, last),
+            )
+            tqdm.write(
+                f"{split} split ({len(targets)} images): mAP {test['mAP']:.2f} at the selected "
+                f"epoch {best + 1} ({self.roles.select} on {self.roles.selection}), "
+                f"{test_last['mAP']:.2f} at the last epoch {last + 1}"
+            )
+        barrier()
+        return {"split": split, "selected": test, "last": test_last}
+
+    def _selected_model(self) -> tuple[AGCN, dict[str, Any]]:
+        """A copy of the evaluated model with ``best.pt``'s weights, and that checkpoint."""
+        checkpoint = read_checkpoint(self.run_dir / "best.pt", map_location="cpu")
+        selected = copy.deepcopy(self.eval_model)
+        selected.load_state_dict(checkpoint["state_dict"])
+        return selected, checkpoint
 
     def _prepare_folder(self) -> None:
         """Move a replaced run aside, adopt a ``--resume-from`` run, write the run files."""
@@ -467,12 +596,12 @@ class Trainer:
         if (epoch + 1) % cfg.train.eval_every == 0 or last:
             broadcast_buffers(self.eval_model)
             logits, targets = self.source.evaluate(self.eval_model, f"eval {epoch + 1}")
-            metrics = compute_metrics(logits, targets, threshold=0.0)
-            final = {
-                k: float(v) for k, v in metrics.items() if k not in ("per_class_AP", "ap_protocol")
-            }
+            final = _scalars(logits, targets)
             row.update({k: final[k] for k in ("mAP", "CF1", "OF1")})
-        improved = logits is not None and final["mAP"] > self.best_map
+        # ``train.select``: under ``last`` every evaluated epoch replaces the selected one.
+        improved = logits is not None and (
+            self.roles.select == "last" or final["mAP"] > self.best_map
+        )
         if improved:
             self.best_map, self.best_epoch = final["mAP"], epoch
         row["best_mAP"] = self.best_map if self.best_map > -math.inf else math.nan
@@ -628,6 +757,7 @@ class Trainer:
                 self.label_names,
                 checkpoint=str(self.run_dir / "best.pt"),
                 config=to_dict(self.cfg),
+                extra=selection_record(self.roles, epoch, metrics),
             )
             best = build_checkpoint(self.eval_model, self.label_names, self.cooccurrence, **common)
             save_checkpoint(best, self.run_dir / PENDING_BEST)
@@ -657,13 +787,20 @@ class Trainer:
         write_text(self.run_dir / "log.csv", log_csv(self.history))
 
     def _print(self, row: dict[str, Any]) -> None:
-        val = "" if math.isnan(row["mAP"]) else f"  val mAP {row['mAP']:.2f}"
+        split = self.roles.selection
+        val = "" if math.isnan(row["mAP"]) else f"  {split} mAP {row['mAP']:.2f}"
+        best = f"  best {row['best_mAP']:.2f}" if self.roles.select == "best" else ""
         tqdm.write(
             f"epoch {row['epoch']}/{self.cfg.train.epochs}  loss {row['loss']:.4f} "
             f"(bce {row['bce']:.4f}, L_A {row['graph_loss']:.4f})  lr {row['lr']:.2e}  "
-            f"{row['images_per_s']:.0f} img/s, data wait {row['data_wait']:.0%}{val}  "
-            f"best {row['best_mAP']:.2f}"
+            f"{row['images_per_s']:.0f} img/s, data wait {row['data_wait']:.0%}{val}{best}"
         )
+
+
+def _scalars(logits: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """`compute_metrics`' numbers at threshold 0.5 (logit 0), without the per-class APs."""
+    metrics = compute_metrics(logits, targets, threshold=0.0)
+    return {k: float(v) for k, v in metrics.items() if k not in ("per_class_AP", "ap_protocol")}
 
 
 def _same_file(a: Path, b: Path) -> bool:

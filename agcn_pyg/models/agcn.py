@@ -44,6 +44,7 @@ from agcn_pyg.schema import (
     BOOL,
     FINITE,
     NON_NEGATIVE,
+    SEED,
     Rule,
     Section,
     int_at_least,
@@ -139,6 +140,9 @@ class AGCNConfig(Section):
     """ML-GCN's re-weighting mass for the static graph."""
     reweight: bool = setting(True, BOOL)
     """Re-weighted (``True``) or binary (``False``) static graph."""
+    graph_seed: int = setting(0, SEED)
+    """The seed of the label permutation of graph ``shuffled`` (the control with ML-GCN's
+    graph on the wrong labels, `agcn_pyg.graph.label_derangement`); other graphs ignore it."""
     backbone_kwargs: dict[str, Any] = setting(None, *BACKBONE_KWARGS_RULES, factory=dict)
     """Extra keyword arguments for ``timm.create_model`` (`agcn_pyg.models.backbone`)."""
 

@@ -13,8 +13,20 @@ name          A[i, j]                                             paper
 ``fc``        :math:`w_i^\top e_j`, :math:`W_l = [w_1 … w_C]`       Eq. 8, FC-A
 ``cos``       :math:`\cos(e_i, e_j)`                                Eq. 7, Cos-A
 ``static``    ML-GCN's ``gen_A`` from co-occurrence counts          ML-GCN (binary/re-weighted)
+``shuffled``  ``gen_A`` of the counts, labels permuted              control: wrong correlations
+``uniform``   ``gen_A`` with every other label equally likely       control: mixing, no structure
 ``identity``  0, so Â = I                                           ablation
 ============  ==================================================  ===========================
+
+The two controls isolate what ML-GCN's graph adds (`agcn_pyg.graph.permuted_counts`,
+`agcn_pyg.graph.uniform_counts`): ``shuffled`` is ML-GCN's graph with every label given another
+label's neighbourhood (a permutation without fixed points from ``model.graph_seed``, kept in the
+``permutation`` buffer), so :math:`A'_{ij} = A_{\pi(i)\pi(j)}` and
+:math:`\hat{A}'_{ij} = \hat{A}_{\pi(i)\pi(j)}`: the same degrees and sparsity, the wrong
+semantics. ``uniform`` is ML-GCN's re-weighting (``p``, ``t``, ``reweight``) applied to a graph
+where every other label passes the threshold, so every label keeps ML-GCN's self-weight and
+gives the same weight to every other label: mixing without structure. Both normalise with
+``gen_adj``, transpose included.
 
 For FC-A, :math:`A = W_l^\top E` with :math:`W_l \in R^{d_e \times C}`: column j of A is
 :math:`W_l^\top e_j`, one linear layer ``d_e → C`` applied to label j's embedding. The 1×1
@@ -38,7 +50,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from agcn_pyg.errors import ConfigError
-from agcn_pyg.graph import mlgcn_correlation, mlgcn_normalize, normalize_adjacency
+from agcn_pyg.graph import (
+    label_derangement,
+    mlgcn_correlation,
+    mlgcn_normalize,
+    normalize_adjacency,
+    permuted_counts,
+    uniform_counts,
+)
 from agcn_pyg.registry import Registry
 
 Cooccurrence = tuple[np.ndarray, np.ndarray]
@@ -54,7 +73,9 @@ class GraphSettings(Protocol):
     Attributes:
         guard: Eq. 4's guard (`agcn_pyg.graph.GUARDS`).
         lg_dim, lg_bias: width and bias of the 1×1 convolutions (``conv``, ``dot``).
-        t, p, reweight: ML-GCN's binarisation, re-weighting and its switch (``static``).
+        t, p, reweight: ML-GCN's binarisation, re-weighting and its switch (``static``,
+            ``shuffled``, ``uniform``).
+        graph_seed: the label permutation of ``shuffled``.
     """
 
     guard: str
@@ -63,6 +84,7 @@ class GraphSettings(Protocol):
     t: float
     p: float
     reweight: bool
+    graph_seed: int
 
 
 class LabelGraph(nn.Module, ABC):
@@ -74,6 +96,8 @@ class LabelGraph(nn.Module, ABC):
     projected: ClassVar[bool] = False
     #: how figures name its A (`agcn_pyg.analysis.plot_adjacency`)
     title: ClassVar[str] = "learned A"
+    #: whether Â is ML-GCN's ``gen_adj`` of A rather than Eq. 4
+    gen_adj: ClassVar[bool] = False
 
     def __init__(self, guard: str) -> None:
         super().__init__()
@@ -220,6 +244,7 @@ class StaticGraph(LabelGraph):
 
     learnable = False
     title = "static A (ML-GCN co-occurrence)"
+    gen_adj = True
 
     def __init__(self, corr: Tensor | np.ndarray, t: float, p: float, reweight: bool) -> None:
         super().__init__(guard="static")
@@ -248,17 +273,8 @@ class StaticGraph(LabelGraph):
         cooccurrence: Cooccurrence | None,
         settings: GraphSettings,
     ) -> LabelGraph:
-        if cooccurrence is None:
-            raise ConfigError(
-                "graph 'static' needs co-occurrence counts: pass cooccurrence=(adj, nums) "
-                "(see `agcn prepare`)"
-            )
-        if len(cooccurrence[1]) != num_classes:
-            raise ConfigError(
-                f"cooccurrence: counts for {len(cooccurrence[1])} labels, "
-                f"model.num_classes is {num_classes}"
-            )
-        return cls.from_counts(cooccurrence, settings.t, settings.p, settings.reweight)
+        counts = _counts(cooccurrence, num_classes, "static")
+        return cls.from_counts(counts, settings.t, settings.p, settings.reweight)
 
     def correlation(self, embeddings: Tensor) -> Tensor:
         return self.adj
@@ -269,6 +285,75 @@ class StaticGraph(LabelGraph):
     def extra_repr(self) -> str:
         kind = f"re-weighted, p={self.p}" if self.reweight else "binary"
         return f"t={self.t}, {kind}"
+
+
+@LABEL_GRAPHS.register("shuffled")
+class ShuffledGraph(StaticGraph):
+    r"""Control: ML-GCN's graph from the co-occurrence counts with the labels permuted (rows
+    and columns together, before ``gen_A``): :math:`A'_{ij} = A_{\pi(i)\pi(j)}` for a
+    permutation :math:`\pi` without fixed points drawn from ``graph_seed``
+    (`agcn_pyg.graph.label_derangement`), stored as the ``permutation`` buffer."""
+
+    title = "static A, labels shuffled (control)"
+    #: the seed `build` drew the permutation from (``model.graph_seed``)
+    graph_seed: int = 0
+
+    @classmethod
+    def build(
+        cls,
+        embed_dim: int,
+        num_classes: int,
+        cooccurrence: Cooccurrence | None,
+        settings: GraphSettings,
+    ) -> LabelGraph:
+        adj, nums = _counts(cooccurrence, num_classes, "shuffled")
+        perm = label_derangement(num_classes, settings.graph_seed)
+        graph = cls.from_counts(
+            permuted_counts(adj, nums, perm), settings.t, settings.p, settings.reweight
+        )
+        graph.register_buffer("permutation", torch.as_tensor(perm, dtype=torch.long))
+        graph.graph_seed = settings.graph_seed
+        return graph
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, labels permuted (graph_seed={self.graph_seed})"
+
+
+@LABEL_GRAPHS.register("uniform")
+class UniformGraph(StaticGraph):
+    r"""Control: ML-GCN's re-weighting (``t``, ``p``, ``reweight``) applied to a graph in which
+    every other label is equally likely (`agcn_pyg.graph.uniform_counts`): off the diagonal
+    every entry of A is :math:`p / (C - 1 + 10^{-6})`, on it 1. Needs no counts."""
+
+    title = "uniform A: every other label alike (control)"
+
+    @classmethod
+    def build(
+        cls,
+        embed_dim: int,
+        num_classes: int,
+        cooccurrence: Cooccurrence | None,
+        settings: GraphSettings,
+    ) -> LabelGraph:
+        if num_classes < 2:
+            raise ConfigError("graph 'uniform' needs at least 2 labels")
+        counts = uniform_counts(num_classes)
+        return cls.from_counts(counts, settings.t, settings.p, settings.reweight)
+
+
+def _counts(cooccurrence: Cooccurrence | None, num_classes: int, graph: str) -> Cooccurrence:
+    """The co-occurrence counts a static graph is built from, checked against ``C``."""
+    if cooccurrence is None:
+        raise ConfigError(
+            f"graph {graph!r} needs co-occurrence counts: pass cooccurrence=(adj, nums) "
+            "(see `agcn prepare`)"
+        )
+    if len(cooccurrence[1]) != num_classes:
+        raise ConfigError(
+            f"cooccurrence: counts for {len(cooccurrence[1])} labels, "
+            f"model.num_classes is {num_classes}"
+        )
+    return cooccurrence
 
 
 def list_graphs() -> list[str]:

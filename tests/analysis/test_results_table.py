@@ -90,8 +90,10 @@ def test_duplicate_names_and_csv_round_trip(tmp_path: Path, write_metrics) -> No
     assert cli([str(fa), str(fb), "--out-md", str(md), "--out-csv", str(csv)]) == 0
     back = pd.read_csv(csv, index_col="Model")
     assert list(back.index) == ["A-GCN", "A-GCN (2)"]
-    assert list(back.columns) == [*TABLE_1, "AP_all"]
-    np.testing.assert_array_equal(back.to_numpy(), collect_results([fa, fb]).to_numpy())
+    # the metrics, then how mAP was computed and whether the epoch was chosen on this split
+    columns = [*TABLE_1, "AP_all"]
+    assert list(back.columns) == [*columns, "ap_protocol", "selected_on_reported_split"]
+    np.testing.assert_array_equal(back[columns].to_numpy(), collect_results([fa, fb]).to_numpy())
     text = md.read_text(encoding="utf-8")
     assert text.startswith("| Model | mAP | All: CP |") and "percent" in text
 
@@ -111,3 +113,40 @@ def test_input_errors(tmp_path: Path, write_metrics, capsys) -> None:
         collect_results([wrong])
     assert cli([str(bad)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_tables_name_the_ap_protocol_and_mark_best_on_the_reported_split(
+    tmp_path: Path, write_metrics, capsys
+) -> None:
+    import json
+
+    from agcn_pyg.analysis.results_table import caption
+    from agcn_pyg.selection import MARK, MARK_NOTE
+
+    honest = write_metrics("honest", "honest", [50.0], metrics=_metrics(80))
+    peeked = write_metrics("peeked", "peeked", [50.0], metrics=_metrics(81))
+    doc = json.loads(peeked.read_text())
+    doc |= {"ap_protocol": "mlgcn", "select": "best", "selected_on_reported_split": True}
+    peeked.write_text(json.dumps(doc))
+    df = collect_results([honest, peeked])
+    assert df.attrs["marked"] == ["peeked"]
+    assert df.attrs["ap_protocols"] == ["mlgcn", "mlgcn"]
+    table = to_markdown(df)
+    assert f"| peeked {MARK} |" in table and f"| honest {MARK}" not in table
+    text = caption(df)
+    assert "mAP: ML-GCN's non-interpolated AP (`mlgcn`)." in text and MARK_NOTE in text
+    # another protocol in one of the files: the caption names each row's
+    doc["ap_protocol"] = "voc"
+    peeked.write_text(json.dumps(doc))
+    mixed = caption(collect_results([honest, peeked]))
+    assert "mAP protocols differ: honest: mlgcn, peeked: voc." in mixed
+    out = tmp_path / "t.csv"
+    assert (
+        cli([str(honest), str(peeked), "--out-csv", str(out), "--out-md", str(tmp_path / "t.md")])
+        == 0
+    )
+    csv = pd.read_csv(out)
+    assert csv["ap_protocol"].tolist() == ["mlgcn", "voc"]
+    assert csv["selected_on_reported_split"].tolist() == [False, True]
+    assert MARK_NOTE in (tmp_path / "t.md").read_text()
+    capsys.readouterr()

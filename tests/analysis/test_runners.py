@@ -232,3 +232,95 @@ def test_gnn_comparison_trains_each_graph_row_once_per_layer(
     csv = pd.read_csv(out / "shapes_table1_features.csv", keep_default_na=False)
     assert "| agcn_gat | - | - |" in md  # its layer is not among those compared
     assert csv["gnn"].tolist() == ["", "gcn", "graphconv", "gat"]
+
+
+def test_run_table1_seeds_give_mean_std_and_pooled_intervals(
+    shapes_config: Path, tmp_path: Path, capsys
+) -> None:
+    from agcn_pyg.analysis.bootstrap import paired_bootstrap
+    from agcn_pyg.engine import load_model, read_scores
+    from agcn_pyg.graph import label_derangement, mlgcn_adjacency, permuted_counts
+
+    out = tmp_path / "seeds"
+    rows = "baseline,mlgcn,identity,shuffled"
+    argv = [str(shapes_config), "--rows", rows, "--seeds", "0,2", "--mode", "features"]
+    assert table1.cli([*argv, "--out-dir", str(out), "--no-progress", "train.epochs=2"]) == 0
+    printed = capsys.readouterr().out
+    names = {row: [f"shapes_{row}", f"shapes_{row}_seed2"] for row in rows.split(",")}
+    for row, (plain, seeded) in names.items():
+        for name, seed in ((plain, 0), (seeded, 2)):  # the config's own seed keeps the name
+            resolved = yaml.safe_load((out / name / "config.yaml").read_text())
+            assert resolved["train"]["seed"] == seed and resolved["variant"] == row
+    summary = pd.read_csv(out / "shapes_table1_features_summary.csv", index_col="row")
+    assert list(summary.index) == rows.split(",") and (summary["seeds"] == 2).all()
+
+    def mean_map(name: str) -> float:
+        return json.loads((out / name / "eval" / "metrics.json").read_text())["metrics"]["mAP"]
+
+    scores = {
+        name: read_scores(out / name / "eval" / "scores.npz") for v in names.values() for name in v
+    }
+    targets = scores["shapes_baseline"][1]
+    for row, runs in names.items():
+        maps = [mean_map(name) for name in runs]
+        assert summary.loc[row, "mAP"] == pytest.approx(np.mean(maps))
+        assert summary.loc[row, "mAP_std"] == pytest.approx(np.std(maps, ddof=1))
+        for ref in ("baseline", "identity"):
+            if ref == row:
+                assert np.isnan(summary.loc[row, f"vs_{ref}"])
+                continue
+            expected = paired_bootstrap(
+                [scores[name][0] for name in runs],
+                [scores[name][0] for name in names[ref]],
+                targets,
+            )
+            got = summary.loc[row, [f"vs_{ref}", f"vs_{ref}_low", f"vs_{ref}_high"]]
+            assert got.tolist() == pytest.approx(list(expected), abs=1e-9)
+    md = (out / "shapes_table1_features.md").read_text()
+    assert "| Row | seeds | mAP |" in md and "Δ mAP vs Baseline [95 % CI]" in md
+    line = next(x for x in md.splitlines() if x.startswith("| mlgcn | 2 |"))
+    assert f"{summary.loc['mlgcn', 'mAP']:.2f} ± {summary.loc['mlgcn', 'mAP_std']:.2f}" in line
+    low, high = summary.loc["mlgcn", ["vs_baseline_low", "vs_baseline_high"]]
+    assert f"[{low:+.2f}, {high:+.2f}]" in line
+    assert "| baseline | 2 |" in md and "seeds paired and pooled" in md
+    assert "mAP: ML-GCN's non-interpolated AP (`mlgcn`)" in md and "| Row | seeds |" in printed
+    per_run = pd.read_csv(out / "shapes_table1_features.csv")
+    assert sorted(per_run["seed"].tolist()) == [0, 0, 0, 0, 2, 2, 2, 2]
+    # the shuffled control travels in its checkpoint: ML-GCN's graph on permuted labels
+    model, meta = load_model(out / "shapes_shuffled_seed2" / "best.pt")
+    counts = meta["cooccurrence"]
+    perm = label_derangement(4, meta["config"]["graph_seed"])
+    expected_hat = mlgcn_adjacency(
+        *permuted_counts(counts["adj"], counts["nums"], perm), 0.4, 0.25, True
+    )
+    np.testing.assert_allclose(
+        model.adjacency()[1].detach().numpy(), expected_hat.numpy(), atol=1e-6
+    )
+
+
+def test_one_seed_still_has_intervals_and_a_missing_reference_is_said(
+    shapes_config: Path, tmp_path: Path
+) -> None:
+    df = table1.run_table1(
+        shapes_config,
+        ["train.epochs=1"],
+        ["baseline", "uniform"],
+        "features",
+        tmp_path,
+        progress=False,
+    )
+    summary = df.attrs["summary"]
+    assert list(summary["seeds"]) == [1, 1] and np.isnan(summary.loc["uniform", "mAP_std"])
+    assert not np.isnan(summary.loc["uniform", "vs_baseline_low"])
+    assert summary.attrs["versus"]["uniform", "identity"] == "no Â = I row in this run"
+    md = df.attrs["files"]["markdown"].read_text()
+    assert "no Â = I row in this run" in md
+    assert table1.parse_seeds(" 0, 1,2 ") == [0, 1, 2] and table1.parse_seeds(None) is None
+    for bad, match in (
+        ("a", "not an int"),
+        ("1,1", "twice"),
+        (",", "at least one"),
+        ("-1", "not an int"),
+    ):
+        with pytest.raises(ConfigError, match=match):
+            table1.parse_seeds(bad)

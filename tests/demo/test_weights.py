@@ -41,3 +41,13 @@ def test_efficientnet_lite0_offline_weights_recognise_photos(tmp_path) -> None:
             top5 = model(image[None]).topk(5).indices[0].tolist()
         assert expected & set(top5), top5
     assert efficientnet_lite0_weights(tmp_path) == path  # converted once, then reused
+
+
+def test_the_weights_command_writes_the_file_a_config_names(tmp_path, capsys) -> None:
+    from agcn_pyg.demo.weights import cli
+
+    assert cli([str(tmp_path / "weights")]) == 0
+    path = tmp_path / "weights" / "efficientnet_lite0.pth"
+    assert capsys.readouterr().out.strip() == str(path) and path.is_file()
+    state = torch.load(path, weights_only=True)
+    assert set(state) == set(timm.create_model("efficientnet_lite0").state_dict())

@@ -169,7 +169,13 @@ def test_heads_train_on_easy_features(
     graph: str, monkeypatch, probe_config: Callable[..., RunConfig]
 ) -> None:
     cfg = probe_config(
-        f"easy_{graph}", epochs=8, batch_size=16, lr=0.05, scheduler="constant", eval_every=4
+        f"easy_{graph}",
+        epochs=8,
+        batch_size=16,
+        lr=0.05,
+        scheduler="constant",
+        eval_every=4,
+        select="best",  # the best of the evaluated epochs (the default reports the last)
     )
     cfg = replace(cfg, model=replace(cfg.model, graph=graph))
     trainer, seen = _easy_trainer(cfg, monkeypatch)
