@@ -282,9 +282,14 @@ def alpha_sweep(
         for seed in range(first, first + seeds):
             at = [*overrides, f"model.alpha={float(alpha)!r}", f"train.seed={seed}"]
             cfg = row_config(base, row, at, out_dir, suffix=run_suffix(alpha, seed, first))
-            print(f"[α = {alpha:g}, seed {seed}] training {cfg.name} ({mode})", flush=True)
             result = train_row(
-                cfg, mode, row, cache_dir=cache_dir, overwrite=overwrite, progress=progress
+                cfg,
+                mode,
+                row,
+                cache_dir=cache_dir,
+                overwrite=overwrite,
+                progress=progress,
+                label=f"α = {alpha:g}, seed {seed}",
             )
             metrics = _metrics(result.metrics_file)
             records.append(

@@ -10,11 +10,12 @@ replacement, the same indices for every run and seed (paired over images), and c
         \bigl(\mathrm{mAP}(A_k) - \mathrm{mAP}(B_k)\bigr)\ \text{on draw } b,
 
 pairing the runs by seed (seeds pooled by averaging the per-seed differences, not by stacking
-their scores). A draw in which some class has no positive image is skipped, since that class
-has no AP. The estimate is the same average on the whole test set (mAP over the classes with
-positives), the 95 % interval the 2.5th and 97.5th percentiles of the draws. The draws come
-from ``numpy.random.default_rng(seed)``, one ``integers(0, N, N)`` per draw, so every pair of
-rows compared with one seed sees the same draws.
+their scores). A draw in which a class that has positives in the test set has none is skipped,
+since that class has no AP there (a class without any positive in the test set is left out of
+mAP, on the whole set and on every draw). The estimate is the same average on the whole test set
+(mAP over the classes with positives), the 95 % interval the 2.5th and 97.5th percentiles of the
+draws. The draws come from ``numpy.random.default_rng(seed)``, one ``integers(0, N, N)`` per
+draw, so every pair of rows compared with one seed sees the same draws.
 
 The interval is over test images *given the trained seeds*: it says how much the choice of
 test images moves the difference; how much training seeds move each row is the tables' ±
@@ -90,12 +91,16 @@ def resampled_maps(
     protocol: str = DEFAULT_AP_PROTOCOL,
 ) -> tuple[np.ndarray, np.ndarray]:
     """mAP (%) of every score matrix on the whole test set, shape ``(S,)``, and on each kept
-    draw (`resampled_aps`; a draw in which some class has no positive is dropped), shape
-    ``(S, draws)``."""
+    draw (`resampled_aps`; a draw in which a class with positives in the test set has none is
+    dropped), shape ``(S, draws)``."""
     targets = np.asarray(targets)
     _check_shapes(scores, targets)
     full = np.array([100.0 * np.nanmean(average_precision(s, targets, protocol)) for s in scores])
     aps = resampled_aps(scores, targets, resamples, seed, protocol)
+    # mAP is over the classes with a positive in the test set, as on the whole set; a class
+    # without any would otherwise drop every draw
+    present = (targets == 1).any(axis=0)
+    aps = aps[:, :, present]
     kept = np.isfinite(aps).all(axis=(0, 2))
     return full, aps[:, kept].mean(axis=2)
 

@@ -97,7 +97,13 @@ def intervals(
         for variant in REFERENCES:
             ref = _reference(groups, variant, group[0].gnn)
             if ref is None:
-                out[row, variant] = f"no {short_title(variant)} row in this run"
+                title = short_title(variant)
+                several = any(runs[0].variant == variant for runs in groups.values())
+                out[row, variant] = (
+                    f"one {title} row per layer, none on this row's"
+                    if several
+                    else f"no {title} row in this run"
+                )
                 continue
             if ref == row:
                 out[row, variant] = "reference"

@@ -67,6 +67,7 @@ from agcn_pyg.analysis.bootstrap import RESAMPLES
 from agcn_pyg.analysis.results_table import caption, collect_results, to_markdown
 from agcn_pyg.commands.options import add_progress_option, user_path
 from agcn_pyg.errors import ConfigError
+from agcn_pyg.schema import brief
 from agcn_pyg.variants import Variant, config_stem, get_variant, table1_variants
 
 if TYPE_CHECKING:
@@ -97,6 +98,8 @@ class RowResult:
     gnn: str | None = None
     #: with ``--seeds``: the seed this run trained with
     seed: int | None = None
+    #: a finished run found in its folder and reported as it was, not trained again
+    reused: bool = False
 
 
 @dataclass(frozen=True)
@@ -333,17 +336,37 @@ def train_row(
     cache_dir: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    label: str | None = None,
 ) -> RowResult:
-    """Train one row's config; a diverged loss is recorded, not raised."""
+    """Train one row's config; a diverged loss is recorded, not raised. With ``label``, a
+    line ``[label] training|resuming <run> (<mode>) in <folder>`` first, and one more for a
+    reused run.
+
+    A run folder that already holds this run's ``last.pt`` is resumed, as ``agcn train
+    --resume`` would (unless ``overwrite``): a killed table continues where it stopped, a
+    finished run is reused (``reused``), and a run whose settings differ from the row's is
+    refused with the keys that differ.
+    """
     # Lazy: `--print-configs` and `--help` stay free of the training imports.
     from agcn_pyg.engine import TrainingDiverged, train_mode
 
     start = time.perf_counter()
-    error = None
+    error, reused = None, False
+    resume = not overwrite and (cfg.run_dir / "last.pt").is_file()
+    if resume:
+        check_same_settings(cfg)
+    if label is not None:
+        verb = "resuming" if resume else "training"
+        print(f"[{label}] {verb} {cfg.name} ({mode}) in {cfg.run_dir}", flush=True)
     try:
-        train_mode(mode, cfg, cache_dir=cache_dir, overwrite=overwrite, progress=progress)
+        done = train_mode(
+            mode, cfg, resume=resume, cache_dir=cache_dir, overwrite=overwrite, progress=progress
+        )
+        reused = bool(done.get("finished_before"))
     except TrainingDiverged as err:
         error = str(err)
+    if reused and label is not None:
+        print(f"[{label}] {cfg.name} had finished: its evaluation is reported as it is")
     metrics = cfg.run_dir / "eval" / "metrics.json"
     return RowResult(
         row=row,
@@ -353,7 +376,36 @@ def train_row(
         seconds=time.perf_counter() - start,
         metrics_file=metrics if error is None and metrics.is_file() else None,
         error=error,
+        reused=reused,
     )
+
+
+#: what a run's stored config may differ in from its row's and still be the same run: where
+#: it ran, and the label count the trainer fills in from the data
+WHERE_IT_RAN = frozenset({"train.device", "data.workers", "model.num_classes"})
+
+
+def check_same_settings(cfg: RunConfig) -> None:
+    """Refuse to resume or reuse the run in ``cfg.run_dir`` when its stored ``config.yaml``
+    differs from ``cfg`` in anything but `WHERE_IT_RAN`: a table must not report a row
+    trained under other settings (``agcn train --resume`` lets ``train.epochs`` change; a
+    table does not)."""
+    from agcn_pyg.config import to_dict
+    from agcn_pyg.engine import changed_keys
+
+    try:
+        stored = yaml.safe_load((cfg.run_dir / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return  # the trainer's resume names what is wrong with the folder
+    changed = {
+        k: v for k, v in changed_keys(stored or {}, to_dict(cfg)).items() if k not in WHERE_IT_RAN
+    }
+    if changed:
+        what = ", ".join(f"{k}: {brief(a)} → {brief(b)}" for k, (a, b) in changed.items())
+        raise ConfigError(
+            f"{cfg.run_dir}: holds a run with other settings than its row's ({what}); "
+            "--overwrite trains it afresh, or name=... gives this table other runs"
+        )
 
 
 def check_mode(mode: str) -> None:
@@ -414,7 +466,7 @@ def write_table(
     lines.append("| row | run | seed | mode | seconds | status |")
     lines.append("|:---|:---|---:|:---|---:|:---|")
     for r in results:
-        status = "ok" if r.error is None else f"diverged: {r.error.split(';')[0]}"
+        status = _status(r) if r.error is None else f"diverged: {r.error.split(';')[0]}"
         seed = "" if r.seed is None else str(r.seed)
         lines.append(f"| {r.row} | {r.run_name} | {seed} | {r.mode} | {r.seconds:.1f} | {status} |")
     files = {"markdown": atomic_write_text(stem.with_suffix(".md"), "\n".join(lines) + "\n")}
@@ -425,6 +477,10 @@ def write_table(
     return df, summary, files
 
 
+def _status(result: RowResult) -> str:
+    return "reused" if result.reused else "ok"
+
+
 def runs_csv(results: Sequence[RowResult], df: pd.DataFrame) -> str:
     """One line per run, diverged ones too (metrics empty), with its row, seed, mode, time."""
     import pandas as pd
@@ -432,7 +488,7 @@ def runs_csv(results: Sequence[RowResult], df: pd.DataFrame) -> str:
     records = []
     for r in results:
         metrics = df.loc[r.run_name].to_dict() if r.run_name in df.index else {}
-        status = "ok" if r.error is None else "diverged"
+        status = _status(r) if r.error is None else "diverged"
         records.append(
             {"Model": r.run_name, "row": r.row, "mode": r.mode, "seconds": round(r.seconds, 2)}
             | {"gnn": r.gnn or "", "seed": "" if r.seed is None else r.seed, "status": status}
@@ -475,7 +531,8 @@ def run_table1(
         mode: ``end2end`` or ``features``.
         out_dir: where the runs and the table go (default: the config's ``output_dir``).
         cache_dir: features mode's cache (default ``<out_dir>/features_cache``).
-        overwrite: replace runs that already exist.
+        overwrite: train runs that already exist afresh (each old folder moved aside); without
+            it an existing run is resumed, or reused when finished (`train_row`).
         progress: show progress bars.
         gnns: train every GNN row once per layer named (`per_gnn_rows`).
         seeds: train every row once per seed (``train.seed``); ``None``: the config's.
@@ -498,9 +555,14 @@ def run_table1(
     target = Path(out_dir) if out_dir is not None else Path(plain.output_dir)
     results = []
     for row, cfg in configs:
-        print(f"[{row.label()}] training {cfg.name} ({mode}) in {cfg.run_dir}", flush=True)
         result = train_row(
-            cfg, mode, row.name, cache_dir=cache_dir, overwrite=overwrite, progress=progress
+            cfg,
+            mode,
+            row.name,
+            cache_dir=cache_dir,
+            overwrite=overwrite,
+            progress=progress,
+            label=row.label(),
         )
         result.base_row, result.gnn, result.seed = row.variant, row.gnn, row.seed
         if result.error is not None:
@@ -575,7 +637,12 @@ def add_training_options(parser: argparse.ArgumentParser, outputs: str) -> None:
         "--out-dir", type=user_path, help=f"{outputs} go here (default: output_dir)"
     )
     parser.add_argument("--cache-dir", type=user_path, help="features cache (features mode)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing runs")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="train existing runs afresh (the old folders are moved aside); without it, an "
+        "existing run is resumed, or reused when it has finished",
+    )
     add_progress_option(parser)
 
 

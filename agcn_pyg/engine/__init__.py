@@ -28,6 +28,7 @@ _LAZY: dict[str, str] = {
     "read_scores": "agcn_pyg.engine.evaluate",
     "load_thresholds": "agcn_pyg.engine.evaluate",
     "predict_files": "agcn_pyg.engine.predict",
+    "changed_keys": "agcn_pyg.engine.resume",
 }
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Trainer",
     "TrainingDiverged",
     "build_checkpoint",
+    "changed_keys",
     "extract_run_features",
     "load_model",
     "load_thresholds",
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
     from agcn_pyg.engine.evaluate import load_thresholds, read_scores, write_evaluation
     from agcn_pyg.engine.feature_cache import extract_run_features
     from agcn_pyg.engine.predict import predict_files
+    from agcn_pyg.engine.resume import changed_keys
     from agcn_pyg.engine.sources import TRAIN_MODES
     from agcn_pyg.engine.trainer import Trainer, TrainingDiverged, train, train_mode
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from torch.utils.data import (
 
 from agcn_pyg.config import DataConfig, RunConfig, from_dict
 from agcn_pyg.data import (
+    DATASETS,
     EMBEDDING_SOURCES,
     DeviceNormalize,
     MultiLabelDataset,
@@ -65,23 +67,32 @@ class RunData:
 
 
 def _build_split(
-    cfg: DataConfig, options: dict[str, Any], image_check: Path | None
+    cfg: DataConfig,
+    options: dict[str, Any],
+    image_check: Path | None,
+    label_names: list[str] | None = None,
 ) -> MultiLabelDataset:
     """The dataset of one split's builder ``options``, its unreadable images left out when
-    they say ``on_bad_image=skip``."""
+    they say ``on_bad_image=skip``. ``label_names`` (the training split's) is the label
+    order of a split whose options name none, where the builder takes one: a test CSV that
+    lacks a label takes the training order instead of its own."""
+    builder = DATASETS.get(cfg.dataset)
+    takes_names = "label_names" in inspect.signature(builder).parameters
+    if label_names is not None and takes_names and options.get("label_names") is None:
+        options = {**options, "label_names": label_names}
     split = build_dataset(cfg.dataset, **options)
     if split.on_bad_image == "skip":
         split.check_images(cache_file=image_check)
     return split
 
 
-def _require_positives(key: str, split: MultiLabelDataset) -> None:
+def _require_positives(key: str, split: MultiLabelDataset, fix: str = "check its labels") -> None:
     # mAP averages over the labels with positives: with none it is undefined, and every
     # epoch's evaluation would fail after its training.
     if not bool((split.targets == 1).any()):
         raise DataError(
             f"{key} ({split.name}, {len(split)} images): no image has a positive label, so "
-            "there is nothing to evaluate; check its labels"
+            f"there is nothing to evaluate; {fix}"
         )
 
 
@@ -98,8 +109,8 @@ def load_splits(cfg: DataConfig, image_check: Path | None = None) -> RunData:
     if not cfg.train or not cfg.val:
         raise ConfigError("data.train and data.val: give the dataset builder's arguments for both")
     train = _build_split(cfg, cfg.train, image_check)
-    val = _build_split(cfg, cfg.val, image_check)
-    test = _build_split(cfg, cfg.test, image_check) if cfg.test else None
+    val = _build_split(cfg, cfg.val, image_check, train.label_names)
+    test = _build_split(cfg, cfg.test, image_check, train.label_names) if cfg.test else None
     for key, split in (("val", val), ("test", test)):
         if split is not None and split.label_names != train.label_names:
             raise DataError(
@@ -116,7 +127,7 @@ def load_splits(cfg: DataConfig, image_check: Path | None = None) -> RunData:
     if cfg.holdout is None:
         return RunData(train, val, train.label_names, noise=noise, test=test)
     rest, held, record = carve_holdout(train, cfg.holdout.fraction, cfg.holdout.seed)
-    _require_positives("data.holdout", held)
+    _require_positives("data.holdout", held, "raise data.holdout.fraction or try another seed")
     return RunData(rest, held, train.label_names, noise=noise, test=val, holdout=record)
 
 

@@ -61,9 +61,19 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+#: fields whose default changed when they were added: a stored config without one ran under
+#: the old behaviour (``best.pt`` the best epoch on data.val, before `agcn_pyg.selection`)
+LEGACY_DEFAULTS = {("train", "select"): "best"}
+
+
 def _normalised(run_config: Mapping[str, Any]) -> dict[str, Any]:
     """A stored run config through the dataclasses, so that a checkpoint from before a field
-    existed reads as that field's default (as it was then)."""
+    existed reads as that field's default then (`LEGACY_DEFAULTS`, else the default now)."""
+    run_config = dict(run_config)
+    for (section, key), value in LEGACY_DEFAULTS.items():
+        part = run_config.get(section)
+        if isinstance(part, Mapping) and key not in part:
+            run_config[section] = {**part, key: value}
     try:
         return flatten(to_dict(from_dict(RunConfig, run_config)))
     except (AgcnError, TypeError, ValueError):

@@ -379,7 +379,10 @@ class Trainer:
             raise CheckpointError(f"{path}: holds no training state (use last.pt to resume)")
         mode = checkpoint.get("mode", "end2end")
         if mode != self.mode:
-            raise CheckpointError(f"{path}: a run of mode {mode!r}, resumed in mode {self.mode!r}")
+            raise CheckpointError(
+                f"{path}: a run of mode {mode!r}, resumed in mode {self.mode!r}; give the "
+                f"{self.mode} run another name (name=...)"
+            )
         check_finite(checkpoint, path)
         check_compatible(checkpoint, path, self.cfg.model, self.label_names)
         self.changes = config_changes(checkpoint, path, self.cfg)

@@ -94,3 +94,19 @@ def test_paired_bootstrap_refuses_other_images_or_unpaired_seeds() -> None:
         paired_bootstrap([np.zeros((5, 4))], [np.zeros((4, 4))], targets)
     with pytest.raises(DataError, match="2 runs of A against 1 of B"):
         paired_bootstrap([np.zeros((4, 4))] * 2, [np.zeros((4, 4))], targets)
+
+
+def test_a_class_without_positives_in_the_test_set_leaves_the_intervals_defined() -> None:
+    # mAP leaves such a class out; the draws used to require it too and were all dropped.
+    rng = np.random.default_rng(3)
+    targets = (rng.random((40, 3)) < 0.4).astype(np.int64)
+    targets[:, 2] = 0  # no positive anywhere
+    targets[0, :2] = 1
+    a, b = rng.normal(size=(40, 3)) + 2 * targets, rng.normal(size=(40, 3))
+    full, draws = resampled_maps([a, b], targets, resamples=50, seed=1)
+    assert draws.shape[0] == 2 and draws.shape[1] > 40  # most draws kept
+    on_two = resampled_maps([a[:, :2], b[:, :2]], targets[:, :2], resamples=50, seed=1)
+    np.testing.assert_allclose(full, on_two[0])  # the same as without the empty class
+    np.testing.assert_allclose(draws, on_two[1])
+    interval = paired_bootstrap([a], [b], targets, resamples=50, seed=1)
+    assert np.isfinite([interval.low, interval.high]).all() and interval.low < interval.delta

@@ -110,8 +110,12 @@ def test_run_table1_end_to_end(shapes_config: Path, tmp_path: Path) -> None:
     assert list(csv["Model"]) == ["shapes_baseline", "shapes_agcn"]
     assert set(csv["status"]) == {"ok"} and (csv["seconds"] > 0).all()
     assert csv["mAP"].tolist() == pytest.approx(df["mAP"].tolist())
-    with pytest.raises(ConfigError, match="exists"):  # runs are not replaced silently
-        table1.run_table1(shapes_config, rows=["baseline"], out_dir=out, progress=False)
+    # runs are not replaced silently: a second table reports the finished run as it is
+    trained = (out / "shapes_baseline" / "last.pt").stat().st_mtime_ns
+    again = table1.run_table1(shapes_config, rows=["baseline"], out_dir=out, progress=False)
+    assert [r.reused for r in again.attrs["rows"]] == [True]
+    assert again.loc["shapes_baseline", "mAP"] == df.loc["shapes_baseline", "mAP"]
+    assert (out / "shapes_baseline" / "last.pt").stat().st_mtime_ns == trained
 
 
 def test_run_table1_cli_features_mode(shapes_config: Path, tmp_path: Path, capsys) -> None:
@@ -324,3 +328,69 @@ def test_one_seed_still_has_intervals_and_a_missing_reference_is_said(
     ):
         with pytest.raises(ConfigError, match=match):
             table1.parse_seeds(bad)
+
+
+def test_run_table1_resumes_or_reuses_its_runs_and_refuses_changed_ones(
+    shapes_config: Path, tmp_path: Path, capsys
+) -> None:
+    # A second table over some of the same rows (another seed, another row) used to stop at
+    # the first existing run folder, asking for --overwrite.
+    argv = [str(shapes_config), "--rows", "baseline,identity", "--mode", "features"]
+    argv += ["--out-dir", str(tmp_path), "--no-progress", "train.epochs=1"]
+    assert table1.cli(argv) == 0
+    checkpoint = tmp_path / "shapes_identity" / "last.pt"
+    trained = checkpoint.stat().st_mtime_ns
+    capsys.readouterr()
+    assert table1.cli([*argv, "--seeds", "0,1"]) == 0
+    out = capsys.readouterr().out
+    assert "[identity, seed 0] resuming shapes_identity" in out
+    assert "shapes_identity had finished: its evaluation is reported as it is" in out
+    assert checkpoint.stat().st_mtime_ns == trained  # not trained again
+    per_run = pd.read_csv(tmp_path / "shapes_table1_features.csv", keep_default_na=False)
+    assert dict(zip(per_run["Model"], per_run["status"], strict=True)) == {
+        "shapes_baseline": "reused",
+        "shapes_baseline_seed1": "ok",
+        "shapes_identity": "reused",
+        "shapes_identity_seed1": "ok",
+    }
+    # a row whose settings changed is refused with the keys, not silently mixed in, even
+    # train.epochs, which `agcn train --resume` may change
+    for override, key in (
+        ("train.lr=0.5", "train.lr: 0.05 → 0.5"),
+        ("train.epochs=3", "train.epochs: 1 → 3"),
+    ):
+        assert table1.cli([*argv, override]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "holds a run with other settings" in err[0], err
+        assert key in err[0], err
+    assert checkpoint.stat().st_mtime_ns == trained
+
+
+def test_a_killed_table_continues_its_unfinished_run(
+    shapes_config: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from agcn_pyg.engine import read_checkpoint
+    from agcn_pyg.engine.trainer import Trainer
+
+    original = Trainer._train_epoch
+    trained: list[int] = []
+    kills = [1]  # the epoch to stop in, once
+
+    def killed_in_epoch_2(self: Trainer, epoch: int) -> dict:
+        if kills and epoch == kills[0]:
+            kills.pop()
+            raise KeyboardInterrupt
+        trained.append(epoch)
+        return original(self, epoch)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", killed_in_epoch_2)
+    argv = dict(rows=["identity"], mode="features", out_dir=tmp_path, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        table1.run_table1(shapes_config, ["train.epochs=2"], **argv)
+    assert read_checkpoint(tmp_path / "shapes_identity" / "last.pt")["epoch"] == 0
+    capsys.readouterr()
+    df = table1.run_table1(shapes_config, ["train.epochs=2"], **argv)
+    assert "[identity] resuming shapes_identity" in capsys.readouterr().out
+    assert trained == [0, 1]  # epoch 1 trained once more, epoch 0 not again
+    assert read_checkpoint(tmp_path / "shapes_identity" / "last.pt")["epoch"] == 1
+    assert not df.attrs["rows"][0].reused

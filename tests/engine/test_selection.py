@@ -316,3 +316,22 @@ def test_an_evaluated_split_without_positives_is_refused_before_training(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "data.test (" in err[0] and "no image has a positive" in err[0]
     assert not (tmp_path / "runs" / "empty" / "last.pt").exists()
+
+
+def test_a_test_csv_without_a_label_list_takes_the_training_order(
+    run_config, split_csvs, color_dataset: Path, tmp_path: Path
+) -> None:
+    # Following the README with a test.csv that lacks one label stopped with "label order
+    # differs"; the custom-data README says the test CSV takes the training order.
+    train = {"csv_file": str(color_dataset / "train.csv"), "image_dir": str(color_dataset)}
+    rows = Path(split_csvs["test"]["csv_file"]).read_text().splitlines()
+    names = from_csv(train["csv_file"], image_dir=train["image_dir"]).label_names
+    kept = [rows[0]] + [r for r in rows[1:] if names[-1] not in r.split(",", 1)[1]]
+    assert len(kept) > 2
+    lacking = tmp_path / "lacking.csv"
+    lacking.write_text("\n".join(kept) + "\n")
+    val = {"csv_file": str(lacking), "image_dir": str(color_dataset)}
+    cfg = load_run_config(run_config("order", data={"train": train, "val": val}))
+    splits = inputs.load_splits(cfg.data)
+    assert splits.val.label_names == names and splits.val.targets.shape[1] == len(names)
+    assert not bool((splits.val.targets[:, -1] == 1).any())
