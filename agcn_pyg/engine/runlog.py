@@ -76,7 +76,7 @@ class GraphWatch:
             guard = getattr(head.label_graph, "guard", "?")
             warnings.warn(
                 "the learned label graph is exactly the identity (Â = I) after an epoch: the "
-                "GCN passes no label correlations, so this run is the Â = I ablation "
+                "GNN passes no label correlations, so this run is the Â = I ablation "
                 f"(guard {guard!r}: entries of A below 0 get no gradient). Label embeddings "
                 "that are much alike move every entry of A together; see log.csv's "
                 "adj_offdiag and docs/experiments.md, and try model.embedding_norm=whiten "
