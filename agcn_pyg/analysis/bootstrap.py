@@ -50,15 +50,6 @@ class Interval(NamedTuple):
         return f"{self.delta:+.2f} [{self.low:+.2f}, {self.high:+.2f}]"
 
 
-def _check_shapes(scores: Sequence[np.ndarray], targets: np.ndarray) -> None:
-    for k, matrix in enumerate(scores):
-        if np.shape(matrix) != targets.shape:
-            raise DataError(
-                f"bootstrap: scores {k} have shape {np.shape(matrix)}, the targets "
-                f"{targets.shape}: not the same test images"
-            )
-
-
 def resampled_aps(
     scores: Sequence[np.ndarray],
     targets: np.ndarray,
@@ -71,7 +62,12 @@ def resampled_aps(
     without a positive in the draw. Every table's and figure's interval starts here, so that
     they all see the same draws."""
     targets = np.asarray(targets)
-    _check_shapes(scores, targets)
+    for k, matrix in enumerate(scores):
+        if np.shape(matrix) != targets.shape:
+            raise DataError(
+                f"bootstrap: scores {k} have shape {np.shape(matrix)}, the targets "
+                f"{targets.shape}: not the same test images"
+            )
     rng = np.random.default_rng(seed)
     n, c = targets.shape
     out = np.empty((len(scores), resamples, c))
@@ -94,15 +90,21 @@ def resampled_maps(
     draw (`resampled_aps`; a draw in which a class with positives in the test set has none is
     dropped), shape ``(S, draws)``."""
     targets = np.asarray(targets)
-    _check_shapes(scores, targets)
+    aps = resampled_aps(scores, targets, resamples, seed, protocol)  # checks the shapes
     full = np.array([100.0 * np.nanmean(average_precision(s, targets, protocol)) for s in scores])
-    aps = resampled_aps(scores, targets, resamples, seed, protocol)
     # mAP is over the classes with a positive in the test set, as on the whole set; a class
     # without any would otherwise drop every draw
-    present = (targets == 1).any(axis=0)
-    aps = aps[:, :, present]
-    kept = np.isfinite(aps).all(axis=(0, 2))
-    return full, aps[:, kept].mean(axis=2)
+    return full, kept_draw_means(aps, (targets == 1).any(axis=0))
+
+
+def kept_draw_means(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """The mean over ``classes`` (bool, ``(C,)``) on every draw in which each of them has a
+    value. ``values`` is ``(..., R, C)``: `resampled_aps`' APs, or differences of them; the
+    result is ``(..., draws)``, a draw kept only where it is kept for every leading index."""
+    chosen = values[..., classes]
+    other_axes = (*range(chosen.ndim - 2), chosen.ndim - 1)
+    kept = np.isfinite(chosen).all(axis=other_axes)
+    return chosen[..., kept, :].mean(axis=-1)
 
 
 def paired_interval(

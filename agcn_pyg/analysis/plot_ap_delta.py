@@ -37,7 +37,7 @@ from agcn_pyg.analysis._common import (
     slug,
     wrap_title,
 )
-from agcn_pyg.analysis.bootstrap import RESAMPLES, resampled_aps
+from agcn_pyg.analysis.bootstrap import RESAMPLES, kept_draw_means, resampled_aps
 from agcn_pyg.commands.options import check_flags, user_path
 from agcn_pyg.errors import DataError
 from agcn_pyg.metrics import DEFAULT_AP_PROTOCOL, average_precision
@@ -98,8 +98,8 @@ def intervals_of(deltas: np.ndarray, kept: np.ndarray, level: float = LEVEL) -> 
     if defined.any():
         low[defined], high[defined] = np.nanpercentile(deltas[:, defined], tails, axis=0)
     # The mean's interval from the resamples in which every kept class has an AP.
-    whole = deltas[:, kept][np.isfinite(deltas[:, kept]).all(axis=1)]
-    mean = tuple(np.percentile(whole.mean(axis=1), tails)) if len(whole) else (np.nan, np.nan)
+    means = kept_draw_means(deltas, kept)
+    mean = tuple(np.percentile(means, tails)) if means.size else (np.nan, np.nan)
     return DeltaIntervals(low, high, (float(mean[0]), float(mean[1])), len(deltas), level)
 
 
